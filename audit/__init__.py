@@ -1,0 +1,11 @@
+"""Append-only, hash-chained audit trail.
+
+`audit.record(...)` is the only way to write an event; services call it inside
+their own transaction so the event commits or rolls back with the change.
+"""
+
+
+def record(**kwargs):
+    from .services import audit_record
+
+    return audit_record(**kwargs)

@@ -1,0 +1,42 @@
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from audit.models import AuditEvent
+
+
+class Command(BaseCommand):
+    help = "Streams audit events as JSON lines, oldest first."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--since", help="ISO 8601 time (inclusive), e.g. 2026-01-01T00:00:00Z")
+        parser.add_argument("--until", help="ISO 8601 time (exclusive)")
+        parser.add_argument("--stream", help="only this stream, e.g. case:<id>")
+        parser.add_argument("--format", default="jsonl", choices=["jsonl"])
+
+    def _time(self, name, value):
+        parsed = parse_datetime(value)
+        if parsed is None or parsed.tzinfo is None:
+            raise CommandError(f"--{name} {value!r} is not an ISO 8601 time with a time zone")
+        return parsed
+
+    def handle(self, *args, **options):
+        events = AuditEvent.objects.order_by("created_at", "id")
+        if options["since"]:
+            events = events.filter(created_at__gte=self._time("since", options["since"]))
+        if options["until"]:
+            events = events.filter(created_at__lt=self._time("until", options["until"]))
+        if options["stream"]:
+            events = events.filter(stream=options["stream"])
+        out = sys.stdout
+        for e in events.iterator(chunk_size=2000):
+            out.write(json.dumps({
+                "id": e.pk, "stream": e.stream, "seq": e.seq, "action": e.action,
+                "actor": {"type": e.actor_type, "id": e.actor_id, "name": e.actor_name},
+                "target": {"type": e.target_type, "id": e.target_id}, "data": e.data,
+                "request_id": e.request_id, "ip": e.ip,
+                "created_at": e.created_at.isoformat(timespec="microseconds"),
+                "prev_hash": e.prev_hash, "hash": e.hash,
+            }, ensure_ascii=False, sort_keys=True) + "\n")

@@ -1,0 +1,90 @@
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    CASE_OPENED = "case.opened", "Case opened"
+    REPORT_FILED = "report.filed", "Report filed into an open case"
+    CASE_STATE_CHANGED = "case.state_changed", "Case state changed"
+    CASE_ROUTED = "case.routed", "Case routed"
+    POLICY_CHANGED = "policy.changed", "Policy created or changed"
+    QUEUE_CHANGED = "queue.changed", "Queue created or changed"
+    API_CLIENT_CREATED = "api_client.created", "API client created"
+    API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
+    DEMO_DATA_LOADED = "system.demo_data_loaded", "Demo data loaded"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_CLIENT = "api_client", "API client"
+    SYSTEM = "system", "System task"
+
+
+class AuditEvent(models.Model):
+    """One immutable record of something that happened.
+
+    Events form one hash chain per stream ("case:<id>" for a case, "config"
+    for configuration, "system" for system work). On PostgreSQL a trigger
+    rejects UPDATE, DELETE and TRUNCATE of this table.
+    """
+
+    stream = models.CharField(max_length=100)
+    seq = models.BigIntegerField()
+    action = models.CharField(max_length=64, choices=AuditAction.choices)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_name = models.CharField(max_length=200)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.CharField(max_length=45, blank=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq_unique")]
+        indexes = [
+            models.Index(fields=["created_at"], name="audit_event_created_idx"),
+            models.Index(fields=["actor_type", "actor_id", "created_at"], name="audit_event_actor_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.stream}#{self.seq} {self.action}"
+
+
+class AuditStreamHead(models.Model):
+    """The latest (seq, hash) of each stream. Writers lock it to append; the
+    checkpoint task records and clears the `dirty` ones. It is a working
+    index, not evidence: verification trusts only events and checkpoints."""
+
+    stream = models.CharField(max_length=100, primary_key=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    dirty = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stream"], name="audit_head_dirty_idx", condition=models.Q(dirty=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.stream}@{self.seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """Chains the heads of the streams that changed since the previous
+    checkpoint, so that removing a whole stream, or the tail of one, is
+    detected. Append-only like the events."""
+
+    number = models.BigIntegerField(unique=True)
+    created_at = models.DateTimeField()
+    heads = models.JSONField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"checkpoint {self.number}"

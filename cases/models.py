@@ -1,0 +1,194 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from .ids import uuid7
+
+
+class Source(models.Model):
+    """An external platform whose subjects Quorum handles. API clients (keys)
+    belong to a source; a client sees only its source's subjects and cases."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class Policy(models.Model):
+    """An entry in the rule book."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    # The EU DSA statement-of-reasons category this policy maps to (see shared/reference).
+    dsa_category = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=Q(severity__gte=1, severity__lte=5), name="policy_severity_1_5")]
+
+    def __str__(self):
+        return self.code
+
+
+class Queue(models.Model):
+    """A named work list. New cases land in the queue that lists the policy of
+    their first report, or in the default queue."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    policies = models.ManyToManyField(Policy, blank=True, related_name="queues")
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="one_default_queue"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SubjectKind(models.TextChoices):
+    ACCOUNT = "account", "Account"
+    CONTENT = "content", "Content"
+
+
+class Subject(models.Model):
+    """An account or a piece of content on a source platform. The latest
+    snapshot is kept here; each report keeps the snapshot it was filed with."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="subjects")
+    kind = models.CharField(max_length=16, choices=SubjectKind.choices)
+    external_id = models.CharField(max_length=255)
+    url = models.CharField(max_length=2048, blank=True, default="")
+    author = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="content")
+    display_name = models.CharField(max_length=255, blank=True, default="")
+    latest_text = models.TextField(blank=True, default="")
+    latest_media = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=35, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "kind", "external_id"], name="subject_unique_per_source"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.external_id}"
+
+
+class CaseState(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_REVIEW = "in_review", "In review"
+    ESCALATED = "escalated", "Escalated"
+    ON_HOLD = "on_hold", "On hold"
+    DECIDED = "decided", "Decided"
+    CLOSED = "closed", "Closed"
+
+
+class Case(models.Model):
+    """The dossier for one subject while it is handled. At most one case per
+    subject is not closed (database constraint); a report after the case
+    closed opens a new one linked to it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="cases", db_index=False)
+    previous_case = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=CaseState.choices, default=CaseState.OPEN)
+    priority = models.IntegerField(default=0)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="cases")
+    report_count = models.PositiveIntegerField(default=0)
+    reporter_count = models.PositiveIntegerField(default=0)
+    # Aggregates the priority formula needs, kept current under the case lock.
+    max_severity = models.PositiveSmallIntegerField(default=1)
+    reporter_weight = models.PositiveIntegerField(default=0)
+    max_classifier_score = models.FloatField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject"], condition=Q(closed_at__isnull=True), name="one_open_case_per_subject"),
+            models.CheckConstraint(
+                condition=(Q(state="closed", closed_at__isnull=False) | (~Q(state="closed") & Q(closed_at__isnull=True))),
+                name="case_closed_iff_closed_at",
+            ),
+            models.CheckConstraint(condition=Q(report_count__gte=0, reporter_count__gte=0), name="case_counts_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["source", "opened_at"], name="case_source_opened_idx"),
+            models.Index(
+                fields=["queue", "-priority", "opened_at"], name="case_queue_work_idx", condition=Q(closed_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self):
+        return str(self.id)
+
+
+class ReporterKind(models.TextChoices):
+    USER = "user", "User"
+    TRUSTED_FLAGGER = "trusted_flagger", "Trusted flagger"
+    AUTOMATED = "automated", "Automated classifier"
+    STAFF = "staff", "Staff"
+
+
+class Report(models.Model):
+    """One notice about a subject, with the evidence as it was reported."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    # Served by report_case_reporter_idx, which starts with case.
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reports", db_index=False)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reports")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="reports", db_index=False)
+    # The integrations.ApiClient that filed it (no foreign key: integrations
+    # sits above cases). Null for reports not filed over the API.
+    api_client_id = models.UUIDField(null=True, blank=True)
+    reporter_kind = models.CharField(max_length=20, choices=ReporterKind.choices)
+    reporter_external_id = models.CharField(max_length=255, blank=True, default="")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reports")
+    description = models.TextField(blank=True, default="")
+    jurisdiction = models.JSONField(default=list, blank=True)
+    classifier_score = models.FloatField(null=True, blank=True)
+    snapshot = models.JSONField(default=dict)
+    received_at = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="report_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(classifier_score__isnull=True) | Q(classifier_score__gte=0, classifier_score__lte=1),
+                name="report_classifier_score_0_1",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["case", "reporter_kind", "reporter_external_id"], name="report_case_reporter_idx"),
+        ]
+
+    def __str__(self):
+        return f"report {self.id}"
+
+    @property
+    def reporter_is_anonymous(self):
+        return not self.reporter_external_id

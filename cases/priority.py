@@ -1,0 +1,39 @@
+"""The case priority formula (documented in the README, section "Cases").
+
+    priority = 100 × max severity                     (100 … 500)
+             + min(150, round(40 × log2(1 + W)))      (0 … 150)
+             + round(100 × max classifier score)      (0 … 100)
+             + min(100, round(10 × log10(1 + reach))) (0 … 100)
+
+W is the weighted count of distinct reporters: user and anonymous 1, staff 2,
+trusted flagger 3, automated 0 (classifiers count through their score).
+Anonymous reports count once in total, whatever their number, since they
+cannot be told apart. Reach is the subject's `metadata.reach`, or else
+`followers_count`, else `view_count`: a non-negative number; anything else
+counts as 0. The result is an integer from 100 to 850; higher is worked first.
+"""
+
+import math
+
+REPORTER_WEIGHTS = {"user": 1, "staff": 2, "trusted_flagger": 3, "automated": 0}
+REACH_KEYS = ("reach", "followers_count", "view_count")
+
+
+def reach_of(metadata):
+    if not isinstance(metadata, dict):
+        return 0
+    for key in REACH_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
+            return value
+    return 0
+
+
+def case_priority(*, max_severity, reporter_weight, max_classifier_score, reach):
+    severity_points = 100 * max(1, min(5, int(max_severity)))
+    reporter_points = min(150, round(40 * math.log2(1 + max(0, reporter_weight))))
+    score_points = round(100 * max(0.0, min(1.0, max_classifier_score or 0.0)))
+    reach_points = min(100, round(10 * math.log10(1 + max(0, reach))))
+    return severity_points + reporter_points + score_points + reach_points

@@ -1,0 +1,602 @@
+"""Writes about subjects, reports and cases. Every function here runs in a
+transaction, locks what it changes and records an audit event."""
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+import audit
+from audit.context import Actor
+from audit.services import CONFIG_STREAM, case_stream
+
+from .errors import IdempotencyConflict
+from .ids import uuid7
+from .models import Case, CaseState, Policy, Queue, Report, Source, Subject, SubjectKind
+from .priority import REPORTER_WEIGHTS, case_priority, reach_of
+from .selectors import queue_for_policy
+from .states import check_transition
+
+SUBJECT_OPTIONAL_FIELDS = ("url", "display_name", "latest_text", "latest_media", "language", "metadata", "author_id")
+_JSON_COLUMNS = {"latest_media", "metadata"}
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    kind: str
+    external_id: str
+    # Only the fields the report carried; a report that omits the text does
+    # not erase the latest snapshot. Keys are Subject column names.
+    fields: dict = field(default_factory=dict)
+    author_external_id: str | None = None
+    author_display_name: str | None = None
+    # The subject object exactly as received, kept on the report as evidence.
+    as_received: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    subject: SubjectInput
+    policy: Policy
+    reporter_kind: str
+    reporter_external_id: str = ""
+    description: str = ""
+    jurisdiction: tuple = ()
+    classifier_score: float | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What filing a report produced; `body` is the stored response."""
+
+    status: int  # 201 opened a case, 200 joined one
+    body: dict
+    replayed: bool = False
+
+    @property
+    def case_id(self):
+        return self.body["case"]["id"]
+
+
+def _db(value, model=Subject):
+    """A UUID as this database stores it (SQLite has no native uuid type)."""
+    return model._meta.pk.get_db_prep_value(value, connection)
+
+
+def _from_db_uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _sql_value(column, value):
+    if column in _JSON_COLUMNS:
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def upsert_subjects(*, source, kind, rows, now):
+    """Inserts or updates subjects of one kind in one statement.
+
+    `rows` is a list of (external_id, fields) with distinct external ids, all
+    carrying the same set of optional fields. Returns {external_id: (id,
+    metadata, created)}. Rows are locked until the transaction ends; callers
+    pass them sorted so that concurrent writers lock in the same order.
+    """
+    if not rows:
+        return {}
+    provided = [name for name in SUBJECT_OPTIONAL_FIELDS if name in rows[0][1]]
+    columns = ["id", "source_id", "kind", "external_id", *provided, "created_at", "updated_at"]
+    defaults = {"url": "", "display_name": "", "latest_text": "", "latest_media": "[]", "language": "", "metadata": "{}"}
+    insert_columns = columns + [name for name in defaults if name not in provided]
+    params, tuples, new_ids = [], [], {}
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    source_id = _db(source.pk, Source)
+    for external_id, fields in rows:
+        new_id = uuid7()
+        new_ids[external_id] = new_id
+        values = [_db(new_id), source_id, kind, external_id]
+        values += [_sql_value(name, fields[name]) for name in provided]
+        values += [db_now, db_now]
+        values += [defaults[name] for name in defaults if name not in provided]
+        params += values
+        tuples.append("(" + ", ".join(["%s"] * len(values)) + ")")
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*provided, "updated_at"])
+    sql = (
+        f"INSERT INTO cases_subject ({', '.join(insert_columns)}) VALUES {', '.join(tuples)} "
+        f"ON CONFLICT (source_id, kind, external_id) DO UPDATE SET {updates} "
+        f"RETURNING id, external_id, metadata"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = {}
+        for row_id, external_id, metadata in cursor.fetchall():
+            row_id = _from_db_uuid(row_id)
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            result[external_id] = (row_id, metadata, row_id == new_ids[external_id])
+    return result
+
+
+def _subject_fields_with_author(subject_input, author_id):
+    fields = dict(subject_input.fields)
+    if author_id is not None:
+        fields["author_id"] = _db(author_id)
+    return fields
+
+
+def _existing_report(*, source, idempotency_key):
+    return (
+        Report.objects.filter(source=source, idempotency_key=idempotency_key)
+        .only("id", "request_fingerprint", "response")
+        .first()
+    )
+
+
+def replay_or_conflict(existing, fingerprint):
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body; "
+            "use a new key for a different report"
+        )
+    stored = existing.response
+    return FileResult(status=stored["status"], body=stored["body"], replayed=True)
+
+
+def report_file(*, source, api_client_id, actor, item, now=None):
+    """Files one report: upserts its subject (and author), joins the open case
+    for the subject or opens one, stores the report with its evidence and
+    records one audit event; all in the caller's transaction or a new one.
+
+    Requires a validated ReportInput. With an idempotency key already used,
+    returns the original result (same body) or raises IdempotencyConflict
+    (different body) and writes nothing. A concurrent duplicate key surfaces
+    as an IntegrityError that the caller retries (see reviews.intake).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if item.idempotency_key is not None:
+            existing = _existing_report(source=source, idempotency_key=item.idempotency_key)
+            if existing is not None:
+                return replay_or_conflict(existing, item.fingerprint)
+
+        subject_in = item.subject
+        author_id = None
+        if subject_in.author_external_id is not None and subject_in.kind == SubjectKind.CONTENT:
+            author_fields = {}
+            if subject_in.author_display_name is not None:
+                author_fields["display_name"] = subject_in.author_display_name
+            author = upsert_subjects(
+                source=source, kind=SubjectKind.ACCOUNT, rows=[(subject_in.author_external_id, author_fields)], now=now
+            )
+            author_id = author[subject_in.author_external_id][0]
+        subject_id, metadata, subject_created = upsert_subjects(
+            source=source, kind=subject_in.kind,
+            rows=[(subject_in.external_id, _subject_fields_with_author(subject_in, author_id))], now=now,
+        )[subject_in.external_id]
+
+        weight = REPORTER_WEIGHTS[item.reporter_kind]
+        reach = reach_of(metadata)
+        opened, case = _find_or_open_case(
+            source=source, subject_id=subject_id, subject_created=subject_created, policy=item.policy,
+            reporter_weight=weight, classifier_score=item.classifier_score, reach=reach, now=now,
+        )
+        priority_before = case["priority"]
+        if not opened:
+            case = _join_case(case=case, item=item, weight=weight, reach=reach, now=now)
+
+        report_id = uuid7()
+        body = {
+            "report_id": str(report_id),
+            "case": {
+                "id": str(case["id"]), "state": case["state"], "priority": case["priority"],
+                "report_count": case["report_count"],
+            },
+            "deduplicated": not opened,
+        }
+        status = 201 if opened else 200
+        Report(
+            id=report_id, case_id=case["id"], subject_id=subject_id, source=source, api_client_id=api_client_id,
+            reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+            policy=item.policy, description=item.description, jurisdiction=list(item.jurisdiction),
+            classifier_score=item.classifier_score, snapshot=subject_in.as_received, received_at=now,
+            idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
+            response={"status": status, "body": body} if item.idempotency_key is not None else None,
+        ).save(force_insert=True)
+
+        if opened:
+            audit.record(
+                stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
+                target_type="case", target_id=case["id"],
+                data={
+                    "report_id": str(report_id), "subject_id": str(subject_id), "policy": item.policy.code,
+                    "reporter_kind": item.reporter_kind, "queue_id": case["queue_id"], "priority": case["priority"],
+                    "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                },
+            )
+        else:
+            audit.record(
+                stream=case_stream(case["id"]), action="report.filed", actor=actor,
+                target_type="case", target_id=case["id"],
+                data={
+                    "report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
+                    "report_count": case["report_count"], "priority": [priority_before, case["priority"]],
+                },
+            )
+    return FileResult(status=status, body=body)
+
+
+_CASE_RETURNING = (
+    "id, state, priority, report_count, reporter_count, max_severity, reporter_weight, "
+    "max_classifier_score, queue_id, previous_case_id"
+)
+
+
+def _case_row(row):
+    keys = [k.strip() for k in _CASE_RETURNING.split(",")]
+    case = dict(zip(keys, row))
+    case["id"] = _from_db_uuid(case["id"])
+    if case["previous_case_id"] is not None:
+        case["previous_case_id"] = _from_db_uuid(case["previous_case_id"])
+    return case
+
+
+def _find_or_open_case(*, source, subject_id, subject_created, policy, reporter_weight, classifier_score, reach, now):
+    """One statement: opens a case for the subject, or (on the partial unique
+    index of open cases) locks and returns the open one. Returns (opened, case)."""
+    new_id = uuid7()
+    priority = case_priority(
+        max_severity=policy.severity, reporter_weight=reporter_weight, max_classifier_score=classifier_score, reach=reach
+    )
+    queue = queue_for_policy(policy)
+    previous = "NULL" if subject_created else (
+        "(SELECT p.id FROM cases_case p WHERE p.subject_id = %s AND p.closed_at IS NOT NULL "
+        "ORDER BY p.closed_at DESC LIMIT 1)"
+    )
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    params = [_db(new_id, Case), _db(subject_id), _db(source.pk, Source)]
+    if not subject_created:
+        params.append(_db(subject_id))
+    params += [CaseState.OPEN, priority, queue.pk, policy.severity, reporter_weight, classifier_score, db_now, db_now]
+    sql = (
+        "INSERT INTO cases_case (id, subject_id, source_id, previous_case_id, state, priority, queue_id, "
+        "report_count, reporter_count, max_severity, reporter_weight, max_classifier_score, opened_at, updated_at) "
+        f"VALUES (%s, %s, %s, {previous}, %s, %s, %s, 1, 1, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (subject_id) WHERE closed_at IS NULL DO UPDATE SET updated_at = EXCLUDED.updated_at "
+        f"RETURNING {_CASE_RETURNING}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        case = _case_row(cursor.fetchone())
+    return case["id"] == new_id, case
+
+
+def _join_case(*, case, item, weight, reach, now):
+    """Adds one report to a locked open case: counts, aggregates, priority."""
+    new_reporter = not Report.objects.filter(
+        case_id=case["id"], reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id
+    ).exists()
+    case = dict(case)
+    case["report_count"] += 1
+    if new_reporter:
+        case["reporter_count"] += 1
+        case["reporter_weight"] += weight
+    case["max_severity"] = max(case["max_severity"], item.policy.severity)
+    if item.classifier_score is not None:
+        case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, item.classifier_score)
+    case["priority"] = case_priority(
+        max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
+        max_classifier_score=case["max_classifier_score"], reach=reach,
+    )
+    Case.objects.filter(pk=case["id"]).update(
+        report_count=F("report_count") + 1, reporter_count=case["reporter_count"],
+        reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
+        max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now,
+    )
+    return case
+
+
+def case_change_state(*, case_id, to_state, actor, reason=""):
+    """Moves a case to `to_state` if the transition table allows it.
+
+    Locks the case; a repeated call that finds the case already there returns
+    it unchanged and writes nothing. Raises TransitionNotAllowed otherwise."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        if not check_transition(case.state, to_state):
+            return case
+        before = case.state
+        now = timezone.now()
+        case.state = to_state
+        case.updated_at = now
+        fields = ["state", "updated_at"]
+        if to_state == CaseState.CLOSED:
+            case.closed_at = now
+            fields.append("closed_at")
+        case.save(update_fields=fields)
+        audit.record(
+            stream=case_stream(case.pk), action="case.state_changed", actor=actor, target_type="case",
+            target_id=case.pk, data={"from": before, "to": to_state, "reason": reason},
+        )
+        return case
+
+
+def case_close(*, case_id, actor, reason=""):
+    return case_change_state(case_id=case_id, to_state=CaseState.CLOSED, actor=actor, reason=reason)
+
+
+_POLICY_FIELDS = ("code", "name", "description", "severity", "dsa_category", "active")
+_QUEUE_FIELDS = ("slug", "name", "description", "is_default")
+
+
+def _diff(before, after, names):
+    return {n: [before.get(n), after.get(n)] for n in names if before.get(n) != after.get(n)}
+
+
+def policy_save(*, policy, actor):
+    """Creates or updates a policy (from the admin or a command), audited with
+    a before/after diff on the configuration stream."""
+    with transaction.atomic():
+        before = {}
+        if policy.pk:
+            old = Policy.objects.select_for_update().filter(pk=policy.pk).values(*_POLICY_FIELDS).first()
+            before = old or {}
+        policy.full_clean()
+        policy.save()
+        after = {n: getattr(policy, n) for n in _POLICY_FIELDS}
+        changes = _diff(before, after, _POLICY_FIELDS)
+        if changes:
+            audit.record(stream=CONFIG_STREAM, action="policy.changed", actor=actor, target_type="policy",
+                         target_id=policy.code, data={"changes": changes, "created": not before})
+        return policy
+
+
+def queue_save(*, queue, actor, policies=None):
+    """Creates or updates a queue and, when given, the policies that feed it."""
+    with transaction.atomic():
+        before = {}
+        if queue.pk:
+            before = Queue.objects.select_for_update().filter(pk=queue.pk).values(*_QUEUE_FIELDS).first() or {}
+        queue.full_clean()
+        queue.save()
+        data = {"changes": _diff(before, {n: getattr(queue, n) for n in _QUEUE_FIELDS}, _QUEUE_FIELDS),
+                "created": not before}
+        if policies is not None:
+            queue.policies.set(policies)
+            data["policies"] = sorted(p.code for p in policies)
+        audit.record(stream=CONFIG_STREAM, action="queue.changed", actor=actor, target_type="queue",
+                     target_id=queue.slug, data=data)
+        return queue
+
+
+def source_get_or_create(*, name, actor):
+    with transaction.atomic():
+        source, created = Source.objects.get_or_create(name=name)
+        return source
+
+
+SYSTEM_ACTOR = Actor.system("quorum")
+
+
+def reports_file_batch(*, source, api_client_id, actor, items, now=None):
+    """Files many validated reports in one transaction with bulk statements.
+
+    `items` is a list of ReportInput. Returns a list, in the same order, of
+    FileResult or IdempotencyConflict. Same semantics as report_file item by
+    item (idempotency, one open case per subject, counts, priority, one audit
+    event per report), in about ten statements whatever the batch size.
+    """
+    from audit.services import audit_record_many
+
+    now = now or timezone.now()
+    results = [None] * len(items)
+    with transaction.atomic():
+        # 1. Idempotency: earlier requests, then repeats inside this batch.
+        keys = sorted({it.idempotency_key for it in items if it.idempotency_key is not None})
+        existing = {}
+        if keys:
+            for report in Report.objects.filter(source=source, idempotency_key__in=keys).only(
+                "id", "idempotency_key", "request_fingerprint", "response"
+            ):
+                existing[report.idempotency_key] = report
+        first_with_key, todo = {}, []
+        for index, it in enumerate(items):
+            key = it.idempotency_key
+            if key is not None and key in existing:
+                try:
+                    results[index] = replay_or_conflict(existing[key], it.fingerprint)
+                except IdempotencyConflict as exc:
+                    results[index] = exc
+                continue
+            if key is not None and key in first_with_key:
+                continue  # resolved after the first item with this key is filed
+            if key is not None:
+                first_with_key[key] = index
+            todo.append(index)
+        if not todo:
+            return _resolve_repeats(items, results, first_with_key)
+
+        # 2. Subjects: accounts first (authors and account subjects), then content.
+        accounts, contents = {}, {}
+        for index in todo:
+            subject = items[index].subject
+            if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
+                fields = accounts.setdefault(subject.author_external_id, {})
+                if subject.author_display_name is not None:
+                    fields["display_name"] = subject.author_display_name
+            target = accounts if subject.kind == SubjectKind.ACCOUNT else contents
+            target.setdefault(subject.external_id, {}).update(subject.fields)
+        subject_ids = {}
+        account_rows = _upsert_grouped(source, SubjectKind.ACCOUNT, accounts, now)
+        subject_ids.update({(SubjectKind.ACCOUNT, k): v for k, v in account_rows.items()})
+        for index in todo:
+            subject = items[index].subject
+            if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
+                contents[subject.external_id]["author_id"] = _db(account_rows[subject.author_external_id][0])
+        content_rows = _upsert_grouped(source, SubjectKind.CONTENT, contents, now)
+        subject_ids.update({(SubjectKind.CONTENT, k): v for k, v in content_rows.items()})
+
+        # 3. Cases: find or open one per subject in one statement.
+        first_item = {}
+        for index in todo:
+            subject = items[index].subject
+            first_item.setdefault(subject_ids[(subject.kind, subject.external_id)][0], index)
+        cases = _find_or_open_cases(source=source, first_item=first_item, items=items, subject_ids=subject_ids, now=now)
+
+        # 4. Which reporters each joined case already has.
+        joined_ids = [c["id"] for c in cases.values() if not c["opened"]]
+        known_reporters = set()
+        if joined_ids:
+            external_ids = {items[i].reporter_external_id for i in todo}
+            known_reporters = set(
+                Report.objects.filter(case_id__in=joined_ids, reporter_external_id__in=external_ids)
+                .values_list("case_id", "reporter_kind", "reporter_external_id")
+            )
+
+        # 5. Apply the items in order.
+        reports, audit_entries, touched = [], [], {}
+        for index in todo:
+            it = items[index]
+            subject_id, metadata, _created = subject_ids[(it.subject.kind, it.subject.external_id)]
+            case = cases[subject_id]
+            opened_by_this = case["opened"] and first_item[subject_id] == index
+            priority_before = case["priority"]
+            if opened_by_this:
+                known_reporters.add((case["id"], it.reporter_kind, it.reporter_external_id))
+            else:
+                case["report_count"] += 1
+                reporter = (case["id"], it.reporter_kind, it.reporter_external_id)
+                if reporter not in known_reporters:
+                    known_reporters.add(reporter)
+                    case["reporter_count"] += 1
+                    case["reporter_weight"] += REPORTER_WEIGHTS[it.reporter_kind]
+                case["max_severity"] = max(case["max_severity"], it.policy.severity)
+                if it.classifier_score is not None:
+                    case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, it.classifier_score)
+                case["priority"] = case_priority(
+                    max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
+                    max_classifier_score=case["max_classifier_score"], reach=reach_of(metadata),
+                )
+                touched[case["id"]] = case
+            report_id = uuid7()
+            body = {
+                "report_id": str(report_id),
+                "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
+                         "report_count": case["report_count"]},
+                "deduplicated": not opened_by_this,
+            }
+            status = 201 if opened_by_this else 200
+            results[index] = FileResult(status=status, body=body)
+            reports.append(Report(
+                id=report_id, case_id=case["id"], subject_id=subject_id, source=source, api_client_id=api_client_id,
+                reporter_kind=it.reporter_kind, reporter_external_id=it.reporter_external_id, policy=it.policy,
+                description=it.description, jurisdiction=list(it.jurisdiction), classifier_score=it.classifier_score,
+                snapshot=it.subject.as_received, received_at=now, idempotency_key=it.idempotency_key,
+                request_fingerprint=it.fingerprint,
+                response={"status": status, "body": body} if it.idempotency_key is not None else None,
+            ))
+            if opened_by_this:
+                audit_entries.append(dict(
+                    stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
+                    target_id=case["id"], data={
+                        "report_id": str(report_id), "subject_id": str(subject_id), "policy": it.policy.code,
+                        "reporter_kind": it.reporter_kind, "queue_id": case["queue_id"], "priority": priority_before,
+                        "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                    }))
+            else:
+                audit_entries.append(dict(
+                    stream=case_stream(case["id"]), new_stream=case["opened"], action="report.filed",
+                    target_type="case", target_id=case["id"], data={
+                        "report_id": str(report_id), "policy": it.policy.code, "reporter_kind": it.reporter_kind,
+                        "report_count": case["report_count"], "priority": [priority_before, case["priority"]],
+                    }))
+
+        # 6. Write: case counters, reports, audit events.
+        if touched:
+            rows = []
+            for case in touched.values():
+                rows.append(Case(
+                    id=case["id"], report_count=case["report_count"], reporter_count=case["reporter_count"],
+                    reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
+                    max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now,
+                ))
+            rows.sort(key=lambda c: c.id)
+            Case.objects.bulk_update(rows, ["report_count", "reporter_count", "reporter_weight", "max_severity",
+                                            "max_classifier_score", "priority", "updated_at"])
+        Report.objects.bulk_create(reports)
+        audit_record_many(entries=audit_entries, actor=actor)
+    return _resolve_repeats(items, results, first_with_key)
+
+
+def _resolve_repeats(items, results, first_with_key):
+    """Items that repeat an idempotency key used earlier in the same batch."""
+    for index, it in enumerate(items):
+        if results[index] is not None:
+            continue
+        first = first_with_key[it.idempotency_key]
+        original = results[first]
+        if isinstance(original, FileResult) and items[first].fingerprint == it.fingerprint:
+            results[index] = FileResult(status=original.status, body=original.body, replayed=True)
+        else:
+            results[index] = IdempotencyConflict(
+                "this idempotency_key was already used in this batch with a different report"
+            )
+    return results
+
+
+def _upsert_grouped(source, kind, rows_by_external_id, now):
+    """Upserts subjects of one kind, one statement per set of provided fields."""
+    groups = {}
+    for external_id in sorted(rows_by_external_id):
+        fields = rows_by_external_id[external_id]
+        groups.setdefault(tuple(sorted(fields)), []).append((external_id, fields))
+    result = {}
+    for _names, rows in sorted(groups.items()):
+        result.update(upsert_subjects(source=source, kind=kind, rows=rows, now=now))
+    return result
+
+
+def _find_or_open_cases(*, source, first_item, items, subject_ids, now):
+    """Multi-row version of _find_or_open_case. Returns {subject_id: case dict
+    with an extra "opened" flag}."""
+    by_subject = {v[0]: v for v in subject_ids.values()}
+    proposals, params, tuples = {}, [], []
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    for subject_id in sorted(first_item):
+        it = items[first_item[subject_id]]
+        _sid, metadata, created = by_subject[subject_id]
+        new_id = uuid7()
+        proposals[subject_id] = new_id
+        weight = REPORTER_WEIGHTS[it.reporter_kind]
+        priority = case_priority(max_severity=it.policy.severity, reporter_weight=weight,
+                                 max_classifier_score=it.classifier_score, reach=reach_of(metadata))
+        previous = "NULL" if created else (
+            "(SELECT p.id FROM cases_case p WHERE p.subject_id = %s AND p.closed_at IS NOT NULL "
+            "ORDER BY p.closed_at DESC LIMIT 1)"
+        )
+        params += [_db(new_id, Case), _db(subject_id), _db(source.pk, Source)]
+        if not created:
+            params.append(_db(subject_id))
+        params += [CaseState.OPEN, priority, queue_for_policy(it.policy).pk, it.policy.severity, weight,
+                   it.classifier_score, db_now, db_now]
+        tuples.append(f"(%s, %s, %s, {previous}, %s, %s, %s, 1, 1, %s, %s, %s, %s, %s)")
+    sql = (
+        "INSERT INTO cases_case (id, subject_id, source_id, previous_case_id, state, priority, queue_id, "
+        "report_count, reporter_count, max_severity, reporter_weight, max_classifier_score, opened_at, updated_at) "
+        f"VALUES {', '.join(tuples)} "
+        "ON CONFLICT (subject_id) WHERE closed_at IS NULL DO UPDATE SET updated_at = EXCLUDED.updated_at "
+        f"RETURNING subject_id, {_CASE_RETURNING}"
+    )
+    cases = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            subject_id = _from_db_uuid(row[0])
+            case = _case_row(row[1:])
+            case["opened"] = case["id"] == proposals[subject_id]
+            cases[subject_id] = case
+    return cases

@@ -1,0 +1,50 @@
+import json
+
+from rest_framework import exceptions, status
+from rest_framework.parsers import BaseParser
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class StrictJSONParser(BaseParser):
+    """JSON only (415 otherwise), strict UTF-8, no NaN/Infinity, a size limit
+    per endpoint (413), and a clear 400 for anything malformed."""
+
+    media_type = "application/json"
+    default_limit = 1_048_576
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        view = parser_context.get("view")
+        limit = getattr(view, "max_body_bytes", None) or self.default_limit
+        request = parser_context.get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared:
+            try:
+                if int(declared) > limit:
+                    raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+            except ValueError:
+                raise exceptions.ParseError("invalid Content-Length") from None
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        charset = (parser_context.get("encoding") or "utf-8").lower()
+        if charset.replace("_", "-") not in ("utf-8", "utf8"):
+            raise exceptions.UnsupportedMediaType(media_type, detail="only UTF-8 JSON is accepted")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise exceptions.ParseError(f"request body is not valid UTF-8 (byte {exc.start})") from None
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise exceptions.ParseError("JSON is nested too deeply") from None
+        except ValueError as exc:
+            raise exceptions.ParseError(f"malformed JSON: {exc}") from None

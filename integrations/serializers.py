@@ -1,0 +1,353 @@
+"""Shapes of the REST API. Input serializers check shape and limits; the
+services check meaning. Limits are documented in the README ("Limits")."""
+
+import hashlib
+import json
+import re
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cases.models import ReporterKind, SubjectKind
+from cases.selectors import active_policies
+from cases.services import ReportInput, SubjectInput
+
+from .countries import ISO_3166_ALPHA2
+
+MAX_EXTERNAL_ID = 255
+MAX_URL = 2048
+MAX_DISPLAY_NAME = 255
+MAX_TEXT = 200_000
+MAX_DESCRIPTION = 10_000
+MAX_LANGUAGE = 35
+MAX_MEDIA = 50
+MAX_JURISDICTIONS = 60
+MAX_METADATA_DEPTH = 8
+MAX_METADATA_BYTES = 65_536
+MAX_IDEMPOTENCY_KEY = 255
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def _check_text(value, path):
+    if "\x00" in value:
+        raise serializers.ValidationError({path: "must not contain NUL characters"})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise serializers.ValidationError({path: "must not contain unpaired surrogate characters"}) from None
+
+
+def check_json_value(value, path, depth=0):
+    """Metadata is free-form JSON, bounded in depth, with storable strings."""
+    if depth > MAX_METADATA_DEPTH:
+        raise serializers.ValidationError({path: f"is nested deeper than {MAX_METADATA_DEPTH} levels"})
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path)
+            check_json_value(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json_value(item, f"{path}.{index}", depth + 1)
+    elif isinstance(value, str):
+        _check_text(value, path)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects fields it does not know, naming them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"unknown field; expected one of: {', '.join(self.fields)}"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+def text_field(max_length, **kwargs):
+    # trim_whitespace=False: what the platform sent is stored byte-for-byte.
+    # DRF's CharField already refuses NUL bytes and lone surrogates.
+    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+
+
+class HttpUrlField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_URL, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        lowered = value.lower()
+        if not (lowered.startswith("https://") or lowered.startswith("http://")) or len(value) < 9 or any(
+            c.isspace() for c in value
+        ):
+            raise serializers.ValidationError("must be an absolute http:// or https:// URL without spaces")
+        return value
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True,
+                      "description": f"Free-form JSON, at most {MAX_METADATA_DEPTH} levels deep and "
+                                     f"{MAX_METADATA_BYTES} bytes. `reach`, `followers_count` or `view_count` "
+                                     "(a number) feed the case priority."})
+class MetadataField(serializers.Field):
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        check_json_value(data, "metadata")
+        if len(json.dumps(data, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class MediaSerializer(StrictSerializer):
+    url = HttpUrlField()
+    sha256 = serializers.CharField(max_length=64, required=False)
+    mime_type = serializers.CharField(max_length=255, required=False)
+
+    def validate_sha256(self, value):
+        if not _SHA256.match(value):
+            raise serializers.ValidationError("must be 64 hexadecimal characters")
+        return value.lower()
+
+    def validate_mime_type(self, value):
+        if not _MIME.match(value):
+            raise serializers.ValidationError("must be a MIME type like image/png")
+        return value
+
+
+class AuthorSerializer(StrictSerializer):
+    external_id = text_field(MAX_EXTERNAL_ID)
+    display_name = text_field(MAX_DISPLAY_NAME, required=False, allow_blank=True)
+
+
+class SubjectSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=SubjectKind.choices)
+    external_id = text_field(MAX_EXTERNAL_ID)
+    url = HttpUrlField(required=False)
+    display_name = text_field(MAX_DISPLAY_NAME, required=False, allow_blank=True,
+                              help_text="for account subjects: the account's display name")
+    author = AuthorSerializer(required=False, help_text="for content subjects: the account that posted it")
+    text = text_field(MAX_TEXT, required=False, allow_blank=True)
+    media = MediaSerializer(many=True, required=False, max_length=MAX_MEDIA)
+    language = serializers.CharField(max_length=MAX_LANGUAGE, required=False)
+    metadata = MetadataField(required=False)
+
+    def validate_language(self, value):
+        if not _LANGUAGE.match(value):
+            raise serializers.ValidationError("must be a BCP 47 language tag like en or pt-BR")
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("author") is not None and attrs["kind"] != SubjectKind.CONTENT:
+            raise serializers.ValidationError({"author": "only content subjects have an author"})
+        return attrs
+
+
+class ReporterSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=ReporterKind.choices, default=ReporterKind.USER)
+    external_id = text_field(MAX_EXTERNAL_ID, required=False, allow_blank=True,
+                             help_text="omit for an anonymous reporter")
+
+
+class PolicyCodeField(serializers.CharField):
+    def to_internal_value(self, data):
+        code = super().to_internal_value(data)
+        if len(code) > 50:
+            raise serializers.ValidationError("must be at most 50 characters")
+        policies = active_policies()
+        if code not in policies:
+            raise serializers.ValidationError(
+                f"unknown policy {code!r}; valid codes: {', '.join(sorted(policies))}", code="invalid_choice"
+            )
+        return policies[code]
+
+    def to_representation(self, value):
+        return getattr(value, "code", value)
+
+
+class ReportInSerializer(StrictSerializer):
+    subject = SubjectSerializer()
+    policy = PolicyCodeField(help_text="a policy code, e.g. spam")
+    reporter = ReporterSerializer(required=False, help_text="omit for an anonymous user report")
+    description = text_field(MAX_DESCRIPTION, required=False, allow_blank=True)
+    jurisdiction = serializers.ListField(
+        child=serializers.CharField(max_length=2, min_length=2), required=False, max_length=MAX_JURISDICTIONS,
+        help_text="ISO 3166-1 alpha-2 country codes (and EU)",
+    )
+    classifier_score = serializers.FloatField(min_value=0.0, max_value=1.0, required=False,
+                                              help_text="0–1; only for automated reporters")
+
+    def validate_jurisdiction(self, value):
+        bad = [code for code in value if code not in ISO_3166_ALPHA2]
+        if bad:
+            raise serializers.ValidationError(f"not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}")
+        return list(dict.fromkeys(value))
+
+    def validate(self, attrs):
+        reporter = attrs.get("reporter") or {}
+        if "classifier_score" in attrs and reporter.get("kind") != ReporterKind.AUTOMATED:
+            raise serializers.ValidationError(
+                {"classifier_score": "is only accepted from reporters of kind 'automated'"}
+            )
+        return attrs
+
+
+class BatchItemSerializer(ReportInSerializer):
+    idempotency_key = serializers.CharField(max_length=MAX_IDEMPOTENCY_KEY, required=False,
+                                            trim_whitespace=False)
+
+    def validate_idempotency_key(self, value):
+        return validate_idempotency_key(value)
+
+
+def validate_idempotency_key(value):
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise serializers.ValidationError("must be 1–255 printable ASCII characters without spaces")
+    return value
+
+
+def fingerprint(raw):
+    """Hash of a request body's meaning (key order and whitespace ignored)."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_SUBJECT_COLUMNS = {"url": "url", "display_name": "display_name", "text": "latest_text",
+                    "media": "latest_media", "language": "language", "metadata": "metadata"}
+
+
+def to_report_input(validated, *, raw, idempotency_key):
+    subject = validated["subject"]
+    fields = {column: subject[name] for name, column in _SUBJECT_COLUMNS.items() if name in subject}
+    if "latest_media" in fields:
+        fields["latest_media"] = [dict(m) for m in fields["latest_media"]]
+    author = subject.get("author")
+    reporter = validated.get("reporter") or {}
+    raw_subject = raw.get("subject") if isinstance(raw, dict) else None
+    return ReportInput(
+        subject=SubjectInput(
+            kind=subject["kind"], external_id=subject["external_id"], fields=fields,
+            author_external_id=author["external_id"] if author else None,
+            author_display_name=author.get("display_name") if author else None,
+            as_received=raw_subject if isinstance(raw_subject, dict) else {},
+        ),
+        policy=validated["policy"],
+        reporter_kind=reporter.get("kind", ReporterKind.USER),
+        reporter_external_id=reporter.get("external_id", ""),
+        description=validated.get("description", ""),
+        jurisdiction=tuple(validated.get("jurisdiction", ())),
+        classifier_score=validated.get("classifier_score"),
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint(raw) if idempotency_key is not None else "",
+    )
+
+
+# ---- responses -------------------------------------------------------------
+
+class CaseSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+    priority = serializers.IntegerField()
+    report_count = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class ReportOutSerializer(serializers.Serializer):
+    report_id = serializers.UUIDField()
+    case = CaseSummarySerializer()
+    deduplicated = serializers.BooleanField(help_text="true when the report joined an open case")
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="dotted path of the field, e.g. subject.external_id; empty for the body")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    errors = ErrorItemSerializer(many=True)
+
+
+class BatchInSerializer(serializers.Serializer):
+    reports = BatchItemSerializer(many=True, help_text="up to 500 items")
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField(help_text="201 opened a case, 200 joined one, 4xx rejected")
+    report_id = serializers.UUIDField(required=False)
+    case = CaseSummarySerializer(required=False)
+    deduplicated = serializers.BooleanField(required=False)
+    errors = ErrorItemSerializer(many=True, required=False)
+
+
+class BatchOutSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True)
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class SubjectRefSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class SubjectOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    external_id = serializers.CharField()
+    url = serializers.CharField()
+    display_name = serializers.CharField()
+    author = SubjectRefSerializer(allow_null=True)
+    text = serializers.CharField(source="latest_text")
+    media = serializers.JSONField(source="latest_media")
+    language = serializers.CharField()
+    metadata = serializers.JSONField()
+
+
+class ReporterOutSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    external_id = serializers.CharField(allow_null=True)
+
+
+class CaseReportSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    policy = serializers.CharField()
+    reporter = ReporterOutSerializer()
+    description = serializers.CharField()
+    jurisdiction = serializers.ListField(child=serializers.CharField())
+    classifier_score = serializers.FloatField(allow_null=True)
+    snapshot = serializers.JSONField(help_text="the subject exactly as this report described it")
+    received_at = serializers.DateTimeField()
+
+
+class CaseOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.URLField()
+    state = serializers.CharField()
+    priority = serializers.IntegerField()
+    queue = serializers.CharField()
+    report_count = serializers.IntegerField()
+    reporter_count = serializers.IntegerField()
+    opened_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    previous_case_id = serializers.UUIDField(allow_null=True)
+    subject = SubjectOutSerializer()
+    reports = CaseReportSerializer(many=True, required=False,
+                                   help_text="the most recent reports (at most 200); see reports_truncated")
+    reports_truncated = serializers.BooleanField(required=False)
+
+
+class CaseListSerializer(serializers.Serializer):
+    results = CaseOutSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text="URL of the next page, or null")

@@ -1,0 +1,55 @@
+"""The intake use case: a validated report enters the system.
+
+`cases` files the report into the open case for its subject or opens one (and
+puts a new case in its queue); this layer owns what happens around it: retry
+on the rare conflicts that concurrency produces. The workflow routing of F2
+hooks in here, inside the same transaction.
+"""
+
+import logging
+
+from django.db import IntegrityError, OperationalError, transaction
+
+from cases.services import report_file, reports_file_batch
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+
+
+def _is_retryable(exc):
+    # Two requests racing for one idempotency key: the loser's insert violates
+    # the unique key and its transaction rolls back; on the next attempt it
+    # finds the winner's report and replays it. Deadlocks and serialization
+    # failures (batches locking overlapping subjects) are retried too.
+    if isinstance(exc, IntegrityError):
+        return True
+    cause = getattr(exc, "__cause__", None)
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate in ("40P01", "40001")
+
+
+def _with_retries(fn):
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return fn()
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+                raise
+            log.info("intake attempt %d conflicted (%s); retrying", attempt, exc.__class__.__name__)
+
+
+def report_intake(*, source, api_client_id, actor, item):
+    """Files one validated report. Returns cases.services.FileResult; raises
+    IdempotencyConflict when the key was used with another body."""
+    return _with_retries(lambda: report_file(source=source, api_client_id=api_client_id, actor=actor, item=item))
+
+
+def report_intake_batch(*, source, api_client_id, actor, items):
+    """Files validated reports in one transaction; per-item results in order."""
+    if not items:
+        return []
+    return _with_retries(
+        lambda: reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items)
+    )

@@ -1,0 +1,1 @@
+# The workflow engine (workflows, stages, reviews, votes) arrives with F2.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole suite: lint, migrations in sync, deployment checks, tests on
+# PostgreSQL (DATABASE_URL, default local) and Redis (REDIS_URL, default local).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/quorum}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/15}
+export CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:6379/14}
+
+echo "== ruff check"
+"$VENV/bin/ruff" check .
+
+echo "== makemigrations --check"
+DJANGO_SETTINGS_MODULE=config.test_settings "$PY" manage.py makemigrations --check --dry-run
+
+echo "== check --deploy (production settings)"
+env -u DEBUG SECRET_KEY="deploy-check-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    ALLOWED_HOSTS=quorum.example.org SECURE_SSL_REDIRECT=true \
+    DJANGO_SETTINGS_MODULE=config.settings "$PY" manage.py check --deploy --fail-level WARNING
+
+echo "== docker-compose config"
+if command -v docker-compose >/dev/null 2>&1; then
+    docker-compose -f docker-compose.yml config --quiet
+else
+    echo "docker-compose not installed; skipped (CI installs it)"
+fi
+
+echo "== pytest"
+"$PY" -m pytest "$@"

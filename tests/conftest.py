@@ -1,0 +1,85 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from audit.context import Actor
+from cases.models import Policy, Queue
+from cases.policybook import DEFAULT_POLICIES
+from cases.selectors import invalidate_configuration_cache
+from integrations import auth
+from integrations.services import api_client_create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    invalidate_configuration_cache()
+    auth.clear_cache()
+    yield
+    invalidate_configuration_cache()
+    auth.clear_cache()
+
+
+@pytest.fixture
+def policy_book(db):
+    """The default policy book and queue (a transactional test's flush removes
+    what the data migration loaded, so tests ask for it explicitly)."""
+    for code, name, description, severity, category in DEFAULT_POLICIES:
+        Policy.objects.get_or_create(code=code, defaults=dict(name=name, description=description,
+                                                              severity=severity, dsa_category=category))
+    Queue.objects.get_or_create(slug="general", defaults=dict(name="General", is_default=True))
+    invalidate_configuration_cache()
+    return {p.code: p for p in Policy.objects.all()}
+
+
+@pytest.fixture
+def system_actor():
+    return Actor.system("tests")
+
+
+@pytest.fixture
+def make_api_client(db, system_actor):
+    counter = {"n": 0}
+
+    def make(*, scopes=("reports:write", "cases:read"), name=None, source_name=None, rate=None, burst=None):
+        counter["n"] += 1
+        client, key = api_client_create(
+            name=name or f"client-{counter['n']}", scopes=list(scopes), actor=system_actor,
+            source_name=source_name, rate_per_second=rate, burst=burst,
+        )
+        return client, key
+
+    return make
+
+
+@pytest.fixture
+def api(make_api_client, policy_book):
+    """A DRF test client authenticated as a platform with reports:write and cases:read."""
+    client, key = make_api_client()
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    http.api_client = client
+    http.key = key
+    return http
+
+
+@pytest.fixture(autouse=True)
+def _audit_truncate_guard():
+    """Transactional tests end with Django emptying every table by TRUNCATE,
+    which the audit trigger refuses unless this session allows it."""
+    yield
+    if connection.vendor == "postgresql" and connection.connection is not None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET quorum.allow_audit_truncate = 'on'")
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def report_body():
+    def make(external_id="post-1", policy="spam", **extra):
+        body = {"subject": {"kind": "content", "external_id": external_id, "text": "buy now"}, "policy": policy}
+        body.update(extra)
+        return body
+
+    return make
