@@ -16,7 +16,7 @@ from .errors import IdempotencyConflict
 from .ids import uuid7
 from .models import Case, CaseState, Policy, Queue, Report, Source, Subject, SubjectKind
 from .priority import REPORTER_WEIGHTS, case_priority, reach_of
-from .selectors import queue_for_policy
+from .selectors import invalidate_configuration_cache, queue_for_policy
 from .states import check_transition
 
 SUBJECT_OPTIONAL_FIELDS = ("url", "display_name", "latest_text", "latest_media", "language", "metadata", "author_id")
@@ -349,6 +349,7 @@ def policy_save(*, policy, actor):
         policy.save()
         after = {n: getattr(policy, n) for n in _POLICY_FIELDS}
         changes = _diff(before, after, _POLICY_FIELDS)
+        transaction.on_commit(invalidate_configuration_cache)
         if changes:
             audit.record(stream=CONFIG_STREAM, action="policy.changed", actor=actor, target_type="policy",
                          target_id=policy.code, data={"changes": changes, "created": not before})
@@ -365,6 +366,7 @@ def queue_save(*, queue, actor, policies=None):
         queue.save()
         data = {"changes": _diff(before, {n: getattr(queue, n) for n in _QUEUE_FIELDS}, _QUEUE_FIELDS),
                 "created": not before}
+        transaction.on_commit(invalidate_configuration_cache)
         if policies is not None:
             queue.policies.set(policies)
             data["policies"] = sorted(p.code for p in policies)

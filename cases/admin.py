@@ -1,0 +1,75 @@
+"""Admin for the rule book and queues. Saves go through the services so that
+every change is validated and audited; cases and reports are read-only here
+(they change only through the workflow)."""
+
+from django.contrib import admin
+
+from audit.context import Actor
+
+from .models import Case, Policy, Queue, Report, Source, Subject
+from .services import policy_save, queue_save
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "severity", "dsa_category", "active"]
+    list_filter = ["active", "severity"]
+    search_fields = ["code", "name"]
+
+    def save_model(self, request, obj, form, change):
+        policy_save(policy=obj, actor=Actor.user(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: reports keep pointing at the policy
+
+
+@admin.register(Queue)
+class QueueAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "is_default"]
+    filter_horizontal = ["policies"]
+
+    def save_model(self, request, obj, form, change):
+        queue_save(queue=obj, actor=Actor.user(request.user))
+
+    def save_related(self, request, form, formsets, change):
+        queue_save(queue=form.instance, actor=Actor.user(request.user), policies=list(form.cleaned_data["policies"]))
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnly):
+    list_display = ["id", "state", "priority", "queue", "report_count", "reporter_count", "opened_at"]
+    list_filter = ["state", "queue"]
+    list_select_related = ["queue"]
+    show_full_result_count = False
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnly):
+    list_display = ["id", "case_id", "policy", "reporter_kind", "received_at"]
+    list_filter = ["reporter_kind", "policy"]
+    list_select_related = ["policy"]
+    show_full_result_count = False
+
+
+@admin.register(Subject)
+class SubjectAdmin(ReadOnly):
+    list_display = ["kind", "external_id", "source", "updated_at"]
+    search_fields = ["external_id"]
+    list_select_related = ["source"]
+    show_full_result_count = False
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
