@@ -11,6 +11,21 @@ class AuditAction(models.TextChoices):
     API_CLIENT_CREATED = "api_client.created", "API client created"
     API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
     DEMO_DATA_LOADED = "system.demo_data_loaded", "Demo data loaded"
+    REVIEW_OPENED = "review.opened", "Review stage opened"
+    SEAT_CLAIMED = "review.seat_claimed", "Seat claimed or assigned"
+    SEAT_RELEASED = "review.seat_released", "Seat released"
+    VOTE_CAST = "vote.cast", "Vote cast"
+    REVIEW_CONSENSUS = "review.consensus", "Stage reached consensus"
+    REVIEW_SPLIT = "review.split", "Stage split"
+    APPROVAL_REJECTED = "review.approval_rejected", "Approval rejected"
+    NOTE_ADDED = "review.note_added", "Note added"
+    CASE_ESCALATED = "case.escalated", "Case escalated"
+    DECISION_MADE = "decision.made", "Decision made"
+    DECISION_REVERSED = "decision.reversed", "Decision reversed on appeal"
+    APPEAL_OPENED = "appeal.opened", "Appeal opened"
+    APPEAL_DECIDED = "appeal.decided", "Appeal decided"
+    WORKFLOW_PUBLISHED = "workflow.published", "Workflow version published"
+    WORKFLOW_DRAFT_CREATED = "workflow.draft_created", "Workflow draft created"
 
 
 class ActorType(models.TextChoices):

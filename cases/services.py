@@ -147,7 +147,22 @@ def replay_or_conflict(existing, fingerprint):
     return FileResult(status=stored["status"], body=stored["body"], replayed=True)
 
 
-def report_file(*, source, api_client_id, actor, item, now=None):
+class IntakeHooks:
+    """What the layer above (reviews) does inside the intake transaction:
+    route a newly opened case, and follow a priority change. The defaults do
+    nothing, so cases can be filed without a workflow engine."""
+
+    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at):
+        return {}
+
+    def priority_changed(self, *, case_id, priority):
+        return None
+
+
+NO_HOOKS = IntakeHooks()
+
+
+def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS):
     """Files one report: upserts its subject (and author), joins the open case
     for the subject or opens one, stores the report with its evidence and
     records one audit event; all in the caller's transaction or a new one.
@@ -209,6 +224,8 @@ def report_file(*, source, api_client_id, actor, item, now=None):
         ).save(force_insert=True)
 
         if opened:
+            routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
+                                        jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now)
             audit.record(
                 stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
                 target_type="case", target_id=case["id"],
@@ -216,9 +233,12 @@ def report_file(*, source, api_client_id, actor, item, now=None):
                     "report_id": str(report_id), "subject_id": str(subject_id), "policy": item.policy.code,
                     "reporter_kind": item.reporter_kind, "queue_id": case["queue_id"], "priority": case["priority"],
                     "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                    **routing,
                 },
             )
         else:
+            if case["priority"] != priority_before:
+                hooks.priority_changed(case_id=case["id"], priority=case["priority"])
             audit.record(
                 stream=case_stream(case["id"]), action="report.filed", actor=actor,
                 target_type="case", target_id=case["id"],
@@ -384,7 +404,7 @@ def source_get_or_create(*, name, actor):
 SYSTEM_ACTOR = Actor.system("quorum")
 
 
-def reports_file_batch(*, source, api_client_id, actor, items, now=None):
+def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=NO_HOOKS):
     """Files many validated reports in one transaction with bulk statements.
 
     `items` is a list of ReportInput. Returns a list, in the same order, of
@@ -502,12 +522,15 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None):
                 response={"status": status, "body": body} if it.idempotency_key is not None else None,
             ))
             if opened_by_this:
+                routing = hooks.case_opened(case_id=case["id"], policy_id=it.policy.pk, queue_id=case["queue_id"],
+                                            jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now)
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
                     target_id=case["id"], data={
                         "report_id": str(report_id), "subject_id": str(subject_id), "policy": it.policy.code,
                         "reporter_kind": it.reporter_kind, "queue_id": case["queue_id"], "priority": priority_before,
                         "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                        **routing,
                     }))
             else:
                 audit_entries.append(dict(
@@ -529,6 +552,8 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None):
             rows.sort(key=lambda c: c.id)
             Case.objects.bulk_update(rows, ["report_count", "reporter_count", "reporter_weight", "max_severity",
                                             "max_classifier_score", "priority", "updated_at"])
+            for case in touched.values():
+                hooks.priority_changed(case_id=case["id"], priority=case["priority"])
         Report.objects.bulk_create(reports)
         audit_record_many(entries=audit_entries, actor=actor)
     return _resolve_repeats(items, results, first_with_key)

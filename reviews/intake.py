@@ -10,11 +10,24 @@ import logging
 
 from django.db import IntegrityError, OperationalError, transaction
 
-from cases.services import report_file, reports_file_batch
+from cases.services import IntakeHooks, report_file, reports_file_batch
+
+from .services import route_new_case, sync_priority
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
+
+
+class _ReviewHooks(IntakeHooks):
+    def case_opened(self, **kwargs):
+        return route_new_case(**kwargs)
+
+    def priority_changed(self, *, case_id, priority):
+        sync_priority(case_id=case_id, priority=priority)
+
+
+HOOKS = _ReviewHooks()
 
 
 def _is_retryable(exc):
@@ -43,7 +56,7 @@ def _with_retries(fn):
 def report_intake(*, source, api_client_id, actor, item):
     """Files one validated report. Returns cases.services.FileResult; raises
     IdempotencyConflict when the key was used with another body."""
-    return _with_retries(lambda: report_file(source=source, api_client_id=api_client_id, actor=actor, item=item))
+    return _with_retries(lambda: report_file(source=source, api_client_id=api_client_id, actor=actor, item=item, hooks=HOOKS))
 
 
 def report_intake_batch(*, source, api_client_id, actor, items):
@@ -51,5 +64,5 @@ def report_intake_batch(*, source, api_client_id, actor, items):
     if not items:
         return []
     return _with_retries(
-        lambda: reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items)
+        lambda: reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items, hooks=HOOKS)
     )

@@ -1,1 +1,359 @@
-# The workflow engine (workflows, stages, reviews, votes) arrives with F2.
+"""The review process: workflows of stages in which M of N independent
+reviewers must agree, the reviews that carry stages out on cases, their seats
+and votes, the decisions they produce, and appeals."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+from django.db.models import Q
+
+from cases.ids import uuid7
+from cases.models import Case, Policy, Queue
+
+
+class Outcome(models.Model):
+    """What a reviewer can decide. Admin-managed; `requires_approval` sends a
+    consensus on it through the workflow's approval stage (four eyes)."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    is_violation = models.BooleanField(default=True, help_text="false only for outcomes like no_violation")
+    requires_approval = models.BooleanField(default=False)
+    time_limited = models.BooleanField(default=False, help_text="a vote for it must carry a duration")
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "code"]
+
+    def __str__(self):
+        return self.code
+
+
+class Workflow(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    published_version = models.ForeignKey(
+        "WorkflowVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="the version new cases get",
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class WorkflowVersion(models.Model):
+    """An immutable-once-published list of stages. A case runs on the version
+    it started with."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=VersionState.choices, default=VersionState.DRAFT)
+    first_stage_key = models.SlugField(max_length=50)
+    approval_stage_key = models.SlugField(max_length=50, blank=True, help_text="four-eyes stage for outcomes requiring approval")
+    escalation_stage_key = models.SlugField(max_length=50, blank=True, help_text="where manual escalations go")
+    appeal_stage_key = models.SlugField(max_length=50, blank=True, help_text="where appeals are reviewed")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="workflow_version_number_unique")]
+        ordering = ["workflow", "number"]
+
+    def __str__(self):
+        return f"{self.workflow.slug} v{self.number} ({self.state})"
+
+    def stage(self, key):
+        return self.stages.get(key=key)
+
+
+class StageKind(models.TextChoices):
+    REVIEW = "review", "Review"
+    APPROVAL = "approval", "Approval (four eyes)"
+    ESCALATION = "escalation", "Escalation"
+    APPEAL = "appeal", "Appeal"
+
+
+DECIDE = "decide"
+
+
+class Stage(models.Model):
+    """One step of a workflow version. Targets name another stage's key, or
+    "decide" (record the decision and end the workflow)."""
+
+    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="stages")
+    key = models.SlugField(max_length=50)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=StageKind.choices, default=StageKind.REVIEW)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+", help_text="who may review")
+    seats = models.PositiveSmallIntegerField(default=1, help_text="N: reviewers taking part")
+    quorum = models.PositiveSmallIntegerField(default=1, help_text="M: matching votes needed")
+    blind = models.BooleanField(default=True)
+    allowed_outcomes = models.ManyToManyField(Outcome, related_name="+", blank=True)
+    sla_seconds = models.PositiveIntegerField(default=86400)
+    on_consensus = models.SlugField(max_length=50, default=DECIDE)
+    on_split = models.SlugField(max_length=50, blank=True)
+    on_timeout = models.SlugField(max_length=50, blank=True)
+    exclude_earlier_reviewers = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["version", "position", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "key"], name="stage_key_unique_in_version"),
+            models.CheckConstraint(condition=Q(quorum__gte=1, seats__gte=1, seats__lte=50), name="stage_m_n_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.quorum} of {self.seats}{', blind' if self.blind else ''})"
+
+    @property
+    def rule(self):
+        return f"{self.quorum} of {self.seats}{', blind' if self.blind else ''}"
+
+
+class RoutingRule(models.Model):
+    """Chooses the workflow of a new case: the first active rule (by position)
+    whose conditions all hold; a rule without conditions matches everything."""
+
+    position = models.PositiveIntegerField(default=0)
+    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="routing_rules")
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    jurisdiction = models.CharField(max_length=2, blank=True)
+    min_priority = models.IntegerField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"#{self.position} → {self.workflow.slug}"
+
+
+class ReviewState(models.TextChoices):
+    OPEN = "open", "Open"
+    ON_HOLD = "on_hold", "On hold"
+    CONSENSUS = "consensus", "Consensus"
+    SPLIT = "split", "Split"
+    CANCELLED = "cancelled", "Cancelled (escalated or superseded)"
+    TIMED_OUT = "timed_out", "Timed out"
+
+
+class Review(models.Model):
+    """One stage being carried out on one case. At most one review per case is
+    open or on hold (database constraint). Queue, priority and opening time
+    are copied from the case so that "claim next" is one index scan."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="reviews")
+    state = models.CharField(max_length=16, choices=ReviewState.choices, default=ReviewState.OPEN)
+    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="+", db_index=False)
+    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+", db_index=False)
+    priority = models.IntegerField()
+    case_opened_at = models.DateTimeField()
+    free_seats = models.PositiveSmallIntegerField()
+    # For approval stages: the result awaiting approval. For appeal stages: the appeal.
+    proposed_outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed_policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    proposed_duration_days = models.PositiveIntegerField(null=True, blank=True)
+    proposed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    appeal = models.ForeignKey("Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="reviews")
+    result_outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    result_policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    result_duration_days = models.PositiveIntegerField(null=True, blank=True)
+    close_reason = models.CharField(max_length=500, blank=True)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(state__in=["open", "on_hold"]),
+                                    name="one_active_review_per_case"),
+        ]
+        indexes = [
+            models.Index(fields=["queue", "-priority", "case_opened_at"], name="review_claim_idx",
+                         condition=Q(state="open", free_seats__gt=0)),
+            models.Index(fields=["case", "opened_at"], name="review_case_idx"),
+        ]
+
+    def __str__(self):
+        return f"review {self.id} ({self.stage.key}, {self.state})"
+
+
+class SeatState(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"
+    VOTED = "voted", "Voted"
+    RELEASED = "released", "Released"
+
+
+class Seat(models.Model):
+    """A reviewer's place in a review. Created when claimed or assigned; a
+    released seat stays as history and frees its place."""
+
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="seat_set")
+    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="seats")
+    state = models.CharField(max_length=16, choices=SeatState.choices, default=SeatState.CLAIMED)
+    claimed_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "moderator"], condition=Q(state__in=["claimed", "voted"]),
+                                    name="one_seat_per_moderator_per_review"),
+        ]
+        indexes = [
+            models.Index(fields=["lease_expires_at"], name="seat_lease_idx", condition=Q(state="claimed")),
+            models.Index(fields=["moderator", "state"], name="seat_moderator_idx"),
+        ]
+
+    def __str__(self):
+        return f"seat of {self.moderator_id} in {self.review_id} ({self.state})"
+
+
+class Vote(models.Model):
+    """Final once cast. In approval stages the outcome is the proposed one
+    (approve) or empty with `approved=False` (reject)."""
+
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="votes")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes")
+    outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    approved = models.BooleanField(null=True, blank=True)
+    duration_days = models.PositiveIntegerField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    cast_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["review", "reviewer"], name="one_vote_per_reviewer_per_review")]
+
+    def __str__(self):
+        return f"vote {self.pk} in {self.review_id}"
+
+
+class ReviewNote(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"note {self.pk}"
+
+
+class DecisionKind(models.TextChoices):
+    ORIGINAL = "original", "Original decision"
+    APPEAL_UPHELD = "appeal_upheld", "Upheld on appeal"
+    APPEAL_OVERTURNED = "appeal_overturned", "Overturned on appeal"
+    APPEAL_MODIFIED = "appeal_modified", "Modified on appeal"
+
+
+class Decision(models.Model):
+    """The case's outcome. Never edited: an appeal writes a new Decision that
+    supersedes the previous one, so the history keeps every version."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    review = models.ForeignKey(Review, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    stage_key = models.CharField(max_length=50, blank=True)
+    kind = models.CharField(max_length=20, choices=DecisionKind.choices, default=DecisionKind.ORIGINAL)
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="+")
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    duration_days = models.PositiveIntegerField(null=True, blank=True)
+    reviewers = models.JSONField(default=list, help_text="ids and votes of the reviewers; never shown to platforms")
+    automated_detection = models.BooleanField(default=False)
+    automated_decision = models.BooleanField(default=False)
+    facts_and_reasons = models.TextField()
+    territorial_scope = models.JSONField(default=list)
+    decided_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="the lead who resolved or edited it, if any")
+    supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    is_current = models.BooleanField(default=True)
+    sequence = models.BigIntegerField(unique=True, help_text="position in the decision feed")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(is_current=True), name="one_current_decision_per_case"),
+            models.UniqueConstraint(fields=["review"], condition=Q(review__isnull=False), name="one_decision_per_review"),
+        ]
+
+    def __str__(self):
+        return f"decision {self.id} ({self.outcome_id})"
+
+
+class AppealState(models.TextChoices):
+    OPEN = "open", "Open"
+    DECIDED = "decided", "Decided"
+
+
+class AppealResult(models.TextChoices):
+    UPHELD = "upheld", "Upheld"
+    OVERTURNED = "overturned", "Overturned"
+    MODIFIED = "modified", "Modified"
+
+
+class AppellantKind(models.TextChoices):
+    AFFECTED_USER = "affected_user", "The affected user"
+    REPORTER = "reporter", "The reporter"
+
+
+class Appeal(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="appeals")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="appeals")
+    appellant_kind = models.CharField(max_length=20, choices=AppellantKind.choices)
+    appellant_external_id = models.CharField(max_length=255, blank=True)
+    statement = models.TextField()
+    state = models.CharField(max_length=16, choices=AppealState.choices, default=AppealState.OPEN)
+    result = models.CharField(max_length=16, choices=AppealResult.choices, blank=True)
+    result_decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["decision"], condition=Q(state="open"), name="one_open_appeal_per_decision"),
+        ]
+
+    def __str__(self):
+        return f"appeal {self.id} ({self.state})"
+
+
+class DecisionSequence(models.Model):
+    """A single-row counter. Taking the next decision number locks the row
+    until the transaction commits, so decision numbers become visible in
+    order and a platform polling `since=<n>` can never skip one."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return str(self.value)
+
+
+class ModeratorIdentity(models.Model):
+    """A moderator's own account on a source platform: they may not review
+    cases about it or reported by it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="platform_identities")
+    source = models.ForeignKey("cases.Source", on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "source", "external_id"], name="moderator_identity_unique")]
+
+    def __str__(self):
+        return f"{self.user_id}@{self.source_id}:{self.external_id}"
