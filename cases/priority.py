@@ -26,7 +26,9 @@ def reach_of(metadata):
         value = metadata.get(key)
         if isinstance(value, bool):
             continue
-        if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
+        if isinstance(value, int) and value >= 0:
+            return value  # arbitrarily large integers are fine: log10 takes them
+        if isinstance(value, float) and math.isfinite(value) and value >= 0:
             return value
     return 0
 

@@ -452,6 +452,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                     fields["display_name"] = subject.author_display_name
             target = accounts if subject.kind == SubjectKind.ACCOUNT else contents
             target.setdefault(subject.external_id, {}).update(subject.fields)
+        item_metadata = _metadata_as_of_each_item(source, items, todo)
         subject_ids = {}
         account_rows = _upsert_grouped(source, SubjectKind.ACCOUNT, accounts, now)
         subject_ids.update({(SubjectKind.ACCOUNT, k): v for k, v in account_rows.items()})
@@ -467,7 +468,8 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
         for index in todo:
             subject = items[index].subject
             first_item.setdefault(subject_ids[(subject.kind, subject.external_id)][0], index)
-        cases = _find_or_open_cases(source=source, first_item=first_item, items=items, subject_ids=subject_ids, now=now)
+        cases = _find_or_open_cases(source=source, first_item=first_item, items=items, subject_ids=subject_ids, now=now,
+                                    item_metadata=item_metadata)
 
         # 4. Which reporters each joined case already has.
         joined_ids = [c["id"] for c in cases.values() if not c["opened"]]
@@ -484,6 +486,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
         for index in todo:
             it = items[index]
             subject_id, metadata, _created = subject_ids[(it.subject.kind, it.subject.external_id)]
+            metadata = item_metadata.get(index, metadata)
             case = cases[subject_id]
             opened_by_this = case["opened"] and first_item[subject_id] == index
             priority_before = case["priority"]
@@ -587,7 +590,30 @@ def _upsert_grouped(source, kind, rows_by_external_id, now):
     return result
 
 
-def _find_or_open_cases(*, source, first_item, items, subject_ids, now):
+def _metadata_as_of_each_item(source, items, todo):
+    """{item index: the subject metadata as that item saw it}, for batches in
+    which some item changes a subject's metadata (so each item's priority is
+    what a single request at that point would have produced). Empty when no
+    item carries metadata: the stored metadata then holds for all."""
+    if not any("metadata" in items[i].subject.fields for i in todo):
+        return {}
+    keys = {(items[i].subject.kind, items[i].subject.external_id) for i in todo}
+    current = {}
+    for kind in {k for k, _ in keys}:
+        rows = Subject.objects.filter(source=source, kind=kind, external_id__in=[e for k, e in keys if k == kind])
+        for external_id, metadata in rows.values_list("external_id", "metadata"):
+            current[(kind, external_id)] = metadata
+    seen = {}
+    for index in todo:
+        subject = items[index].subject
+        key = (subject.kind, subject.external_id)
+        if "metadata" in subject.fields:
+            current[key] = subject.fields["metadata"]
+        seen[index] = current.get(key, {})
+    return seen
+
+
+def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_metadata):
     """Multi-row version of _find_or_open_case. Returns {subject_id: case dict
     with an extra "opened" flag}."""
     by_subject = {v[0]: v for v in subject_ids.values()}
@@ -596,6 +622,7 @@ def _find_or_open_cases(*, source, first_item, items, subject_ids, now):
     for subject_id in sorted(first_item):
         it = items[first_item[subject_id]]
         _sid, metadata, created = by_subject[subject_id]
+        metadata = item_metadata.get(first_item[subject_id], metadata)
         new_id = uuid7()
         proposals[subject_id] = new_id
         weight = REPORTER_WEIGHTS[it.reporter_kind]

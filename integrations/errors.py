@@ -20,29 +20,41 @@ from cases.errors import DomainError
 log = logging.getLogger(__name__)
 
 
+def printable(text):
+    """`text` with unpaired surrogates escaped (as \\udXXX). Error messages and
+    field paths echo what the client sent, and a lone surrogate from a JSON
+    escape cannot be encoded as UTF-8: rendering it would be a 500."""
+    text = str(text)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def flatten(detail, path=""):
     """Turns DRF's nested error detail into [{field, code, message}]."""
     out = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            key = str(key)
+            key = printable(key)
             sub = path if key in ("non_field_errors",) else (f"{path}.{key}" if path else key)
             out.extend(flatten(value, sub))
     elif isinstance(detail, list):
         if all(not isinstance(v, (dict, list)) for v in detail):
             for value in detail:
-                out.append({"field": path, "code": getattr(value, "code", "invalid"), "message": str(value)})
+                out.append({"field": path, "code": getattr(value, "code", "invalid"), "message": printable(value)})
         else:
             for index, value in enumerate(detail):
                 if value:
                     out.extend(flatten(value, f"{path}.{index}" if path else str(index)))
     else:
-        out.append({"field": path, "code": getattr(detail, "code", "invalid"), "message": str(detail)})
+        out.append({"field": path, "code": getattr(detail, "code", "invalid"), "message": printable(detail)})
     return out
 
 
 def error_body(detail, code, errors=()):
-    return {"detail": detail, "code": code, "errors": list(errors)}
+    return {"detail": printable(detail), "code": code, "errors": list(errors)}
 
 
 def exception_handler(exc, context):

@@ -1,4 +1,5 @@
 import json
+import math
 
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
@@ -11,6 +12,27 @@ class PayloadTooLarge(exceptions.APIException):
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text):
+    # 1e400 is valid JSON but becomes float("inf"), which PostgreSQL's json
+    # types refuse: a 500 at insert time unless refused here.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _bounded_int(text):
+    # An integer too large for a float breaks every consumer that does
+    # arithmetic on it (priority from metadata.reach, FloatField ...).
+    value = int(text)
+    if len(text) > 20:
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"number {text[:40]}... is out of range") from None
+    return value
 
 
 class StrictJSONParser(BaseParser):
@@ -43,7 +65,7 @@ class StrictJSONParser(BaseParser):
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError(f"request body is not valid UTF-8 (byte {exc.start})") from None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
         except RecursionError:
             raise exceptions.ParseError("JSON is nested too deeply") from None
         except ValueError as exc:

@@ -32,28 +32,41 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def _check_text(value, path):
+def _text_problem(value):
     if "\x00" in value:
-        raise serializers.ValidationError({path: "must not contain NUL characters"})
+        return "must not contain NUL characters"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise serializers.ValidationError({path: "must not contain unpaired surrogate characters"}) from None
+        return "must not contain unpaired surrogate characters"
+    return None
 
 
-def check_json_value(value, path, depth=0):
-    """Metadata is free-form JSON, bounded in depth, with storable strings."""
-    if depth > MAX_METADATA_DEPTH:
-        raise serializers.ValidationError({path: f"is nested deeper than {MAX_METADATA_DEPTH} levels"})
+def check_json_value(value, path="", depth=0):
+    """Metadata is free-form JSON, bounded in depth, with storable strings.
+
+    `path` is relative to the metadata object (errors nest under the field's
+    own name); `depth` counts containers, the metadata object itself is the
+    first level."""
+    if isinstance(value, (dict, list)) and depth >= MAX_METADATA_DEPTH:
+        raise serializers.ValidationError(
+            {path: f"is nested deeper than {MAX_METADATA_DEPTH} levels"} if path
+            else f"is nested deeper than {MAX_METADATA_DEPTH} levels"
+        )
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, path)
-            check_json_value(item, f"{path}.{key}", depth + 1)
+            item_path = f"{path}.{key}" if path else key
+            problem = _text_problem(key)
+            if problem:
+                raise serializers.ValidationError({item_path: f"key {problem}"})
+            check_json_value(item, item_path, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_json_value(item, f"{path}.{index}", depth + 1)
+            check_json_value(item, f"{path}.{index}" if path else str(index), depth + 1)
     elif isinstance(value, str):
-        _check_text(value, path)
+        problem = _text_problem(value)
+        if problem:
+            raise serializers.ValidationError({path: problem} if path else problem)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -97,7 +110,7 @@ class MetadataField(serializers.Field):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError("must be a JSON object")
-        check_json_value(data, "metadata")
+        check_json_value(data)
         if len(json.dumps(data, ensure_ascii=False).encode("utf-8")) > MAX_METADATA_BYTES:
             raise serializers.ValidationError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
         return data
@@ -156,6 +169,15 @@ class ReporterSerializer(StrictSerializer):
                              help_text="omit for an anonymous reporter")
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number only: DRF would take true as 1.0 and "0.5" as 0.5."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PolicyCodeField(serializers.CharField):
     def to_internal_value(self, data):
         code = super().to_internal_value(data)
@@ -181,8 +203,8 @@ class ReportInSerializer(StrictSerializer):
         child=serializers.CharField(max_length=2, min_length=2), required=False, max_length=MAX_JURISDICTIONS,
         help_text="ISO 3166-1 alpha-2 country codes (and EU)",
     )
-    classifier_score = serializers.FloatField(min_value=0.0, max_value=1.0, required=False,
-                                              help_text="0–1; only for automated reporters")
+    classifier_score = StrictFloatField(min_value=0.0, max_value=1.0, required=False,
+                                        help_text="0–1; only for automated reporters")
 
     def validate_jurisdiction(self, value):
         bad = [code for code in value if code not in ISO_3166_ALPHA2]

@@ -8,7 +8,9 @@ import uuid
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
+from django.http import JsonResponse
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
@@ -23,7 +25,7 @@ from reviews.intake import report_intake, report_intake_batch
 
 from . import serializers as s
 from .auth import ApiClientRateThrottle
-from .errors import flatten
+from .errors import error_body, flatten
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="malformed input; `errors` names each field and reason"),
@@ -38,6 +40,11 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     description="≤ 255 printable ASCII characters, unique per source. The same key with the same body returns "
                 "the original response and stores nothing; with a different body it is a 409.",
 )
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs):
+    return JsonResponse(error_body("no such API endpoint; see /api/schema/", "not_found"), status=404)
 
 
 def _actor(client):
@@ -220,16 +227,28 @@ def _encode_cursor(case):
 def _decode_cursor(value):
     from django.utils.dateparse import parse_datetime
 
+    invalid = serializers.ValidationError({"cursor": ["invalid cursor; use the `next` URL of a previous page"]})
+    if len(value) > 200:
+        raise invalid
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        opened, case_id = json.loads(raw)
-        opened_at = parse_datetime(opened)
-        if opened_at is None:
+        decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
             raise ValueError
-        return opened_at, uuid.UUID(case_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise serializers.ValidationError({"cursor": ["invalid cursor; use the `next` URL of a previous page"]}) \
-            from None
+        opened_at = parse_datetime(decoded[0])
+        if opened_at is None or opened_at.tzinfo is None:
+            raise ValueError
+        return opened_at, uuid.UUID(decoded[1])
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
+        raise invalid from None
+
+
+def _query_param(params, name):
+    """A query parameter, or None; PostgreSQL text cannot hold NUL, so a
+    value with one is refused here rather than failing in the database."""
+    value = params.get(name)
+    if value is not None and "\x00" in value:
+        raise serializers.ValidationError({name: ["must not contain NUL characters"]})
+    return value
 
 
 class CaseListView(ApiView):
@@ -250,15 +269,18 @@ class CaseListView(ApiView):
     def get(self, request):
         params = request.query_params
         cases = cases_for_source(source=request.user.source).select_related("subject__author")
-        if params.get("subject_external_id") is not None:
-            cases = cases.filter(subject__external_id=params["subject_external_id"])
-        if params.get("state") is not None:
-            if params["state"] not in CaseState.values:
+        subject_external_id = _query_param(params, "subject_external_id")
+        if subject_external_id is not None:
+            cases = cases.filter(subject__external_id=subject_external_id)
+        state = _query_param(params, "state")
+        if state is not None:
+            if state not in CaseState.values:
                 raise serializers.ValidationError(
                     {"state": [f"unknown state; valid: {', '.join(CaseState.values)}"]})
-            cases = cases.filter(state=params["state"])
-        if params.get("policy") is not None:
-            cases = cases.filter(Exists(Report.objects.filter(case=OuterRef("pk"), policy__code=params["policy"])))
+            cases = cases.filter(state=state)
+        policy = _query_param(params, "policy")
+        if policy is not None:
+            cases = cases.filter(Exists(Report.objects.filter(case=OuterRef("pk"), policy__code=policy)))
         page_size = self.page_size
         if params.get("page_size") is not None:
             try:
@@ -267,8 +289,9 @@ class CaseListView(ApiView):
                     raise ValueError
             except ValueError:
                 raise serializers.ValidationError({"page_size": ["must be an integer from 1 to 200"]}) from None
-        if params.get("cursor"):
-            opened_at, case_id = _decode_cursor(params["cursor"])
+        cursor = _query_param(params, "cursor")
+        if cursor:
+            opened_at, case_id = _decode_cursor(cursor)
             from django.db.models import Q
 
             cases = cases.filter(Q(opened_at__lt=opened_at) | Q(opened_at=opened_at, id__lt=case_id))

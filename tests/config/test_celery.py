@@ -42,7 +42,7 @@ def celery_processes(tmp_path):
           "-n", f"test-{os.getpid()}@localhost", name="worker")
     start("beat", "--loglevel", "INFO", "-s", str(tmp_path / "beat-schedule"), name="beat")
     yield tmp_path
-    for process, log, _name in started:
+    for process, _log, _name in started:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
     for process, log, _name in started:

@@ -55,3 +55,20 @@ def file_report(workflows, source, system_actor, policy_book):
         return report_intake(source=source, api_client_id=None, actor=system_actor, item=item).case_id
 
     return file
+
+
+@pytest.fixture
+def file_report_plain(source, system_actor, policy_book):
+    """Files a report with whatever routing rules the test set up."""
+    from cases.services import ReportInput, SubjectInput
+
+    counter = {"n": 0}
+
+    def file(policy="spam"):
+        counter["n"] += 1
+        ext = f"plain-{counter['n']}"
+        item = ReportInput(subject=SubjectInput(kind="content", external_id=ext, as_received={}),
+                           policy=policy_book[policy], reporter_kind="user")
+        return report_intake(source=source, api_client_id=None, actor=system_actor, item=item).case_id
+
+    return file
