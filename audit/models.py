@@ -22,10 +22,13 @@ class AuditAction(models.TextChoices):
     CASE_ESCALATED = "case.escalated", "Case escalated"
     DECISION_MADE = "decision.made", "Decision made"
     DECISION_REVERSED = "decision.reversed", "Decision reversed on appeal"
+    DECISION_REASONS_AMENDED = "decision.reasons_amended", "Statement of reasons amended"
     APPEAL_OPENED = "appeal.opened", "Appeal opened"
     APPEAL_DECIDED = "appeal.decided", "Appeal decided"
     WORKFLOW_PUBLISHED = "workflow.published", "Workflow version published"
     WORKFLOW_DRAFT_CREATED = "workflow.draft_created", "Workflow draft created"
+    OUTCOME_CHANGED = "outcome.changed", "Outcome created or changed"
+    ROUTING_RULE_CHANGED = "routing_rule.changed", "Routing rule created or changed"
 
 
 class ActorType(models.TextChoices):

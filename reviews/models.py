@@ -262,8 +262,9 @@ class DecisionKind(models.TextChoices):
 
 
 class Decision(models.Model):
-    """The case's outcome. Never edited: an appeal writes a new Decision that
-    supersedes the previous one, so the history keeps every version."""
+    """The case's outcome. An appeal writes a new Decision that supersedes the
+    previous one, so the history keeps every version; only the statement of
+    reasons can be amended by a lead (audited with the previous text)."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")

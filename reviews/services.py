@@ -629,3 +629,26 @@ def _appeal_stage(decision):
 
 def outcome_by_code(code):
     return Outcome.objects.filter(code=code, active=True).first()
+
+
+def decision_amend_reasons(*, decision_id, lead, text, now=None):
+    """A lead edits the statement of reasons of a current decision (the
+    generated text is a draft built from the rationales). Outcome, policy and
+    reviewers never change; the audit event keeps the previous text."""
+    if not is_lead(lead):
+        raise NotAllowed("only a lead can edit the statement of reasons")
+    if not text.strip():
+        raise NotAllowed("the statement of reasons cannot be empty")
+    with transaction.atomic():
+        decision = Decision.objects.select_for_update().get(pk=decision_id)
+        if not decision.is_current:
+            raise NotAllowed("only the current decision's statement can be edited")
+        if decision.facts_and_reasons == text:
+            return decision
+        before = decision.facts_and_reasons
+        decision.facts_and_reasons = text
+        decision.decided_by = lead
+        decision.save(update_fields=["facts_and_reasons", "decided_by"])
+        audit.record(stream=case_stream(decision.case_id), action="decision.reasons_amended", actor=Actor.user(lead),
+                     target_type="decision", target_id=decision.pk, data={"before": before, "after": text})
+        return decision

@@ -264,3 +264,37 @@ def test_eligibility_excludes_the_subject_and_the_reporter(file_report, people, 
     assert claim_next(moderator=mods[0], queue=general()) is None
     assert claim_next(moderator=mods[1], queue=general()) is None
     assert claim_next(moderator=mods[2], queue=general()) is not None
+
+
+def test_a_lead_can_amend_the_statement_of_reasons(file_report, people, policy_book):
+    from reviews.services import decision_amend_reasons
+
+    case_id = file_report()
+    claim_and_vote(people["moderators"][:2], case_id, ["remove_content", "remove_content"], policy_book["spam"])
+    decision = Decision.objects.get(case_id=case_id)
+    with pytest.raises(NotAllowed):
+        decision_amend_reasons(decision_id=decision.pk, lead=people["moderators"][0], text="x")
+    decision_amend_reasons(decision_id=decision.pk, lead=people["seniors"][0], text="Spam: repeated ads.")
+    decision.refresh_from_db()
+    assert decision.facts_and_reasons == "Spam: repeated ads." and decision.decided_by == people["seniors"][0]
+    event = AuditEvent.objects.get(action="decision.reasons_amended")
+    assert "mod1 says remove_content" in event.data["before"]
+
+
+def test_a_stage_can_exclude_reviewers_of_earlier_stages(file_report, people, policy_book):
+    from django.contrib.auth.models import Group
+
+    # child safety: 2-of-2 seniors; a split goes to the "lead" stage, which excludes earlier reviewers
+    case_id = file_report(policy="child_safety")
+    seniors = people["seniors"]
+    for senior, code in zip(seniors[:2], ["remove_content", "no_violation"]):
+        seat = claim_next(moderator=senior, queue=general())
+        vote_cast(review_id=seat.review_id, reviewer=senior, outcome=outcome(code), policy=policy_book["child_safety"],
+                  rationale="r")
+    review = active(case_id)
+    assert review.stage.key == "lead" and review.stage.exclude_earlier_reviewers
+    with pytest.raises(NotEligible, match="earlier stage"):
+        seat_assign(review_id=review.pk, moderator=seniors[0], lead=seniors[3])
+    assert claim_next(moderator=seniors[1], queue=general()) is None
+    assert claim_next(moderator=seniors[2], queue=general()) is not None
+    assert Group.objects.get(name="senior_moderator").user_set.count() == 4
