@@ -46,6 +46,9 @@ class Queue(models.Model):
     description = models.TextField(blank=True)
     policies = models.ManyToManyField(Policy, blank=True, related_name="queues")
     is_default = models.BooleanField(default=False)
+    lease_seconds = models.PositiveIntegerField(null=True, blank=True,
+                                                help_text="how long a claimed seat is held without activity; "
+                                                          "empty: REVIEW_LEASE_SECONDS")
 
     class Meta:
         ordering = ["slug"]
@@ -119,6 +122,9 @@ class Case(models.Model):
     opened_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # SLA (F3): when the current stage passed its warning time, and how many deadlines the case has missed.
+    at_risk_since = models.DateTimeField(null=True, blank=True)
+    breach_count = models.PositiveIntegerField(default=0, db_default=0)  # db_default: intake inserts by SQL
 
     class Meta:
         constraints = [

@@ -152,7 +152,7 @@ class IntakeHooks:
     route a newly opened case, and follow a priority change. The defaults do
     nothing, so cases can be filed without a workflow engine."""
 
-    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at):
+    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind):
         return {}
 
     def priority_changed(self, *, case_id, priority):
@@ -225,7 +225,8 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
 
         if opened:
             routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
-                                        jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now)
+                                        jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now,
+                                        reporter_kind=item.reporter_kind)
             audit.record(
                 stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
                 target_type="case", target_id=case["id"],
@@ -526,7 +527,8 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
             ))
             if opened_by_this:
                 routing = hooks.case_opened(case_id=case["id"], policy_id=it.policy.pk, queue_id=case["queue_id"],
-                                            jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now)
+                                            jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
+                                            reporter_kind=it.reporter_kind)
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
                     target_id=case["id"], data={

@@ -14,6 +14,7 @@ import dj_database_url
 from .env import (
     ImproperlyConfiguredEnv,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -59,6 +60,12 @@ try:
     APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 183, minimum=1)
     APPEAL_WORKFLOW_SLUG = env_str("APPEAL_WORKFLOW_SLUG", "appeal")
     REVIEW_LEAD_GROUPS = env_list("REVIEW_LEAD_GROUPS", ["senior_moderator", "admin"])
+    SLA_WARN_FRACTION = env_float("SLA_WARN_FRACTION", 0.75, minimum=0.01, maximum=1.0)
+    SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)
+    SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
+    SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 60, minimum=1)
+    METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+    METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
     if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ImproperlyConfiguredEnv(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level")
@@ -142,7 +149,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if BEHIND_TLS_PROXY:
@@ -206,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.audit_checkpoint_task",
         "schedule": timedelta(seconds=AUDIT_CHECKPOINT_SECONDS),
     },
+    "sla-warnings": {"task": "reviews.tasks.sweep_warnings_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
+    "sla-breaches": {"task": "reviews.tasks.sweep_breaches_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
+    "claim-leases": {"task": "reviews.tasks.sweep_leases_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
 }
 
 LOGGING = {

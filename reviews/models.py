@@ -83,6 +83,8 @@ class StageKind(models.TextChoices):
 
 
 DECIDE = "decide"
+# A stage's timeout target may also be this: keep the stage, raise the case's priority.
+RAISE_PRIORITY = "raise_priority"
 
 
 class Stage(models.Model):
@@ -101,7 +103,8 @@ class Stage(models.Model):
     sla_seconds = models.PositiveIntegerField(default=86400)
     on_consensus = models.SlugField(max_length=50, default=DECIDE)
     on_split = models.SlugField(max_length=50, blank=True)
-    on_timeout = models.SlugField(max_length=50, blank=True)
+    on_timeout = models.SlugField(max_length=50, blank=True,
+                                  help_text='a stage key, "raise_priority", or empty (record the breach only)')
     exclude_earlier_reviewers = models.BooleanField(default=False)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -174,7 +177,14 @@ class Review(models.Model):
     close_reason = models.CharField(max_length=500, blank=True)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # SLA clock (F3): computed when the stage opens, moved by holds.
+    sla_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="open time allowed, after SLA policies")
+    calendar = models.ForeignKey("BusinessCalendar", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    warn_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
+    warned_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
+    held_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -185,6 +195,10 @@ class Review(models.Model):
             models.Index(fields=["queue", "-priority", "case_opened_at"], name="review_claim_idx",
                          condition=Q(state="open", free_seats__gt=0)),
             models.Index(fields=["case", "opened_at"], name="review_case_idx"),
+            models.Index(fields=["warn_at"], name="review_warn_due_idx",
+                         condition=Q(state="open", warned_at__isnull=True, warn_at__isnull=False)),
+            models.Index(fields=["due_at"], name="review_breach_due_idx",
+                         condition=Q(state="open", breached_at__isnull=True, due_at__isnull=False)),
         ]
 
     def __str__(self):
@@ -358,3 +372,65 @@ class ModeratorIdentity(models.Model):
 
     def __str__(self):
         return f"{self.user_id}@{self.source_id}:{self.external_id}"
+
+
+class BusinessCalendar(models.Model):
+    """Opening hours for SLA clocks: a time zone, weekly hours and holidays.
+    See reviews.clock.Calendar.from_config for the format."""
+
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    weekly_hours = models.JSONField(default=dict, help_text='e.g. {"mon": [["09:00", "17:00"]], "sat": []}')
+    holidays = models.JSONField(default=list, blank=True, help_text='e.g. ["2026-12-25"]')
+
+    def __str__(self):
+        return self.name
+
+    def as_clock(self):
+        from .clock import Calendar
+
+        return Calendar.from_config(tz=self.timezone, weekly_hours=self.weekly_hours, holidays=self.holidays)
+
+
+class SlaPolicy(models.Model):
+    """Refines a stage's SLA. The first active policy (by position) whose
+    conditions all hold applies to a stage when it opens; a stage with no
+    matching policy runs its own SLA around the clock."""
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    stage_kind = models.CharField(max_length=16, choices=StageKind.choices, blank=True)
+    min_priority = models.IntegerField(null=True, blank=True)
+    max_priority = models.IntegerField(null=True, blank=True)
+    reporter_kind = models.CharField(max_length=20, blank=True,
+                                     help_text="applies when the case has a report from this kind of reporter")
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="replaces the stage's SLA")
+    factor = models.FloatField(null=True, blank=True, help_text="multiplies the SLA, e.g. 0.5 for half the time")
+    calendar = models.ForeignKey(BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                 help_text="empty: 24/7")
+    warn_fraction = models.FloatField(default=0.75)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(warn_fraction__gt=0, warn_fraction__lte=1), name="sla_warn_fraction_0_1"),
+            models.CheckConstraint(condition=Q(factor__isnull=True) | Q(factor__gt=0), name="sla_factor_positive"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Heartbeat(models.Model):
+    """When each periodic sweep last ran; /readyz and /metrics read it."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    last_run_at = models.DateTimeField()
+    processed = models.PositiveIntegerField(default=0)
+    duration_ms = models.FloatField(default=0)
+
+    def __str__(self):
+        return f"{self.name} @ {self.last_run_at}"

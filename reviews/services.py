@@ -16,6 +16,7 @@ from audit.services import case_stream
 from cases.models import Case, CaseState, Report
 from cases.services import case_change_state
 
+from . import sla
 from .consensus import CONSENSUS, SPLIT, evaluate
 from .errors import AppealRefused, InvalidVote, NotAllowed, NotEligible, NotSeated, ReviewClosed
 from .models import (
@@ -43,8 +44,9 @@ from .workflows import choose_first_stage
 ACTIVE = (ReviewState.OPEN, ReviewState.ON_HOLD)
 
 
-def _lease():
-    return timedelta(seconds=settings.REVIEW_LEASE_SECONDS)
+def _lease(queue=None):
+    seconds = getattr(queue, "lease_seconds", None) or settings.REVIEW_LEASE_SECONDS
+    return timedelta(seconds=seconds)
 
 
 def is_lead(user):
@@ -53,20 +55,24 @@ def is_lead(user):
 
 # ---- routing (called by intake, inside its transaction) ---------------------------
 
-def route_new_case(*, case_id, policy_id, queue_id, jurisdictions, priority, opened_at):
-    """Opens the first stage of the workflow chosen by the routing rules.
-    Returns audit data to merge into the case.opened event (one event per
-    report keeps intake cheap), or {"workflow": None} when nothing matched."""
+def route_new_case(*, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind=""):
+    """Opens the first stage of the workflow chosen by the routing rules,
+    with its SLA deadlines. Returns audit data to merge into the case.opened
+    event (one event per report keeps intake cheap), or {"workflow": None}
+    when nothing matched."""
     stage = choose_first_stage(policy_id=policy_id, queue_id=queue_id, jurisdictions=jurisdictions,
                                priority=priority)
     if stage is None:
         return {"workflow": None}
+    clock = sla.resolve(stage=stage, policy_id=policy_id, priority=priority, reporter_kinds={reporter_kind})
+    warn_at, due_at = sla.deadlines(clock, opened_at)
     Review.objects.create(
         case_id=case_id, stage=stage, queue_id=queue_id, group_id=stage.group_id, priority=priority,
-        case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at,
-        due_at=opened_at + timedelta(seconds=stage.sla_seconds),
+        case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at, sla_seconds=clock.seconds,
+        calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at,
     )
-    return {"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number, "stage": stage.key}
+    return {"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number, "stage": stage.key,
+            "due_at": due_at.isoformat()}
 
 
 def sync_priority(*, case_id, priority):
@@ -76,19 +82,31 @@ def sync_priority(*, case_id, priority):
 
 # ---- opening and closing stages -----------------------------------------------
 
+def _case_policy_id(case):
+    first = Report.objects.filter(case=case).order_by("received_at", "id").values_list("policy_id", flat=True).first()
+    return first
+
+
 def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason=""):
+    reporter_kinds = set(Report.objects.filter(case=case).values_list("reporter_kind", flat=True).distinct())
+    clock = sla.resolve(stage=stage, policy_id=_case_policy_id(case), priority=case.priority,
+                        reporter_kinds=reporter_kinds)
+    warn_at, due_at = sla.deadlines(clock, now)
     review = Review.objects.create(
         case=case, stage=stage, queue_id=case.queue_id, group_id=stage.group_id, priority=case.priority,
-        case_opened_at=case.opened_at, free_seats=stage.seats, opened_at=now,
-        due_at=now + timedelta(seconds=stage.sla_seconds), appeal=appeal,
+        case_opened_at=case.opened_at, free_seats=stage.seats, opened_at=now, sla_seconds=clock.seconds,
+        calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at, appeal=appeal,
         proposed_outcome=proposed["outcome"] if proposed else None,
         proposed_policy=proposed["policy"] if proposed else None,
         proposed_duration_days=proposed["duration_days"] if proposed else None,
         proposed_from=proposed["review"] if proposed else None,
     )
+    if case.at_risk_since is not None:
+        Case.objects.filter(pk=case.pk).update(at_risk_since=None)  # a new stage, a new clock
+        case.at_risk_since = None
     audit.record(stream=case_stream(case.pk), action="review.opened", actor=actor, target_type="review",
                  target_id=review.pk, data={"stage": stage.key, "kind": stage.kind, "rule": stage.rule,
-                                            "reason": reason,
+                                            "reason": reason, "due_at": due_at.isoformat(),
                                             "proposed": proposed["outcome"].code if proposed else None})
     return review
 
@@ -185,7 +203,7 @@ def eligibility_problem(review, moderator):
 
 def _take_seat(*, review, moderator, now, actor, assigned_by=None):
     seat = Seat.objects.create(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
-                               lease_expires_at=now + _lease(), assigned_by=assigned_by)
+                               lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
     Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
     review.free_seats -= 1
     if review.case.state == CaseState.OPEN:
@@ -217,7 +235,7 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
                 .exclude(seat_set__moderator=moderator)
                 .order_by("-priority", "case_opened_at")
                 .select_for_update(skip_locked=True, of=("self",))
-                .select_related("stage", "case__subject__author", "appeal")
+                .select_related("stage", "case__subject__author", "appeal", "queue")
             )
             review = candidates.first()
             if review is None:
@@ -271,11 +289,13 @@ def seat_release(*, seat_id, actor_user, now=None, reason=""):
 def lease_renew(*, seat_id, moderator, now=None):
     """Extends the holder's lease while they work on the case."""
     now = now or timezone.now()
+    seat = Seat.objects.filter(pk=seat_id).select_related("review__queue").first()
+    lease = _lease(seat.review.queue if seat else None)
     updated = Seat.objects.filter(pk=seat_id, moderator=moderator, state=SeatState.CLAIMED).update(
-        lease_expires_at=now + _lease())
+        lease_expires_at=now + lease)
     if not updated:
         raise NotSeated("you do not hold this seat any more")
-    return now + _lease()
+    return now + lease
 
 
 # ---- votes -----------------------------------------------------------------------
@@ -546,7 +566,8 @@ def case_hold(*, case_id, lead, reason, now=None):
         review = _active_review(case_id)
         if review is None:
             raise NotAllowed("only a case under review can be put on hold")
-        Review.objects.filter(pk=review.pk).update(state=ReviewState.ON_HOLD)
+        # The SLA clock stops: resume moves the deadlines by the open time spent on hold.
+        Review.objects.filter(pk=review.pk).update(state=ReviewState.ON_HOLD, held_at=now)
         return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason)
 
 
@@ -558,9 +579,16 @@ def case_resume(*, case_id, lead, reason="", now=None):
         case = _lock_case(case_id)
         if case.state != CaseState.ON_HOLD:
             return case
-        review = Review.objects.select_for_update(of=("self",)).select_related("stage").get(
+        review = Review.objects.select_for_update(of=("self",)).select_related("stage", "calendar").get(
             case_id=case_id, state=ReviewState.ON_HOLD)
-        Review.objects.filter(pk=review.pk).update(state=ReviewState.OPEN)
+        changes = {"state": ReviewState.OPEN, "held_at": None}
+        if review.held_at is not None:
+            calendar = sla.calendar_of(review)
+            if review.due_at is not None:
+                changes["due_at"] = sla.resume_deadline(review.held_at, review.due_at, now, calendar)
+            if review.warn_at is not None and review.warned_at is None:
+                changes["warn_at"] = sla.resume_deadline(review.held_at, review.warn_at, now, calendar)
+        Review.objects.filter(pk=review.pk).update(**changes)
         if review.stage.kind == StageKind.ESCALATION:
             target = CaseState.ESCALATED
         elif Seat.objects.filter(review__case_id=case_id).exists():

@@ -10,7 +10,7 @@ import audit
 from audit.services import CONFIG_STREAM
 
 from .errors import WorkflowInvalid
-from .models import DECIDE, Outcome, RoutingRule, Stage, StageKind, VersionState, Workflow, WorkflowVersion
+from .models import DECIDE, RAISE_PRIORITY, Outcome, RoutingRule, Stage, StageKind, VersionState, Workflow, WorkflowVersion
 
 
 def definition_of(version):
@@ -62,11 +62,13 @@ def version_problems(version):
         if s.kind != StageKind.APPROVAL and any(o.requires_approval for o in outcomes):
             needs_approval = True
         for label, target, allow_decide in (("on consensus", s.on_consensus, True), ("on split", s.on_split, False),
-                                            ("on timeout", s.on_timeout, True)):
+                                            ("on timeout", s.on_timeout, False)):
+            if label == "on timeout" and target == RAISE_PRIORITY:
+                continue
             if target and target != DECIDE and target not in stages:
                 problems.append(f"{where}: {label} target {target!r} is not a stage of this version")
             if target == DECIDE and not allow_decide:
-                problems.append(f"{where}: {label} must name a stage (a split has no result to decide)")
+                problems.append(f"{where}: {label} must name a stage (there is no result to decide)")
         can_split = s.quorum > 1 or s.kind == StageKind.APPROVAL
         if can_split and not s.on_split:
             problems.append(f"{where}: M={s.quorum} of N={s.seats} can split (or be rejected) but has no split target")
@@ -79,7 +81,7 @@ def version_problems(version):
 
     # Every stage reachable from the first must be able to reach a decision.
     def edges(s):
-        out = [t for t in (s.on_consensus, s.on_split, s.on_timeout) if t]
+        out = [t for t in (s.on_consensus, s.on_split, s.on_timeout) if t and t != RAISE_PRIORITY]
         if s.kind != StageKind.APPROVAL and any(o.requires_approval for o in s.allowed_outcomes.all()):
             out.append(version.approval_stage_key)
         return out

@@ -7,9 +7,45 @@ def test_healthz_answers_without_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readyz_checks_the_database(client):
+def test_readyz_needs_the_database_the_broker_and_recent_sweeps(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reviews.models import Heartbeat
+    from reviews.sweeps import sweep_breaches, sweep_leases, sweep_warnings
+
     response = client.get("/readyz")
-    assert response.status_code == 200 and response.json()["database"] == "ok"
+    assert response.status_code == 503
+    assert response.json()["database"] == "ok" and response.json()["sla_breaches"] == "never ran"
+    sweep_warnings(), sweep_breaches(), sweep_leases()
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["broker"] == "ok"
+    Heartbeat.objects.filter(name="sla_breaches").update(
+        last_run_at=timezone.now() - timedelta(seconds=settings.SWEEP_STALE_SECONDS + 5))
+    response = client.get("/readyz")
+    assert response.status_code == 503 and "ago" in response.json()["sla_breaches"]
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    Heartbeat.objects.update(last_run_at=timezone.now())
+    response = client.get("/readyz")
+    assert response.status_code == 503 and response.json()["broker"].startswith("unreachable")
+
+
+@pytest.mark.django_db
+def test_metrics_are_protected_and_in_prometheus_format(client, settings, api, report_body):
+    api.post("/api/v1/reports", report_body(), format="json")
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 403
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    assert 'quorum_open_cases{queue="general",state="open"} 1' in text
+    assert "quorum_reports_received_total 1" in text
+    assert 'quorum_sweep_lag_seconds{sweep="sla_breaches"} 0' in text
+    assert "# TYPE quorum_oldest_open_case_age_seconds gauge" in text
+    settings.METRICS_TOKEN = "s3cret"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
 
 
 @pytest.mark.django_db
