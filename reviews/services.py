@@ -76,7 +76,20 @@ def route_new_case(*, case_id, policy_id, queue_id, jurisdictions, priority, ope
 
 
 def sync_priority(*, case_id, priority):
-    """Keeps the active review's copy of the case priority current (claim order)."""
+    """Keeps the active review's copy of the case priority current (claim
+    order). Intake holds the case row here, while votes, claims and sweeps
+    lock the review first and the case second; so intake does not wait for a
+    locked review (SKIP LOCKED) — that would be the one lock-order inversion.
+    A skipped update is made good by the next report or stage change."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE reviews_review SET priority = %s WHERE id IN ("
+                " SELECT id FROM reviews_review WHERE case_id = %s AND state IN ('open', 'on_hold')"
+                " AND priority <> %s FOR UPDATE SKIP LOCKED)",
+                [priority, case_id, priority],
+            )
+        return
     Review.objects.filter(case_id=case_id, state__in=ACTIVE).exclude(priority=priority).update(priority=priority)
 
 
@@ -531,8 +544,8 @@ def case_escalate(*, case_id, actor_user, reason, now=None):
     if not reason.strip():
         raise NotAllowed("an escalation needs a reason")
     with transaction.atomic():
+        review = _active_review(case_id)  # lock order everywhere: review, then case
         _lock_case(case_id)
-        review = _active_review(case_id)
         if review is None:
             raise NotAllowed("the case has no active review to escalate")
         seated = Seat.objects.filter(review=review, moderator=actor_user, state=SeatState.CLAIMED).exists()
@@ -560,10 +573,10 @@ def case_hold(*, case_id, lead, reason, now=None):
     if not reason.strip():
         raise NotAllowed("a hold needs a reason")
     with transaction.atomic():
+        review = _active_review(case_id)
         case = _lock_case(case_id)
         if case.state == CaseState.ON_HOLD:
             return case
-        review = _active_review(case_id)
         if review is None:
             raise NotAllowed("only a case under review can be put on hold")
         # The SLA clock stops: resume moves the deadlines by the open time spent on hold.
@@ -576,11 +589,11 @@ def case_resume(*, case_id, lead, reason="", now=None):
     if not is_lead(lead):
         raise NotAllowed("only a lead can resume a case")
     with transaction.atomic():
+        review = Review.objects.select_for_update(of=("self",)).select_related("stage", "calendar").filter(
+            case_id=case_id, state=ReviewState.ON_HOLD).first()
         case = _lock_case(case_id)
-        if case.state != CaseState.ON_HOLD:
+        if case.state != CaseState.ON_HOLD or review is None:
             return case
-        review = Review.objects.select_for_update(of=("self",)).select_related("stage", "calendar").get(
-            case_id=case_id, state=ReviewState.ON_HOLD)
         changes = {"state": ReviewState.OPEN, "held_at": None}
         if review.held_at is not None:
             calendar = sla.calendar_of(review)

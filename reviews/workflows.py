@@ -69,6 +69,9 @@ def version_problems(version):
                 problems.append(f"{where}: {label} target {target!r} is not a stage of this version")
             if target == DECIDE and not allow_decide:
                 problems.append(f"{where}: {label} must name a stage (there is no result to decide)")
+        timeout_stage = stages.get(s.on_timeout)
+        if timeout_stage is not None and timeout_stage.kind == StageKind.APPROVAL:
+            problems.append(f"{where}: on timeout cannot go to an approval stage (there is no result to approve)")
         can_split = s.quorum > 1 or s.kind == StageKind.APPROVAL
         if can_split and not s.on_split:
             problems.append(f"{where}: M={s.quorum} of N={s.seats} can split (or be rejected) but has no split target")
