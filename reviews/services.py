@@ -378,8 +378,8 @@ def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
         return
     if approved is not None:
         raise InvalidVote("approve/reject is only for approval stages", field="approved")
-    if outcome is None or not stage.allowed_outcomes.filter(pk=outcome.pk).exists():
-        allowed = ", ".join(stage.allowed_outcomes.values_list("code", flat=True))
+    if outcome is None or not outcome.active or not stage.allowed_outcomes.filter(pk=outcome.pk).exists():
+        allowed = ", ".join(stage.allowed_outcomes.filter(active=True).values_list("code", flat=True))
         raise InvalidVote(f"outcome must be one of: {allowed}", field="outcome")
     if policy is None or not policy.active:
         raise InvalidVote("a vote names the (active) policy it rests on", field="policy")
