@@ -13,7 +13,7 @@ class ImproperlyConfiguredEnv(Exception):
 
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _raw(name):
@@ -32,7 +32,7 @@ def env_str(name, default=None, *, required=False):
 
 def env_bool(name, default=False):
     value = _raw(name)
-    if value is None:
+    if value is None or value == "":  # empty means "not set", as for every other type
         return default
     lowered = value.lower()
     if lowered in _TRUE:
@@ -72,7 +72,7 @@ def env_float(name, default, *, minimum=None, maximum=None):
 
 def env_list(name, default=()):
     value = _raw(name)
-    if value is None:
+    if value is None or value == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
 

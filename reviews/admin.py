@@ -20,9 +20,29 @@ from django.utils.html import format_html, format_html_join
 
 from audit.context import Actor
 
-from .config_services import outcome_problems, outcome_save, routing_rule_save, workflow_draft_lock, workflow_draft_save
+from .config_services import (
+    calendar_save,
+    outcome_problems,
+    outcome_save,
+    routing_rule_save,
+    sla_policy_save,
+    workflow_draft_lock,
+    workflow_draft_save,
+)
 from .errors import WorkflowInvalid
-from .models import Appeal, Decision, Outcome, Review, RoutingRule, Stage, VersionState, Workflow, WorkflowVersion
+from .models import (
+    Appeal,
+    BusinessCalendar,
+    Decision,
+    Outcome,
+    Review,
+    RoutingRule,
+    SlaPolicy,
+    Stage,
+    VersionState,
+    Workflow,
+    WorkflowVersion,
+)
 from .workflows import version_problems, workflow_draft_from, workflow_publish
 
 
@@ -375,3 +395,46 @@ class AppealAdmin(ReadOnlyAdmin):
     def appealed_outcome(self, obj):
         return obj.decision.outcome.code
 
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "timezone", "weekly_hours", "holidays"]
+
+    def clean(self):
+        cleaned = super().clean()
+        probe = BusinessCalendar(timezone=cleaned.get("timezone") or "", weekly_hours=cleaned.get("weekly_hours") or {},
+                                 holidays=cleaned.get("holidays") or [])
+        try:
+            probe.as_clock()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        return cleaned
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    form = BusinessCalendarForm
+    list_display = ["name", "timezone"]
+
+    def save_model(self, request, obj, form, change):
+        calendar_save(calendar=obj, actor=Actor.user(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["position", "name", "policy", "stage_kind", "min_priority", "max_priority", "reporter_kind",
+                    "duration_seconds", "factor", "calendar", "warn_fraction", "active"]
+    list_display_links = ["name"]
+    list_select_related = ["policy", "calendar"]
+    ordering = ["position", "id"]
+
+    def save_model(self, request, obj, form, change):
+        sla_policy_save(policy=obj, actor=Actor.user(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the change stays on the record

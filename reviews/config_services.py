@@ -124,3 +124,59 @@ def workflow_draft_lock(*, version):
     if stored.state != VersionState.DRAFT:
         raise NotAllowed(f"version {stored.number} is {stored.state}; its stages cannot change")
     return stored
+
+
+_CALENDAR_FIELDS = ("name", "timezone", "weekly_hours", "holidays")
+_SLA_FIELDS = ("name", "position", "active", "policy", "stage_kind", "min_priority", "max_priority", "reporter_kind",
+               "duration_seconds", "factor", "calendar", "warn_fraction")
+
+
+def calendar_save(*, calendar, actor):
+    """Creates or updates a business calendar after checking it parses (time
+    zone, hours, holidays, and at least some opening hours). Stages opened
+    afterwards use it; running deadlines keep theirs. Audited."""
+    from django.core.exceptions import ValidationError
+
+    from .models import BusinessCalendar
+    from .sla import invalidate_sla_cache
+
+    with transaction.atomic():
+        before = {}
+        if calendar.pk:
+            before = BusinessCalendar.objects.select_for_update().filter(pk=calendar.pk).values(*_CALENDAR_FIELDS).first() or {}
+        calendar.full_clean()
+        try:
+            calendar.as_clock()
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        calendar.save()
+        changes = _diff(before, {n: getattr(calendar, n) for n in _CALENDAR_FIELDS}, _CALENDAR_FIELDS)
+        if changes or not before:
+            audit.record(stream=CONFIG_STREAM, action="sla_policy.changed", actor=actor, target_type="calendar",
+                         target_id=calendar.name, data={"changes": changes, "created": not before})
+        transaction.on_commit(invalidate_sla_cache)
+        return calendar
+
+
+def sla_policy_save(*, policy, actor):
+    """Creates or updates an SLA policy; applies to stages opened afterwards. Audited."""
+    from .models import SlaPolicy
+    from .sla import invalidate_sla_cache
+
+    def describe(p):
+        return {n: (str(getattr(p, n)) if n in ("policy", "calendar") and getattr(p, n) is not None else getattr(p, n))
+                for n in _SLA_FIELDS}
+
+    with transaction.atomic():
+        before = {}
+        if policy.pk:
+            old = SlaPolicy.objects.select_for_update().select_related("policy", "calendar").filter(pk=policy.pk).first()
+            before = describe(old) if old else {}
+        policy.full_clean()
+        policy.save()
+        changes = _diff(before, describe(policy), _SLA_FIELDS)
+        if changes or not before:
+            audit.record(stream=CONFIG_STREAM, action="sla_policy.changed", actor=actor, target_type="sla_policy",
+                         target_id=policy.pk, data={"changes": changes, "created": not before})
+        transaction.on_commit(invalidate_sla_cache)
+        return policy

@@ -145,3 +145,30 @@ def test_sweeps_record_heartbeats(file_report):
     sweep_breaches(now=now)
     sweep_leases(now=now)
     assert set(Heartbeat.objects.values_list("name", flat=True)) == {"sla_warnings", "sla_breaches", "claim_leases"}
+
+
+def test_business_hours_calendar_from_the_admin_model(workflows, policy_book):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from reviews import sla
+    from reviews.models import BusinessCalendar
+
+    berlin = ZoneInfo("Europe/Berlin")
+    office = BusinessCalendar.objects.create(
+        name="office", timezone="Europe/Berlin",
+        weekly_hours={d: [["09:00", "17:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+        holidays=["2026-12-28"])
+    SlaPolicy.objects.create(name="office hours", position=1, duration_seconds=2 * 3600, calendar=office)
+    invalidate_sla_cache()
+    stage = Stage.objects.get(version__workflow__slug="standard", key="review")
+    rule = sla.resolve(stage=stage, policy_id=policy_book["spam"].pk, priority=200, reporter_kinds={"user"})
+    assert rule.seconds == 7200 and rule.calendar_id == office.pk
+    friday_4pm = datetime(2026, 12, 25, 16, 0, tzinfo=berlin)  # a Friday; Monday the 28th is a holiday
+    warn_at, due_at = sla.deadlines(rule, friday_4pm)
+    assert due_at == datetime(2026, 12, 29, 10, 0, tzinfo=berlin)
+    assert warn_at == datetime(2026, 12, 29, 9, 30, tzinfo=berlin)
+    # A hold from Friday 16:30 to Tuesday 09:00 consumes no open time: 1.5 h were left.
+    resumed = sla.resume_deadline(datetime(2026, 12, 25, 16, 30, tzinfo=berlin), due_at,
+                                  datetime(2026, 12, 29, 9, 0, tzinfo=berlin), office.as_clock())
+    assert resumed == datetime(2026, 12, 29, 10, 30, tzinfo=berlin)

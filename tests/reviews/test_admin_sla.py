@@ -1,0 +1,40 @@
+import pytest
+from django.contrib.auth.models import User
+
+from audit.models import AuditEvent
+from reviews.models import BusinessCalendar, SlaPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_http(client):
+    user = User.objects.create_superuser("root", "root@example.org", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_calendar_is_validated_and_audited(admin_http):
+    bad = admin_http.post("/admin/reviews/businesscalendar/add/", {
+        "name": "office", "timezone": "Mars/Olympus", "weekly_hours": '{"mon": [["09:00", "17:00"]]}',
+        "holidays": "[]"})
+    assert bad.status_code == 200 and not BusinessCalendar.objects.exists()
+    ok = admin_http.post("/admin/reviews/businesscalendar/add/", {
+        "name": "office", "timezone": "Europe/Berlin", "weekly_hours": '{"mon": [["09:00", "17:00"]]}',
+        "holidays": '["2026-12-25"]'})
+    assert ok.status_code == 302, ok.content[:2000]
+    calendar = BusinessCalendar.objects.get()
+    assert calendar.as_clock().tz == "Europe/Berlin"
+    assert AuditEvent.objects.filter(action="sla_policy.changed", target_type="calendar").count() == 1
+
+
+def test_sla_policy_changes_are_audited(admin_http):
+    response = admin_http.post("/admin/reviews/slapolicy/add/", {
+        "name": "trusted flaggers", "position": 1, "active": "on", "reporter_kind": "trusted_flagger",
+        "factor": "0.5", "warn_fraction": "0.75", "stage_kind": ""})
+    assert response.status_code == 302, response.content[:2000]
+    policy = SlaPolicy.objects.get()
+    assert policy.factor == 0.5
+    event = AuditEvent.objects.get(action="sla_policy.changed", target_type="sla_policy")
+    assert event.data["created"] is True and event.data["changes"]["factor"] == [None, 0.5]
+    assert admin_http.get("/admin/reviews/slapolicy/").status_code == 200
