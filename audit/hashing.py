@@ -9,6 +9,8 @@ breaks the chain.
 import hashlib
 import json
 import math
+from datetime import UTC
+from decimal import Decimal
 
 GENESIS = "0" * 64
 
@@ -22,20 +24,40 @@ def normalize_data(value):
     database's JSON type, so the hash computed before insert still matches
     what a later verification reads back.
 
-    Floats print in exponent form ("1e+20") in Python but jsonb gives them back
-    as plain numbers; such floats are stored as their text instead."""
+    jsonb keeps numbers as `numeric`, which prints without an exponent and has
+    no negative zero: 1e+20 comes back as the integer 100000000000000000000 and
+    -0.0 as 0.0, so those are stored in that form. (1e-07 comes back as
+    0.0000001, which reads as the same float, and stays a float.) NaN,
+    infinity, NUL characters and lone surrogates cannot be stored and raise
+    ValueError."""
     if isinstance(value, dict):
-        return {str(k): normalize_data(v) for k, v in value.items()}
+        return {_normalize_text(str(k)): normalize_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [normalize_data(v) for v in value]
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError("audit data cannot hold NaN or infinity")
+        if value == 0:
+            return 0.0
         text = repr(value)
-        return text if ("e" in text or "E" in text) else value
-    if value is None or isinstance(value, (bool, int, str)):
+        if "e+" in text:
+            return int(Decimal(text))
         return value
-    return str(value)
+    if isinstance(value, str):
+        return _normalize_text(value)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    return _normalize_text(str(value))
+
+
+def _normalize_text(text):
+    if "\x00" in text:
+        raise ValueError("audit data cannot hold NUL characters (jsonb rejects them)")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("audit data cannot hold lone surrogates (not valid UTF-8)") from None
+    return text
 
 
 def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_type, target_id,
@@ -49,10 +71,18 @@ def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_
         "data": data,
         "request_id": request_id,
         "ip": ip,
-        "created_at": created_at.isoformat(timespec="microseconds"),
+        "created_at": _instant(created_at),
         "prev_hash": prev_hash,
     }
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def _instant(moment):
+    """The time in UTC, so the hash does not depend on the time zone the
+    database connection happens to hand datetimes back in."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def hash_of_event(event):
@@ -67,7 +97,7 @@ def hash_of_event(event):
 def checkpoint_hash(*, number, created_at, heads, prev_hash):
     content = {
         "number": number,
-        "created_at": created_at.isoformat(timespec="microseconds"),
+        "created_at": _instant(created_at),
         "heads": heads,
         "prev_hash": prev_hash,
     }

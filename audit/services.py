@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
-from .models import AuditCheckpoint, AuditEvent, AuditStreamHead
+from .models import ActorType, AuditAction, AuditCheckpoint, AuditEvent, AuditStreamHead
 
 
 class AuditError(Exception):
@@ -18,6 +18,42 @@ def case_stream(case_id):
 CONFIG_STREAM = "config"
 SYSTEM_STREAM = "system"
 
+# pg_advisory_xact_lock key that serializes checkpoint writers ("QuorumCP").
+_CHECKPOINT_LOCK_KEY = 0x51756F72756D4350
+
+
+def _check_actor(actor):
+    if not isinstance(actor, Actor):
+        raise AuditError("actor must be an audit.context.Actor")
+    if actor.type not in ActorType.values:
+        raise AuditError(f"unknown actor type {actor.type!r}")
+
+
+def _check_action(action):
+    if str(action) not in AuditAction.values:
+        raise AuditError(f"unknown audit action {str(action)!r}: add it to audit.models.AuditAction")
+    return str(action)
+
+
+def _lock_heads(streams):
+    """Locks the heads of `streams` in stream order (so writers of existing
+    streams cannot deadlock) and returns them by stream. A stream without a
+    head gets an empty one (seq 0) first, so that two racing first writers
+    serialize on it instead of colliding on (stream, seq 1)."""
+    streams = sorted(set(streams))
+    if not streams:
+        return {}
+    heads = {h.stream: h for h in AuditStreamHead.objects.select_for_update().filter(stream__in=streams).order_by("stream")}
+    missing = [s for s in streams if s not in heads]
+    if missing:
+        AuditStreamHead.objects.bulk_create(
+            [AuditStreamHead(stream=s, seq=0, hash=GENESIS, dirty=False) for s in missing], ignore_conflicts=True
+        )
+        heads.update(
+            {h.stream: h for h in AuditStreamHead.objects.select_for_update().filter(stream__in=missing).order_by("stream")}
+        )
+    return heads
+
 
 def audit_record(*, stream, action, actor, target_type, target_id, data=None, new_stream=False):
     """Appends one event to `stream` and returns it.
@@ -30,29 +66,23 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
     """
     if not connection.in_atomic_block:
         raise AuditError("audit.record() must run inside the transaction of the change it records")
-    if not isinstance(actor, Actor):
-        raise AuditError("actor must be an audit.context.Actor")
+    _check_actor(actor)
+    action = _check_action(action)
     if settings.AUDIT_DISABLED_FOR_BENCHMARK:
         return None
     data = normalize_data(data or {})
     request_id, ip = current_request()
-    now = timezone.now()
 
     if new_stream:
         seq, prev_hash = 1, GENESIS
     else:
-        head = AuditStreamHead.objects.select_for_update().filter(stream=stream).first()
-        if head is None:
-            # First event of a long-lived stream: create an empty head so that
-            # two racing first writers serialize on it instead of colliding.
-            AuditStreamHead.objects.bulk_create(
-                [AuditStreamHead(stream=stream, seq=0, hash=GENESIS, dirty=False)], ignore_conflicts=True
-            )
-            head = AuditStreamHead.objects.select_for_update().get(stream=stream)
+        head = _lock_heads([stream])[stream]
         seq, prev_hash = head.seq + 1, head.hash
+    # Taken after the head lock, so that times never go backwards in a stream.
+    now = timezone.now()
 
     fields = dict(
-        stream=stream, seq=seq, action=str(action), actor_type=actor.type, actor_id=actor.id[:64],
+        stream=stream, seq=seq, action=action, actor_type=actor.type, actor_id=actor.id[:64],
         actor_name=actor.name[:200], target_type=target_type, target_id=str(target_id), data=data,
         request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash,
     )
@@ -69,9 +99,16 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
 def audit_checkpoint_create():
     """Records the heads of every stream that changed since the last
     checkpoint, chained to the previous checkpoint. Returns the checkpoint,
-    or None when nothing changed. Safe to run concurrently: checkpoints are
-    serialized on the latest checkpoint row / the unique number."""
+    or None when nothing changed. Safe to run concurrently: on PostgreSQL
+    checkpoint writers are serialized by a transaction-level advisory lock
+    (elsewhere by the latest row's lock and the unique number)."""
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Row locks cannot serialize the first checkpoint (no row yet), and a
+            # writer that waited on the latest row would still see it as the
+            # latest and collide on the number; a transaction-level lock does both.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKPOINT_LOCK_KEY])
         last = AuditCheckpoint.objects.select_for_update().order_by("-number").first()
         dirty = list(
             AuditStreamHead.objects.filter(dirty=True).order_by("stream").values_list("stream", "seq", "hash")[:100_000]
@@ -114,23 +151,23 @@ def audit_record_many(*, entries, actor):
     concurrent batches cannot deadlock on them."""
     if not connection.in_atomic_block:
         raise AuditError("audit_record_many() must run inside the transaction of the change it records")
+    _check_actor(actor)
     if settings.AUDIT_DISABLED_FOR_BENCHMARK or not entries:
         return []
+    actions = [_check_action(e["action"]) for e in entries]
     request_id, ip = current_request()
+    # Streams that an entry appends to without the new_stream promise may
+    # already exist, or be created concurrently: lock (or create and lock) them.
+    heads = _lock_heads(e["stream"] for e in entries if not e.get("new_stream"))
     now = timezone.now()
-    existing_streams = sorted({e["stream"] for e in entries if not e.get("new_stream")})
-    heads = {}
-    if existing_streams:
-        for head in AuditStreamHead.objects.select_for_update().filter(stream__in=existing_streams).order_by("stream"):
-            heads[head.stream] = head
     position = {stream: (head.seq, head.hash) for stream, head in heads.items()}
     events, created_heads = [], []
-    for entry in entries:
+    for entry, action in zip(entries, actions):
         stream = entry["stream"]
         seq, prev_hash = position.get(stream, (0, GENESIS))
         seq += 1
         fields = dict(
-            stream=stream, seq=seq, action=str(entry["action"]), actor_type=actor.type, actor_id=actor.id[:64],
+            stream=stream, seq=seq, action=action, actor_type=actor.type, actor_id=actor.id[:64],
             actor_name=actor.name[:200], target_type=entry["target_type"], target_id=str(entry["target_id"]),
             data=normalize_data(entry.get("data") or {}), request_id=request_id, ip=ip, created_at=now,
             prev_hash=prev_hash,

@@ -1,10 +1,13 @@
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from audit.models import AuditEvent
+
+# Valid inside JSON strings, but line breaks to str.splitlines() and to
+# JavaScript: escaped so that one event is always exactly one line.
+_LINE_BREAKS = str.maketrans({"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 class Command(BaseCommand):
@@ -17,26 +20,30 @@ class Command(BaseCommand):
         parser.add_argument("--format", default="jsonl", choices=["jsonl"])
 
     def _time(self, name, value):
-        parsed = parse_datetime(value)
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:  # well formed but impossible, e.g. month 13
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise CommandError(f"--{name} {value!r} is not an ISO 8601 time with a time zone")
         return parsed
 
     def handle(self, *args, **options):
         events = AuditEvent.objects.order_by("created_at", "id")
-        if options["since"]:
+        if options["since"] is not None:
             events = events.filter(created_at__gte=self._time("since", options["since"]))
-        if options["until"]:
+        if options["until"] is not None:
             events = events.filter(created_at__lt=self._time("until", options["until"]))
         if options["stream"]:
             events = events.filter(stream=options["stream"])
-        out = sys.stdout
+        out = self.stdout
         for e in events.iterator(chunk_size=2000):
-            out.write(json.dumps({
+            line = json.dumps({
                 "id": e.pk, "stream": e.stream, "seq": e.seq, "action": e.action,
                 "actor": {"type": e.actor_type, "id": e.actor_id, "name": e.actor_name},
                 "target": {"type": e.target_type, "id": e.target_id}, "data": e.data,
                 "request_id": e.request_id, "ip": e.ip,
                 "created_at": e.created_at.isoformat(timespec="microseconds"),
                 "prev_hash": e.prev_hash, "hash": e.hash,
-            }, ensure_ascii=False, sort_keys=True) + "\n")
+            }, ensure_ascii=False, sort_keys=True)
+            out.write(line.translate(_LINE_BREAKS), ending="\n")

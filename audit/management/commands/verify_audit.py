@@ -14,7 +14,9 @@ class Command(BaseCommand):
         if not result.ok:
             for problem in result.problems:
                 self.stderr.write(f"audit trail broken: {problem}")
-            raise CommandError(f"audit verification failed ({len(result.problems)} problem(s))", returncode=1)
+            raise CommandError(
+                f"audit verification failed ({len(result.problems)} problem(s)); first: {result.problems[0]}", returncode=1
+            )
         self.stdout.write(
             f"audit trail intact: {result.events} events in {result.streams} streams, "
             f"{result.checkpoints} checkpoints"

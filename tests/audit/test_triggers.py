@@ -1,0 +1,105 @@
+"""On PostgreSQL the audit tables are append-only: UPDATE, DELETE and TRUNCATE
+are refused by a trigger, through the ORM and through raw SQL alike."""
+
+import pytest
+from django.db import DatabaseError, ProgrammingError, connection, transaction
+
+from audit.models import AuditCheckpoint, AuditEvent, AuditStreamHead
+from audit.services import CONFIG_STREAM, audit_checkpoint_create
+from audit.verify import verify_audit
+
+from .conftest import AUDIT_TABLES, record
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trail():
+    record(CONFIG_STREAM)
+    record(CONFIG_STREAM)
+    return audit_checkpoint_create()
+
+
+def refused(sql, params=()):
+    """Runs `sql` in a savepoint and returns the database's error message."""
+    with pytest.raises(ProgrammingError) as caught, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    message = str(caught.value)
+    assert "append-only" in message
+    return message
+
+
+def test_triggers_are_installed_and_enabled():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE NOT t.tgisinternal AND c.relname LIKE 'audit_%%' ORDER BY 1, 2"
+        )
+        rows = cursor.fetchall()
+    assert rows == [
+        (table, f"{table}_{kind}", "O") for table in sorted(AUDIT_TABLES) for kind in ("no_truncate", "no_update_delete")
+    ]
+
+
+@pytest.mark.parametrize("table", AUDIT_TABLES)
+def test_update_is_refused(trail, table):
+    message = refused(f"UPDATE {table} SET hash = %s", ["f" * 64])
+    assert f"UPDATE on {table}" in message
+
+
+@pytest.mark.parametrize("table", AUDIT_TABLES)
+def test_delete_is_refused(trail, table):
+    message = refused(f"DELETE FROM {table}")
+    assert f"DELETE on {table}" in message
+
+
+@pytest.mark.parametrize("table", AUDIT_TABLES)
+def test_truncate_is_refused(trail, table):
+    with connection.cursor() as cursor:
+        cursor.execute("SET quorum.allow_audit_truncate = 'off'")
+    message = refused(f"TRUNCATE {table}")
+    assert f"TRUNCATE on {table}" in message
+
+
+def test_truncate_of_both_tables_at_once_is_refused(trail):
+    with connection.cursor() as cursor:
+        cursor.execute("SET quorum.allow_audit_truncate = 'off'")
+    refused("TRUNCATE audit_auditevent, audit_auditcheckpoint, audit_auditstreamhead")
+
+
+def test_orm_updates_and_deletes_are_refused(trail):
+    event = AuditEvent.objects.first()
+    event.data = {"n": 2}
+    for attempt in (
+        lambda: event.save(),
+        lambda: AuditEvent.objects.filter(pk=event.pk).update(actor_name="someone else"),
+        lambda: AuditEvent.objects.filter(pk=event.pk).delete(),
+        lambda: event.delete(),
+        lambda: AuditCheckpoint.objects.update(hash="0" * 64),
+        lambda: AuditCheckpoint.objects.all().delete(),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            attempt()
+    assert AuditEvent.objects.count() == 2 and AuditCheckpoint.objects.count() == 1
+    assert verify_audit().ok
+
+
+def test_inserts_are_allowed_and_the_stream_head_table_stays_writable(trail):
+    # The head is a working index that writers move on every append.
+    assert AuditStreamHead.objects.filter(stream=CONFIG_STREAM).update(dirty=True) == 1
+    record(CONFIG_STREAM)
+    assert AuditEvent.objects.count() == 3
+
+
+def test_truncate_is_allowed_only_when_the_session_says_so(trail):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL quorum.allow_audit_truncate = 'on'")
+        cursor.execute("TRUNCATE audit_auditevent, audit_auditcheckpoint")
+        cursor.execute("SET LOCAL quorum.allow_audit_truncate = 'off'")
+    assert not AuditEvent.objects.exists() and not AuditCheckpoint.objects.exists()
+    # 'on' never allows UPDATE or DELETE.
+    record(CONFIG_STREAM)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL quorum.allow_audit_truncate = 'on'")
+    refused("DELETE FROM audit_auditevent")
+    refused("UPDATE audit_auditevent SET seq = seq")
