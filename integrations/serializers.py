@@ -11,6 +11,7 @@ from rest_framework import serializers
 from cases.models import ReporterKind, SubjectKind
 from cases.selectors import active_policies
 from cases.services import ReportInput, SubjectInput
+from reviews.models import AppealResult, AppealState, AppellantKind, DecisionKind
 
 from .countries import ISO_3166_ALPHA2
 
@@ -352,6 +353,37 @@ class CaseReportSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
 
 
+class AppealSummarySerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=AppealState.choices)
+    result = serializers.ChoiceField(choices=AppealResult.choices, allow_null=True, help_text="null while open")
+    opened_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class DecisionOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    sequence = serializers.IntegerField(help_text="position in the decision feed (GET /api/v1/decisions)")
+    # A plain string in the schema: an enum named "kind" would collide with the subject's kind.
+    kind = serializers.CharField(help_text="original, or the result of an appeal against the decision it supersedes: "
+                                           + ", ".join(DecisionKind.values))
+    outcome = serializers.CharField(help_text="the action, e.g. remove_content, suspend_account, no_violation")
+    policy = serializers.CharField(allow_null=True, help_text="code of the policy the decision rests on")
+    duration_days = serializers.IntegerField(allow_null=True, help_text="for time-limited outcomes")
+    statement_of_reasons = serializers.CharField(
+        help_text="facts and reasons for the affected user: the action, the policy and the reasons the deciding "
+                  "reviewers gave (unattributed)")
+    territorial_scope = serializers.ListField(child=serializers.CharField(),
+                                              help_text="the jurisdictions (ISO 3166-1 alpha-2, EU) the reports "
+                                                        "cited; empty when none did")
+    automated_detection = serializers.BooleanField(help_text="an automated reporter flagged the subject")
+    automated_decision = serializers.BooleanField(help_text="the decision itself was taken by automation")
+    decided_at = serializers.DateTimeField()
+    supersedes = serializers.UUIDField(allow_null=True, help_text="the decision this one replaced on appeal")
+    appeal = AppealSummarySerializer(
+        allow_null=True, help_text="the latest appeal against this decision, or the appeal that produced it")
+
+
 class CaseOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     url = serializers.URLField()
@@ -365,6 +397,7 @@ class CaseOutSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     previous_case_id = serializers.UUIDField(allow_null=True)
     subject = SubjectOutSerializer()
+    decision = DecisionOutSerializer(allow_null=True, help_text="the current decision, or null before one is made")
     reports = CaseReportSerializer(many=True, required=False,
                                    help_text="the most recent reports (at most 200); see reports_truncated")
     reports_truncated = serializers.BooleanField(required=False)
@@ -373,3 +406,41 @@ class CaseOutSerializer(serializers.Serializer):
 class CaseListSerializer(serializers.Serializer):
     results = CaseOutSerializer(many=True)
     next = serializers.CharField(allow_null=True, help_text="URL of the next page, or null")
+
+
+class DecisionFeedItemSerializer(DecisionOutSerializer):
+    case_id = serializers.UUIDField()
+    event = serializers.ChoiceField(choices=["decision.made", "decision.reversed"],
+                                    help_text="decision.reversed when an appeal overturned the previous decision")
+
+
+class DecisionFeedSerializer(serializers.Serializer):
+    results = DecisionFeedItemSerializer(many=True)
+    next_cursor = serializers.CharField(
+        help_text="pass as `since` in the next poll; always present, unchanged when nothing new was decided")
+    has_more = serializers.BooleanField(help_text="true when more decisions are waiting: poll again at once")
+
+
+# ---- appeals ---------------------------------------------------------------
+
+MAX_APPEAL_STATEMENT = 10_000
+
+
+class AppealInSerializer(StrictSerializer):
+    appellant = serializers.ChoiceField(choices=AppellantKind.choices, help_text="who appeals")
+    appellant_external_id = text_field(MAX_EXTERNAL_ID, required=False, allow_blank=True,
+                                       help_text="the appellant's account on the platform")
+    statement = text_field(MAX_APPEAL_STATEMENT, help_text="the appellant's own words, up to 10 000 characters")
+
+    def validate_statement(self, value):
+        if not value.strip():
+            raise serializers.ValidationError("must not be blank", code="blank")
+        return value
+
+
+class AppealOutSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    case_id = serializers.UUIDField()
+    decision_id = serializers.UUIDField(help_text="the decision under appeal")
+    state = serializers.ChoiceField(choices=AppealState.choices)
+    opened_at = serializers.DateTimeField()

@@ -1,12 +1,14 @@
 from django.urls import path, re_path
 
-from . import views
+from . import views, views_decisions
 
 urlpatterns = [
     path("reports", views.ReportCreateView.as_view(), name="api-reports"),
     path("reports/batch", views.ReportBatchView.as_view(), name="api-reports-batch"),
     path("cases", views.CaseListView.as_view(), name="api-cases"),
     path("cases/<str:case_id>", views.CaseDetailView.as_view(), name="api-case-detail"),
+    path("cases/<str:case_id>/appeals", views_decisions.AppealCreateView.as_view(), name="api-case-appeals"),
+    path("decisions", views_decisions.DecisionFeedView.as_view(), name="api-decisions"),
     # Anything else under /api/v1/ answers in the API's error shape, not Django's HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]

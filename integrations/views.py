@@ -22,10 +22,12 @@ from cases.errors import IdempotencyConflict
 from cases.models import CaseState, Report
 from cases.selectors import case_for_source, cases_for_source
 from reviews.intake import report_intake, report_intake_batch
+from reviews.models import DecisionKind
 
 from . import serializers as s
 from .auth import ApiClientRateThrottle
 from .errors import error_body, flatten
+from .selectors import current_decisions_by_case
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="malformed input; `errors` names each field and reason"),
@@ -171,13 +173,41 @@ def _subject_out(subject):
     }
 
 
-def _case_out(request, case, reports=None, truncated=False):
+def _appeal_out(appeal):
+    if appeal is None:
+        return None
+    return {"id": str(appeal.id), "state": appeal.state, "result": appeal.result or None,
+            "opened_at": appeal.opened_at, "decided_at": appeal.decided_at}
+
+
+def decision_out(decision):
+    """What a platform learns of a decision. Never who reviewed it or how
+    each reviewer voted (Decision.reviewers, decided_by stay inside)."""
+    if decision is None:
+        return None
+    return {
+        "id": str(decision.id), "sequence": decision.sequence, "kind": decision.kind,
+        "outcome": decision.outcome.code, "policy": decision.policy.code if decision.policy_id else None,
+        "duration_days": decision.duration_days, "statement_of_reasons": decision.facts_and_reasons,
+        "territorial_scope": decision.territorial_scope, "automated_detection": decision.automated_detection,
+        "automated_decision": decision.automated_decision, "decided_at": decision.decided_at,
+        "supersedes": str(decision.supersedes_id) if decision.supersedes_id else None,
+        "appeal": _appeal_out(decision.latest_appeal),
+    }
+
+
+def decision_event(decision):
+    return "decision.reversed" if decision.kind == DecisionKind.APPEAL_OVERTURNED else "decision.made"
+
+
+def _case_out(request, case, reports=None, truncated=False, decision=None):
     body = {
         "id": str(case.id), "url": _case_url(request, case.id), "state": case.state, "priority": case.priority,
         "queue": case.queue.slug, "report_count": case.report_count, "reporter_count": case.reporter_count,
         "opened_at": case.opened_at, "updated_at": case.updated_at, "closed_at": case.closed_at,
         "previous_case_id": str(case.previous_case_id) if case.previous_case_id else None,
         "subject": _subject_out(case.subject),
+        "decision": decision_out(decision),
     }
     if reports is not None:
         body["reports"] = [
@@ -207,7 +237,7 @@ class CaseDetailView(ApiView):
     required_scope = "cases:read"
 
     @extend_schema(operation_id="cases_retrieve", responses={200: s.CaseOutSerializer, 404: s.ErrorSerializer,
-                                                               **ERRORS}, summary="A case with its reports")
+                                                               **ERRORS}, summary="A case with its reports and current decision")
     def get(self, request, case_id):
         case = case_for_source(source=request.user.source, case_id=_parse_case_id(case_id))
         reports = list(
@@ -216,7 +246,8 @@ class CaseDetailView(ApiView):
         )
         truncated = len(reports) > MAX_CASE_REPORTS
         reports = list(reversed(reports[:MAX_CASE_REPORTS]))
-        return Response(_case_out(request, case, reports, truncated))
+        decision = current_decisions_by_case(case_ids=[case.pk]).get(case.pk)
+        return Response(_case_out(request, case, reports, truncated, decision))
 
 
 def _encode_cursor(case):
@@ -251,6 +282,23 @@ def _query_param(params, name):
     return value
 
 
+MAX_PAGE_SIZE = 200
+
+
+def page_size_param(params, default):
+    value = params.get("page_size")
+    if value is None:
+        return default
+    try:
+        page_size = int(value)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError
+    except ValueError:
+        raise serializers.ValidationError(
+            {"page_size": [f"must be an integer from 1 to {MAX_PAGE_SIZE}"]}) from None
+    return page_size
+
+
 class CaseListView(ApiView):
     required_scope = "cases:read"
     page_size = 50
@@ -281,14 +329,7 @@ class CaseListView(ApiView):
         policy = _query_param(params, "policy")
         if policy is not None:
             cases = cases.filter(Exists(Report.objects.filter(case=OuterRef("pk"), policy__code=policy)))
-        page_size = self.page_size
-        if params.get("page_size") is not None:
-            try:
-                page_size = int(params["page_size"])
-                if not 1 <= page_size <= 200:
-                    raise ValueError
-            except ValueError:
-                raise serializers.ValidationError({"page_size": ["must be an integer from 1 to 200"]}) from None
+        page_size = page_size_param(params, self.page_size)
         cursor = _query_param(params, "cursor")
         if cursor:
             opened_at, case_id = _decode_cursor(cursor)
@@ -302,6 +343,8 @@ class CaseListView(ApiView):
             query = params.copy()
             query["cursor"] = _encode_cursor(page[-1])
             next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-        return Response({"results": [_case_out(request, c) for c in page], "next": next_url})
+        decisions = current_decisions_by_case(case_ids=[c.pk for c in page])
+        return Response({"results": [_case_out(request, c, decision=decisions.get(c.pk)) for c in page],
+                         "next": next_url})
 
 

@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -8,6 +9,7 @@ from cases.policybook import DEFAULT_POLICIES
 from cases.selectors import invalidate_configuration_cache
 from integrations import auth
 from integrations.services import api_client_create
+from reviews.workflows import GROUPS, install_default_workflows, invalidate_routing_cache
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +85,31 @@ def report_body():
         return body
 
     return make
+
+
+def _user(name, *groups, **extra):
+    user = User.objects.create_user(username=name, password="x-" + name, **extra)
+    for g in groups:
+        user.groups.add(Group.objects.get_or_create(name=g)[0])
+    return user
+
+
+@pytest.fixture
+def people(db):
+    for g in GROUPS:
+        Group.objects.get_or_create(name=g)
+    return {
+        "moderators": [_user(f"mod{i}", "moderator") for i in range(1, 6)],
+        "seniors": [_user(f"senior{i}", "senior_moderator") for i in range(1, 5)],
+        "admin": _user("admin1", "admin", is_staff=True),
+        "auditor": _user("auditor1", "auditor"),
+        "outsider": _user("outsider"),
+    }
+
+
+@pytest.fixture
+def workflows(people, policy_book, system_actor):
+    invalidate_routing_cache()
+    install_default_workflows(actor=system_actor)
+    yield
+    invalidate_routing_cache()

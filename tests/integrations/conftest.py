@@ -93,3 +93,35 @@ def file_report(api, report_body):
         return response.json()
 
     return file
+
+
+APPEALS_URL = "/api/v1/cases/{}/appeals"
+DECISIONS_URL = "/api/v1/decisions"
+
+
+@pytest.fixture
+def decide(workflows, people):
+    """Decides the open review of a case through the review services: a lead
+    seats each voter (default: two moderators) and they vote alike. Returns
+    the case's current decision (None while the stage has no result)."""
+    from cases.models import Policy
+    from reviews.models import Decision, Outcome, Review
+    from reviews.services import seat_assign, vote_cast
+
+    def run(case_id, outcome="remove_content", *, policy="spam", voters=None, rationale="links to a scam shop",
+            duration_days=None, now=None):
+        review = Review.objects.get(case_id=case_id, state="open")
+        for moderator in voters or people["moderators"][:2]:
+            seat_assign(review_id=review.pk, moderator=moderator, lead=people["seniors"][0], now=now)
+            vote_cast(review_id=review.pk, reviewer=moderator, outcome=Outcome.objects.get(code=outcome),
+                      policy=Policy.objects.get(code=policy), rationale=rationale, duration_days=duration_days,
+                      now=now)
+        return Decision.objects.filter(case_id=case_id, is_current=True).first()
+
+    return run
+
+
+@pytest.fixture
+def appeals_api(api, client_for):
+    """A client of the same source as `api` that may file appeals (and read cases)."""
+    return client_for(scopes=("appeals:write", "cases:read"), source_name=api.api_client.source.name)

@@ -27,7 +27,9 @@ def test_case_detail_has_the_subject_and_its_reports(api, file_report):
     assert response.status_code == 200
     case = response.json()
     assert set(case) == {"id", "url", "state", "priority", "queue", "report_count", "reporter_count", "opened_at",
-                         "updated_at", "closed_at", "previous_case_id", "subject", "reports", "reports_truncated"}
+                         "updated_at", "closed_at", "previous_case_id", "subject", "decision", "reports",
+                         "reports_truncated"}
+    assert case["decision"] is None
     assert case["id"] == first["case"]["id"]
     assert case["url"] == first["case"]["url"]
     assert (case["state"], case["queue"], case["report_count"], case["reporter_count"]) == ("open", "general", 2, 2)
@@ -223,6 +225,36 @@ def test_list_runs_a_fixed_number_of_queries(api, file_report, django_assert_max
     _make_cases(file_report, 12)
     with django_assert_max_num_queries(6):
         assert len(_results(api.get(f"{CASES_URL}?page_size=12"))) == 12
+
+
+def test_list_with_decisions_and_appeals_runs_a_fixed_number_of_queries(api, client_for, file_report, decide, people):
+    from django.test.utils import CaptureQueriesContext
+
+    from .conftest import APPEALS_URL
+
+    appealer = client_for(scopes=("appeals:write",), source_name=api.api_client.source.name)
+    ids = _make_cases(file_report, 8)  # newest last; the list shows the newest first
+    for case_id in ids[1:]:
+        decide(case_id)
+    for case_id in ids[5:]:
+        assert post_json(appealer, APPEALS_URL.format(case_id), {"appellant": "reporter", "statement": "no"}
+                         ).status_code == 201
+    decide(ids[7], "no_violation", voters=people["moderators"][2:4])
+
+    def queries(page_size):
+        with CaptureQueriesContext(connection) as captured:
+            page = _results(api.get(f"{CASES_URL}?page_size={page_size}"))
+        assert len(page) == page_size
+        return len(captured), page
+
+    one, _ = queries(1)
+    count, page = queries(8)
+    assert count == one and count <= 8
+    decisions = {r["id"]: r["decision"] for r in page}
+    assert decisions[ids[7]]["kind"] == "appeal_overturned" and decisions[ids[7]]["appeal"]["result"] == "overturned"
+    assert decisions[ids[6]]["appeal"]["state"] == "open"
+    assert decisions[ids[1]]["kind"] == "original" and decisions[ids[1]]["appeal"] is None
+    assert decisions[ids[0]] is None
 
 
 @pytest.mark.parametrize("method, url", [

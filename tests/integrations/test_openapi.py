@@ -9,7 +9,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-PATHS = ["/api/v1/reports", "/api/v1/reports/batch", "/api/v1/cases", "/api/v1/cases/{case_id}"]
+PATHS = ["/api/v1/reports", "/api/v1/reports/batch", "/api/v1/cases", "/api/v1/cases/{case_id}",
+         "/api/v1/cases/{case_id}/appeals", "/api/v1/decisions"]
 
 
 @pytest.fixture
@@ -35,6 +36,8 @@ def test_schema_has_every_endpoint_with_its_methods(schema):
     assert set(schema["paths"]["/api/v1/reports/batch"]) >= {"post"}
     assert set(schema["paths"]["/api/v1/cases"]) >= {"get"}
     assert set(schema["paths"]["/api/v1/cases/{case_id}"]) >= {"get"}
+    assert set(schema["paths"]["/api/v1/cases/{case_id}/appeals"]) == {"post"}
+    assert set(schema["paths"]["/api/v1/decisions"]) == {"get"}
 
 
 def _resolve(schema, ref):
@@ -69,6 +72,31 @@ def test_schema_documents_the_report_request_and_responses(schema):
     assert [p["name"] for p in headers] == ["Idempotency-Key"]
     list_params = {p["name"] for p in schema["paths"]["/api/v1/cases"]["get"]["parameters"]}
     assert {"subject_external_id", "state", "policy", "cursor", "page_size"} <= list_params
+
+
+def test_schema_documents_decisions_and_appeals(schema):
+    case = _response_schema(schema, "/api/v1/cases/{case_id}", "get", 200)
+    assert "decision" in case["properties"]
+    feed = _response_schema(schema, "/api/v1/decisions", "get", 200)
+    assert set(feed["properties"]) == {"results", "next_cursor", "has_more"}
+    item = _resolve(schema, feed["properties"]["results"]["items"]["$ref"])
+    assert {"id", "case_id", "event", "kind", "outcome", "policy", "statement_of_reasons", "sequence", "supersedes",
+            "appeal"} <= set(item["properties"])
+    assert not {"reviewers", "decided_by"} & set(item["properties"])
+    params = {p["name"] for p in schema["paths"]["/api/v1/decisions"]["get"]["parameters"]}
+    assert {"since", "page_size"} <= params
+
+    operation = schema["paths"]["/api/v1/cases/{case_id}/appeals"]["post"]
+    request = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    assert set(request["properties"]) == {"appellant", "appellant_external_id", "statement"}
+    assert set(request["required"]) == {"appellant", "statement"}
+    assert request["properties"]["statement"]["maxLength"] == 10_000
+    created = _response_schema(schema, "/api/v1/cases/{case_id}/appeals", "post", 201)
+    assert set(created["properties"]) == {"id", "case_id", "decision_id", "state", "opened_at"}
+    for status in (400, 401, 403, 404, 409, 429):
+        assert str(status) in operation["responses"], status
+    assert "appeal_already_open" in operation["description"] and "retr" in operation["description"]
+    assert "appeal_window_closed" in operation["responses"]["409"]["description"]
 
 
 def test_schema_declares_the_bearer_key(schema):

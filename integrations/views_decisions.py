@@ -1,0 +1,117 @@
+"""REST API v1 for what was decided: the decision feed that platforms poll,
+and appeals filed on behalf of their users."""
+
+import base64
+import binascii
+import re
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from cases.selectors import case_for_source
+from reviews.services import appeal_file
+
+from . import serializers as s
+from .selectors import decisions_for_source_since
+from .views import ERRORS, ApiView, _actor, _parse_case_id, _query_param, decision_event, decision_out, page_size_param
+
+_CURSOR_PREFIX = "d1:"
+_CURSOR_BODY = re.compile(r"^(0|[1-9][0-9]{0,18})$")
+_MAX_SEQUENCE = 2**63 - 1
+
+
+def encode_decision_cursor(sequence):
+    raw = f"{_CURSOR_PREFIX}{sequence}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_decision_cursor(value):
+    """The sequence a cursor stands for; a 400 naming `since` for anything
+    that is not a cursor this API issued."""
+    invalid = serializers.ValidationError(
+        {"since": ["invalid cursor; use the `next_cursor` of a previous response, or omit it to start at the beginning"]})
+    if len(value) > 64:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise invalid from None
+    if not raw.startswith(_CURSOR_PREFIX) or not _CURSOR_BODY.match(raw[len(_CURSOR_PREFIX):]):
+        raise invalid
+    sequence = int(raw[len(_CURSOR_PREFIX):])
+    if sequence > _MAX_SEQUENCE:
+        raise invalid
+    return sequence
+
+
+def _feed_item(decision):
+    return {**decision_out(decision), "case_id": str(decision.case_id), "event": decision_event(decision)}
+
+
+class DecisionFeedView(ApiView):
+    required_scope = "cases:read"
+    page_size = 50
+
+    @extend_schema(
+        operation_id="decisions_list", summary="Decisions since a cursor (for polling)",
+        description="Every decision about the client's cases, in the order they were made, including the results "
+                    "of appeals (`kind` appeal_upheld / appeal_overturned / appeal_modified; an overturned decision "
+                    "is the event `decision.reversed`). Start without `since`, then pass the `next_cursor` of each "
+                    "response as `since`: every decision is returned exactly once, none is skipped. `next_cursor` is "
+                    "always present, also on an empty page. When `has_more` is true, poll again at once.",
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.STR,
+                             description="opaque cursor from `next_cursor`; omit for the first poll"),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–200, default 50"),
+        ],
+        responses={200: s.DecisionFeedSerializer, **ERRORS},
+    )
+    def get(self, request):
+        params = request.query_params
+        since_param = _query_param(params, "since")
+        since = decode_decision_cursor(since_param) if since_param else 0
+        page_size = page_size_param(params, self.page_size)
+        page = decisions_for_source_since(source=request.user.source, since=since, limit=page_size + 1)
+        has_more = len(page) > page_size
+        page = page[:page_size]
+        last = page[-1].sequence if page else since
+        return Response({"results": [_feed_item(d) for d in page], "next_cursor": encode_decision_cursor(last),
+                         "has_more": has_more})
+
+
+class AppealCreateView(ApiView):
+    required_scope = "appeals:write"
+    # a 10 000-character statement is at most 120 000 bytes of JSON, even as \u escapes of astral characters
+    max_body_bytes = 256 * 1024
+
+    @extend_schema(
+        operation_id="appeals_create", request=s.AppealInSerializer, summary="Appeal the case's current decision",
+        description="Opens an appeal against the case's current decision on behalf of the affected user or the "
+                    "reporter; people who took no part in the decision review it, and the result arrives as a new "
+                    "decision (feed, case detail). At most one appeal of a decision is open at a time, so a retried "
+                    "request cannot open a second one: it is answered 409 `appeal_already_open`. Appeals are "
+                    "accepted for APPEAL_WINDOW_DAYS (default 183) after the decision.",
+        responses={
+            201: OpenApiResponse(s.AppealOutSerializer, description="the appeal is open"),
+            404: OpenApiResponse(s.ErrorSerializer, description="no such case for this client"),
+            409: OpenApiResponse(s.ErrorSerializer, description="refused: `appeal_window_closed`, "
+                                 "`appeal_already_open` (also the answer to a retry), or `appeal_refused` (the case "
+                                 "has no decision yet)"),
+            **ERRORS,
+        },
+    )
+    def post(self, request, case_id):
+        case = case_for_source(source=request.user.source, case_id=_parse_case_id(case_id))
+        raw = request.data
+        if not isinstance(raw, dict):
+            raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+        serializer = s.AppealInSerializer(data=raw)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        appeal = appeal_file(case_id=case.pk, appellant_kind=data["appellant"], statement=data["statement"],
+                             appellant_external_id=data.get("appellant_external_id", ""),
+                             actor=_actor(request.user))
+        return Response({"id": str(appeal.id), "case_id": str(appeal.case_id), "decision_id": str(appeal.decision_id),
+                         "state": appeal.state, "opened_at": appeal.opened_at}, status=201)
