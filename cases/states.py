@@ -22,5 +22,5 @@ def check_transition(current, target):
     if current == target:
         return False
     if target not in ALLOWED_TRANSITIONS[S(current)]:
-        raise TransitionNotAllowed(f"a case cannot go from {current!r} to {target!r}")
+        raise TransitionNotAllowed(f"a case cannot go from {S(current).value!r} to {S(target).value!r}")
     return True

@@ -177,7 +177,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Quorum API",
     "DESCRIPTION": (
-        "Report intake and case lookup for external platforms. Authenticate with "
+        "Report intake, case lookup, decisions feed and appeals for external platforms. Authenticate with "
         "`Authorization: Bearer <key>`. Errors are JSON: "
         '`{"detail": str, "code": str, "errors": [{"field": "a.b", "code": str, "message": str}]}`.'
     ),

@@ -640,6 +640,9 @@ def appeal_file(*, case_id, appellant_kind, statement, actor, appellant_external
         decision = Decision.objects.filter(case=case, is_current=True).select_related("review__stage__version").first()
         if decision is None:
             raise AppealRefused("the case has no decision to appeal")
+        if case.state == CaseState.CLOSED:
+            # A closed case cannot reopen (a new report about the subject opens a new case).
+            raise AppealRefused("the case is closed; its decision can no longer be appealed here", code="case_closed")
         deadline = decision.decided_at + timedelta(days=settings.APPEAL_WINDOW_DAYS)
         if now > deadline:
             raise AppealRefused(f"the appeal window closed on {deadline.date().isoformat()} "

@@ -177,6 +177,6 @@ def test_a_closed_case_cannot_be_appealed_and_nothing_is_stored(appeals_api, dec
 
     case_id, _ = decided_case
     case_close(case_id=case_id, actor=system_actor, reason="enforced")
-    # 409 (today transition_not_allowed from the case state machine, since appeal_file does not check the state)
-    assert_error(post_json(appeals_api, APPEALS_URL.format(case_id), body()), 409)
+    error = assert_error(post_json(appeals_api, APPEALS_URL.format(case_id), body()), 409, code="case_closed")
+    assert "closed" in error["detail"]
     assert not Appeal.objects.exists()
