@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.sql import update_from_values
+
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
 from .models import ActorType, AuditAction, AuditCheckpoint, AuditEvent, AuditStreamHead
@@ -185,5 +187,7 @@ def audit_record_many(*, entries, actor):
     if created_heads:
         AuditStreamHead.objects.bulk_create(created_heads)
     if heads:
-        AuditStreamHead.objects.bulk_update(list(heads.values()), ["seq", "hash", "dirty"])
+        update_from_values(model=AuditStreamHead, key=("stream", "varchar"),
+                           columns=[("seq", "bigint"), ("hash", "varchar"), ("dirty", "boolean")],
+                           rows=[(h.stream, h.seq, h.hash, True) for h in sorted(heads.values(), key=lambda h: h.stream)])
     return events

@@ -11,6 +11,7 @@ from django.utils import timezone
 import audit
 from audit.context import Actor
 from audit.services import CONFIG_STREAM, case_stream
+from config.sql import update_from_values
 
 from .errors import IdempotencyConflict
 from .ids import uuid7
@@ -547,16 +548,15 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
 
         # 6. Write: case counters, reports, audit events.
         if touched:
-            rows = []
-            for case in touched.values():
-                rows.append(Case(
-                    id=case["id"], report_count=case["report_count"], reporter_count=case["reporter_count"],
-                    reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
-                    max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now,
-                ))
-            rows.sort(key=lambda c: c.id)
-            Case.objects.bulk_update(rows, ["report_count", "reporter_count", "reporter_weight", "max_severity",
-                                            "max_classifier_score", "priority", "updated_at"])
+            rows = sorted(
+                (case["id"], case["report_count"], case["reporter_count"], case["reporter_weight"],
+                 case["max_severity"], case["max_classifier_score"], case["priority"], now)
+                for case in touched.values()
+            )
+            update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
+                ("report_count", "integer"), ("reporter_count", "integer"), ("reporter_weight", "integer"),
+                ("max_severity", "smallint"), ("max_classifier_score", "double precision"), ("priority", "integer"),
+                ("updated_at", "timestamptz")])
             for case in touched.values():
                 hooks.priority_changed(case_id=case["id"], priority=case["priority"])
         Report.objects.bulk_create(reports)

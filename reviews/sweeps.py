@@ -20,6 +20,7 @@ import audit
 from audit.context import Actor
 from audit.services import case_stream
 from cases.models import Case
+from config.sql import update_from_values
 
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
 
@@ -77,27 +78,102 @@ def sweep_breaches(*, now=None, batch_size=None, max_seconds=20.0):
 
 
 def _breach_batch(*, now, batch_size):
-    from .services import _close_review, _go_to, _raise_priority
+    """One batch of breaches in a fixed number of statements (whatever the
+    batch size): lock the reviews, then their cases (the house lock order),
+    update them in bulk, open the timeout stages with bulk_create and write
+    the audit events with audit_record_many."""
+    from audit.services import audit_record_many
+    from cases.models import CaseState, Report
+    from cases.states import check_transition
+
+    from . import sla
+    from .models import Stage, StageKind
 
     reviews = list(
         Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False, due_at__lte=now)
-        .select_for_update(skip_locked=True, of=("self",)).select_related("stage__version")[:batch_size]
+        .select_for_update(skip_locked=True, of=("self",)).select_related("stage").order_by("due_at")[:batch_size]
     )
+    if not reviews:
+        return 0
+    case_ids = sorted({r.case_id for r in reviews})
+    cases = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=case_ids).order_by("pk")}
+    bonus = settings.ESCALATION_PRIORITY_BONUS
+
+    targets = {}
+    wanted = {(r.stage.version_id, r.stage.on_timeout) for r in reviews
+              if r.stage.on_timeout and r.stage.on_timeout != RAISE_PRIORITY}
+    for version_id, key in wanted:
+        targets[(version_id, key)] = Stage.objects.select_related("group").get(version_id=version_id, key=key)
+
+    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets]
+    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY]
+    first_policy, kinds = {}, {}
+    if moved:
+        moved_cases = [r.case_id for r in moved]
+        for case_id, policy_id in (Report.objects.filter(case_id__in=moved_cases)
+                                   .order_by("case_id", "received_at", "id").values_list("case_id", "policy_id")):
+            first_policy.setdefault(case_id, policy_id)
+        for case_id, kind in Report.objects.filter(case_id__in=moved_cases).values_list("case_id", "reporter_kind").distinct():
+            kinds.setdefault(case_id, set()).add(kind)
+
+    entries, new_reviews, case_updates = [], [], {}
     for review in reviews:
-        case = Case.objects.select_for_update().get(pk=review.case_id)
-        Review.objects.filter(pk=review.pk, breached_at__isnull=True).update(breached_at=now)
-        Case.objects.filter(pk=case.pk).update(breach_count=F("breach_count") + 1)
-        target = review.stage.on_timeout
-        audit.record(stream=case_stream(case.pk), action="case.sla_breached", actor=SYSTEM, target_type="review",
-                     target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
-                                                "action": target or "record"})
-        if target == RAISE_PRIORITY:
-            _raise_priority(case, now)
-            Review.objects.filter(pk=review.pk).update(priority=case.priority)
-        elif target:
-            review.case = case
-            _close_review(review, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached")
-            _go_to(review=review, target=target, actor=SYSTEM, now=now, reason="SLA breached")
+        case = cases[review.case_id]
+        target = targets.get((review.stage.version_id, review.stage.on_timeout))
+        entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
+                            target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
+                                                       "action": review.stage.on_timeout or "record"}))
+        change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
+        change["breaches"] += 1
+        if review.stage.on_timeout == RAISE_PRIORITY:
+            change["priority"] += bonus
+            continue
+        if target is None:
+            continue
+        if target.kind == StageKind.ESCALATION:
+            change["priority"] += bonus
+            new_state = CaseState.ESCALATED
+        else:
+            new_state = CaseState.IN_REVIEW
+        if check_transition(change["state"], new_state):
+            entries.append(dict(stream=case_stream(case.pk), action="case.state_changed", target_type="case",
+                                target_id=case.pk, data={"from": change["state"], "to": new_state,
+                                                         "reason": "SLA breached"}))
+            change["state"] = new_state
+        rule = sla.resolve(stage=target, policy_id=first_policy.get(case.pk), priority=change["priority"],
+                           reporter_kinds=kinds.get(case.pk, set()))
+        warn_at, due_at = sla.deadlines(rule, now)
+        opened = Review(
+            case_id=case.pk, stage=target, queue_id=case.queue_id, group_id=target.group_id,
+            priority=change["priority"], case_opened_at=case.opened_at, free_seats=target.seats, opened_at=now,
+            sla_seconds=rule.seconds, calendar_id=rule.calendar_id, warn_at=warn_at, due_at=due_at,
+            appeal_id=review.appeal_id,
+        )
+        new_reviews.append(opened)
+        entries.append(dict(stream=case_stream(case.pk), action="review.opened", target_type="review",
+                            target_id=opened.pk, data={"stage": target.key, "kind": target.kind, "rule": target.rule,
+                                                       "reason": "SLA breached", "due_at": due_at.isoformat(),
+                                                       "proposed": None}))
+
+    moved_ids = [r.pk for r in moved]
+    Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
+    if moved_ids:
+        Review.objects.filter(pk__in=moved_ids).update(state=ReviewState.TIMED_OUT, closed_at=now,
+                                                       close_reason="SLA breached")
+        Seat.objects.filter(review_id__in=moved_ids, state=SeatState.CLAIMED).update(
+            state=SeatState.RELEASED, released_at=now)
+        Review.objects.bulk_create(new_reviews)
+    if raised:
+        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=F("priority") + bonus)
+    rows, moved_cases = [], {r.case_id for r in moved}
+    for case_id, change in sorted(case_updates.items()):
+        case = cases[case_id]
+        rows.append((case_id, case.breach_count + change["breaches"], change["priority"], change["state"], now,
+                     None if case_id in moved_cases else case.at_risk_since))
+    update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
+        ("breach_count", "integer"), ("priority", "integer"), ("state", "varchar"), ("updated_at", "timestamptz"),
+        ("at_risk_since", "timestamptz")])
+    audit_record_many(entries=entries, actor=SYSTEM)
     return len(reviews)
 
 
