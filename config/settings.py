@@ -219,9 +219,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.audit_checkpoint_task",
         "schedule": timedelta(seconds=AUDIT_CHECKPOINT_SECONDS),
     },
-    "sla-warnings": {"task": "reviews.tasks.sweep_warnings_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
-    "sla-breaches": {"task": "reviews.tasks.sweep_breaches_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
-    "claim-leases": {"task": "reviews.tasks.sweep_leases_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS)},
+    # A sweep not started within one interval is dropped: the next tick does the same work,
+    # so a worker outage does not leave a pile of stale sweeps behind.
+    "sla-warnings": {"task": "reviews.tasks.sweep_warnings_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),
+                     "options": {"expires": SLA_SWEEP_SECONDS}},
+    "sla-breaches": {"task": "reviews.tasks.sweep_breaches_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),
+                     "options": {"expires": SLA_SWEEP_SECONDS}},
+    "claim-leases": {"task": "reviews.tasks.sweep_leases_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),
+                     "options": {"expires": SLA_SWEEP_SECONDS}},
 }
 
 LOGGING = {

@@ -117,9 +117,15 @@ def _breach_batch(*, now, batch_size):
             kinds.setdefault(case_id, set()).add(kind)
 
     entries, new_reviews, case_updates = [], [], {}
+    unwarned = [r.pk for r in reviews if r.warned_at is None]
     for review in reviews:
         case = cases[review.case_id]
         target = targets.get((review.stage.version_id, review.stage.on_timeout))
+        if review.warned_at is None and review.warn_at is not None:
+            # No sweep ran between warn_at and due_at: the warning still goes out, first.
+            entries.append(dict(stream=case_stream(case.pk), action="case.sla_warning", target_type="review",
+                                target_id=review.pk, data={"warn_at": review.warn_at.isoformat(),
+                                                           "due_at": review.due_at.isoformat(), "late": True}))
         entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
                             target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
                                                        "action": review.stage.on_timeout or "record"}))
@@ -157,6 +163,8 @@ def _breach_batch(*, now, batch_size):
 
     moved_ids = [r.pk for r in moved]
     Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
+    if unwarned:
+        Review.objects.filter(pk__in=unwarned, warned_at__isnull=True).update(warned_at=now)
     if moved_ids:
         Review.objects.filter(pk__in=moved_ids).update(state=ReviewState.TIMED_OUT, closed_at=now,
                                                        close_reason="SLA breached")

@@ -2,13 +2,15 @@
 everything, and are safe to run twice or concurrently (see reviews.sweeps)."""
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 
 from . import sweeps
 
 RETRY = dict(
-    acks_late=True, autoretry_for=(OperationalError, InterfaceError, DatabaseError), retry_backoff=True,
-    retry_backoff_max=30, retry_jitter=True, max_retries=5, soft_time_limit=50, time_limit=60,
+    # Only connection trouble is retried (a restarted database, a dropped
+    # socket); a bug is not. The next beat tick is a retry anyway.
+    acks_late=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=True,
+    retry_backoff_max=30, retry_jitter=True, max_retries=3, soft_time_limit=50, time_limit=60,
 )
 
 

@@ -172,3 +172,14 @@ def test_business_hours_calendar_from_the_admin_model(workflows, policy_book):
     resumed = sla.resume_deadline(datetime(2026, 12, 25, 16, 30, tzinfo=berlin), due_at,
                                   datetime(2026, 12, 29, 9, 0, tzinfo=berlin), office.as_clock())
     assert resumed == datetime(2026, 12, 29, 10, 30, tzinfo=berlin)
+
+
+def test_a_breach_that_comes_first_still_sends_the_warning_once(file_report):
+    case_id = file_report()
+    review = review_of(case_id)
+    assert sweep_breaches(now=review.due_at) == 1  # no warning sweep ran in between
+    warnings = AuditEvent.objects.filter(action="case.sla_warning", target_id=str(review.pk))
+    assert warnings.count() == 1 and warnings.get().data["late"] is True
+    assert sweep_warnings(now=review.due_at) == 0
+    events = list(AuditEvent.objects.filter(stream=f"case:{case_id}").order_by("seq").values_list("action", flat=True))
+    assert events.index("case.sla_warning") < events.index("case.sla_breached")
