@@ -9,3 +9,10 @@ def record(**kwargs):
     from .services import audit_record
 
     return audit_record(**kwargs)
+
+
+def batch():
+    """See audit.services.audit_batch."""
+    from .services import audit_batch
+
+    return audit_batch()

@@ -1,3 +1,6 @@
+import contextvars
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -57,6 +60,31 @@ def _lock_heads(streams):
     return heads
 
 
+_buffer = contextvars.ContextVar("quorum_audit_buffer", default=None)
+
+
+@contextmanager
+def audit_batch():
+    """Buffers the audit.record() calls made inside it and writes them when
+    it ends, with audit_record_many: three statements for all of them instead
+    of three per event. Use it inside the service's transaction:
+    `with transaction.atomic(), audit_batch(): ...`. Nothing is written if the
+    block raises; nested batches join the outer one."""
+    if _buffer.get() is not None:
+        yield
+        return
+    entries = []
+    token = _buffer.set(entries)
+    try:
+        yield
+    except BaseException:
+        _buffer.reset(token)
+        raise
+    _buffer.reset(token)
+    if entries:
+        audit_record_many(entries=entries)
+
+
 def audit_record(*, stream, action, actor, target_type, target_id, data=None, new_stream=False):
     """Appends one event to `stream` and returns it.
 
@@ -73,6 +101,11 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
     if settings.AUDIT_DISABLED_FOR_BENCHMARK:
         return None
     data = normalize_data(data or {})
+    buffered = _buffer.get()
+    if buffered is not None:
+        buffered.append(dict(stream=stream, action=action, actor=actor, target_type=target_type,
+                             target_id=target_id, data=data, new_stream=new_stream))
+        return None
     request_id, ip = current_request()
 
     if new_stream:
@@ -144,16 +177,19 @@ def _clear_dirty(recorded):
             AuditStreamHead.objects.filter(stream=stream, seq=seq).update(dirty=False)
 
 
-def audit_record_many(*, entries, actor):
-    """Appends many events in a few statements; for batch intake.
+def audit_record_many(*, entries, actor=None):
+    """Appends many events in a few statements; for batch intake, sweeps and
+    audit_batch().
 
     `entries` is a list of dicts with stream, action, target_type, target_id,
-    data and new_stream (as in audit_record). Events of one stream keep the
-    order they have in the list. Heads are locked in stream order so
-    concurrent batches cannot deadlock on them."""
+    data and new_stream (as in audit_record), and optionally their own
+    "actor" (else `actor`). Events of one stream keep the order they have in
+    the list. Heads are locked in stream order so concurrent batches cannot
+    deadlock on them."""
     if not connection.in_atomic_block:
         raise AuditError("audit_record_many() must run inside the transaction of the change it records")
-    _check_actor(actor)
+    for entry in entries:
+        _check_actor(entry.get("actor") or actor)
     if settings.AUDIT_DISABLED_FOR_BENCHMARK or not entries:
         return []
     actions = [_check_action(e["action"]) for e in entries]
@@ -168,9 +204,10 @@ def audit_record_many(*, entries, actor):
         stream = entry["stream"]
         seq, prev_hash = position.get(stream, (0, GENESIS))
         seq += 1
+        who = entry.get("actor") or actor
         fields = dict(
-            stream=stream, seq=seq, action=action, actor_type=actor.type, actor_id=actor.id[:64],
-            actor_name=actor.name[:200], target_type=entry["target_type"], target_id=str(entry["target_id"]),
+            stream=stream, seq=seq, action=action, actor_type=who.type, actor_id=who.id[:64],
+            actor_name=who.name[:200], target_type=entry["target_type"], target_id=str(entry["target_id"]),
             data=normalize_data(entry.get("data") or {}), request_id=request_id, ip=ip, created_at=now,
             prev_hash=prev_hash,
         )

@@ -327,7 +327,7 @@ def case_change_state(*, case_id, to_state, actor, reason=""):
 
     Locks the case; a repeated call that finds the case already there returns
     it unchanged and writes nothing. Raises TransitionNotAllowed otherwise."""
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         case = Case.objects.select_for_update().get(pk=case_id)
         if not check_transition(case.state, to_state):
             return case

@@ -173,39 +173,57 @@ def _go_to(*, review, target, actor, now, reason, proposed=None):
 
 # ---- eligibility ---------------------------------------------------------------
 
-def eligibility_problem(review, moderator):
-    """Why `moderator` may not take a seat in `review`, or None."""
+def _identities(moderator):
+    """{source id: the moderator's own external ids there}."""
+    out = {}
+    for source_id, external_id in ModeratorIdentity.objects.filter(user=moderator).values_list("source_id", "external_id"):
+        out.setdefault(source_id, set()).add(external_id)
+    return out
+
+
+def eligibility_problem(review, moderator, *, group_ids=None, identities=None, seat_checked=False):
+    """Why `moderator` may not take a seat in `review`, or None.
+
+    claim_next passes what it already knows (the moderator's groups and
+    platform identities, and that its candidate query excluded reviews where
+    the moderator holds or held a seat — a vote needs a seat) so that the
+    common case costs no query at all."""
     stage = review.stage
     if not moderator.is_active:
         return "the account is inactive"
-    if not moderator.groups.filter(pk=stage.group_id).exists():
+    in_group = (stage.group_id in group_ids) if group_ids is not None else \
+        moderator.groups.filter(pk=stage.group_id).exists()
+    if not in_group:
         return f"not in the group {stage.group.name!r} that reviews stage {stage.key!r}"
-    if Vote.objects.filter(review=review, reviewer=moderator).exists():
-        return "already voted in this review"
-    if Seat.objects.filter(review=review, moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED]).exists():
-        return "already holds a seat in this review"
+    if not seat_checked:
+        if Vote.objects.filter(review=review, reviewer=moderator).exists():
+            return "already voted in this review"
+        if Seat.objects.filter(review=review, moderator=moderator,
+                               state__in=[SeatState.CLAIMED, SeatState.VOTED]).exists():
+            return "already holds a seat in this review"
     case = review.case
-    identities = set(ModeratorIdentity.objects.filter(user=moderator, source_id=case.source_id)
-                     .values_list("external_id", flat=True))
-    if identities:
+    if identities is None:
+        identities = _identities(moderator)
+    mine = identities.get(case.source_id)
+    if mine:
         subject = case.subject
         involved = {subject.external_id}
         if subject.author_id:
             involved.add(subject.author.external_id)
-        if identities & involved:
+        if mine & involved:
             return "is the subject of this case (linked platform identity)"
-        if Report.objects.filter(case=case, reporter_external_id__in=identities).exists():
+        if Report.objects.filter(case=case, reporter_external_id__in=mine).exists():
             return "reported this case (linked platform identity)"
-    earlier_voters = Vote.objects.filter(review__case=case).exclude(review=review)
     if stage.kind == StageKind.APPROVAL and review.proposed_from_id:
         if Vote.objects.filter(review_id=review.proposed_from_id, reviewer=moderator).exists():
             return "voted for the result under approval (four eyes)"
     if stage.kind == StageKind.APPEAL or review.appeal_id:
-        if earlier_voters.filter(reviewer=moderator, review__opened_at__lt=review.appeal.opened_at
-                                 if review.appeal_id else review.opened_at).exists():
+        before = review.appeal.opened_at if review.appeal_id else review.opened_at
+        if Vote.objects.filter(review__case=case, reviewer=moderator, review__opened_at__lt=before).exclude(
+                review=review).exists():
             return "took part in the decision under appeal"
     if stage.exclude_earlier_reviewers and (
-        earlier_voters.filter(reviewer=moderator).exists()
+        Vote.objects.filter(review__case=case, reviewer=moderator).exclude(review=review).exists()
         or Seat.objects.filter(review__case=case, moderator=moderator).exclude(review=review).exists()
     ):
         return "reviewed this case in an earlier stage"
@@ -236,24 +254,27 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
     SKIP LOCKED, so concurrent claimers never wait for each other and never
     get the same seat."""
     now = now or timezone.now()
-    group_ids = list(moderator.groups.values_list("pk", flat=True))
+    group_ids = set(moderator.groups.values_list("pk", flat=True))
     if not group_ids:
         return None
+    identities = _identities(moderator)
     skipped = []
     for _ in range(max_skips):
-        with transaction.atomic():
+        with transaction.atomic(), audit.batch():
             candidates = (
                 Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
                 .exclude(pk__in=skipped)
                 .exclude(seat_set__moderator=moderator)
                 .order_by("-priority", "case_opened_at")
                 .select_for_update(skip_locked=True, of=("self",))
-                .select_related("stage", "case__subject__author", "appeal", "queue")
+                # only what every claim needs; identities and appeals load lazily when they apply
+                .select_related("stage", "case", "queue")
             )
             review = candidates.first()
             if review is None:
                 return None
-            if eligibility_problem(review, moderator) is not None:
+            if eligibility_problem(review, moderator, group_ids=group_ids, identities=identities,
+                                   seat_checked=True) is not None:
                 skipped.append(review.pk)
                 continue
             return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
@@ -265,7 +286,7 @@ def seat_assign(*, review_id, moderator, lead, now=None):
     now = now or timezone.now()
     if not is_lead(lead):
         raise NotAllowed("only a lead can assign seats")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = Review.objects.select_for_update(of=("self",)).select_related("stage", "case").get(pk=review_id)
         if review.state != ReviewState.OPEN:
             raise ReviewClosed(f"the review is {review.state}")
@@ -280,7 +301,7 @@ def seat_assign(*, review_id, moderator, lead, now=None):
 def seat_release(*, seat_id, actor_user, now=None, reason=""):
     """Gives a claimed seat back. The holder or a lead may; idempotent."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         seat = Seat.objects.select_related("review").get(pk=seat_id)
         review = Review.objects.select_for_update(of=("self",)).get(pk=seat.review_id)
         seat = Seat.objects.select_for_update().get(pk=seat_id)
@@ -328,7 +349,7 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
     reviewers vote at once. A repeated identical submission returns the
     first vote; a vote after the stage closed raises ReviewClosed."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = Review.objects.select_for_update(of=("self",)).select_related(
             "stage__version", "case", "appeal", "proposed_outcome", "proposed_policy").get(pk=review_id)
         stage = review.stage
@@ -543,7 +564,7 @@ def case_escalate(*, case_id, actor_user, reason, now=None):
     now = now or timezone.now()
     if not reason.strip():
         raise NotAllowed("an escalation needs a reason")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = _active_review(case_id)  # lock order everywhere: review, then case
         _lock_case(case_id)
         if review is None:
@@ -572,7 +593,7 @@ def case_hold(*, case_id, lead, reason, now=None):
         raise NotAllowed("only a lead can put a case on hold")
     if not reason.strip():
         raise NotAllowed("a hold needs a reason")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = _active_review(case_id)
         case = _lock_case(case_id)
         if case.state == CaseState.ON_HOLD:
@@ -588,7 +609,7 @@ def case_resume(*, case_id, lead, reason="", now=None):
     now = now or timezone.now()
     if not is_lead(lead):
         raise NotAllowed("only a lead can resume a case")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = Review.objects.select_for_update(of=("self",)).select_related("stage", "calendar").filter(
             case_id=case_id, state=ReviewState.ON_HOLD).first()
         case = _lock_case(case_id)
@@ -616,7 +637,7 @@ def note_add(*, review_id, author, text, now=None):
     now = now or timezone.now()
     if not text.strip():
         raise NotAllowed("a note needs text")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         review = Review.objects.get(pk=review_id)
         if not (Seat.objects.filter(review=review, moderator=author).exists() or is_lead(author)):
             raise NotAllowed("only a reviewer of this review, or a lead, can add notes")
@@ -635,7 +656,7 @@ def appeal_file(*, case_id, appellant_kind, statement, actor, appellant_external
     now = now or timezone.now()
     if not statement.strip():
         raise AppealRefused("an appeal needs the appellant's statement", field="statement")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         case = _lock_case(case_id)
         decision = Decision.objects.filter(case=case, is_current=True).select_related("review__stage__version").first()
         if decision is None:
@@ -683,7 +704,7 @@ def decision_amend_reasons(*, decision_id, lead, text, now=None):
         raise NotAllowed("only a lead can edit the statement of reasons")
     if not text.strip():
         raise NotAllowed("the statement of reasons cannot be empty")
-    with transaction.atomic():
+    with transaction.atomic(), audit.batch():
         decision = Decision.objects.select_for_update().get(pk=decision_id)
         if not decision.is_current:
             raise NotAllowed("only the current decision's statement can be edited")

@@ -38,7 +38,7 @@ def _sweep(name, one_batch, *, now, batch_size, max_seconds):
     started = time.monotonic()
     total = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), audit.batch():
             done = one_batch(now=now, batch_size=batch_size)
         total += done
         if done < batch_size or time.monotonic() - started > max_seconds:
