@@ -156,6 +156,10 @@ class IntakeHooks:
     def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind):
         return {}
 
+    def cases_opened(self, many):
+        """Batch form: `many` is a list of case_opened keyword dicts; returns their results in order."""
+        return [self.case_opened(**kwargs) for kwargs in many]
+
     def priority_changed(self, *, case_id, priority):
         return None
 
@@ -174,7 +178,8 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
     as an IntegrityError that the caller retries (see reviews.intake).
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint: the caller's transaction (reviews.intake retries it whole) is the unit.
+    with transaction.atomic(savepoint=False):
         if item.idempotency_key is not None:
             existing = _existing_report(source=source, idempotency_key=item.idempotency_key)
             if existing is not None:
@@ -418,7 +423,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
 
     now = now or timezone.now()
     results = [None] * len(items)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # 1. Idempotency: earlier requests, then repeats inside this batch.
         keys = sorted({it.idempotency_key for it in items if it.idempotency_key is not None})
         existing = {}
@@ -484,7 +489,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
             )
 
         # 5. Apply the items in order.
-        reports, audit_entries, touched = [], [], {}
+        reports, audit_entries, touched, to_route = [], [], {}, []
         for index in todo:
             it = items[index]
             subject_id, metadata, _created = subject_ids[(it.subject.kind, it.subject.external_id)]
@@ -527,17 +532,18 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 response={"status": status, "body": body} if it.idempotency_key is not None else None,
             ))
             if opened_by_this:
-                routing = hooks.case_opened(case_id=case["id"], policy_id=it.policy.pk, queue_id=case["queue_id"],
-                                            jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
-                                            reporter_kind=it.reporter_kind)
+                opened_data = {
+                    "report_id": str(report_id), "subject_id": str(subject_id), "policy": it.policy.code,
+                    "reporter_kind": it.reporter_kind, "queue_id": case["queue_id"], "priority": priority_before,
+                    "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                }
+                # routing (below, for all opened cases at once) adds its result to this event's data
+                to_route.append((dict(case_id=case["id"], policy_id=it.policy.pk, queue_id=case["queue_id"],
+                                      jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
+                                      reporter_kind=it.reporter_kind), opened_data))
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
-                    target_id=case["id"], data={
-                        "report_id": str(report_id), "subject_id": str(subject_id), "policy": it.policy.code,
-                        "reporter_kind": it.reporter_kind, "queue_id": case["queue_id"], "priority": priority_before,
-                        "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
-                        **routing,
-                    }))
+                    target_id=case["id"], data=opened_data))
             else:
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=case["opened"], action="report.filed",
@@ -545,6 +551,10 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                         "report_id": str(report_id), "policy": it.policy.code, "reporter_kind": it.reporter_kind,
                         "report_count": case["report_count"], "priority": [priority_before, case["priority"]],
                     }))
+
+        # Route the opened cases in one go; the routing data joins their case.opened events.
+        for (_args, routing), data in zip(to_route, hooks.cases_opened([args for args, _ in to_route]), strict=True):
+            routing.update(data)
 
         # 6. Write: case counters, reports, audit events.
         if touched:

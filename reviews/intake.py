@@ -12,7 +12,7 @@ from django.db import IntegrityError, OperationalError, transaction
 
 from cases.services import IntakeHooks, report_file, reports_file_batch
 
-from .services import route_new_case, sync_priority
+from .services import route_new_case, route_new_cases, sync_priority
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,9 @@ MAX_ATTEMPTS = 4
 class _ReviewHooks(IntakeHooks):
     def case_opened(self, **kwargs):
         return route_new_case(**kwargs)
+
+    def cases_opened(self, many):
+        return route_new_cases(many)
 
     def priority_changed(self, *, case_id, priority):
         sync_priority(case_id=case_id, priority=priority)

@@ -75,6 +75,30 @@ def route_new_case(*, case_id, policy_id, queue_id, jurisdictions, priority, ope
             "due_at": due_at.isoformat()}
 
 
+def route_new_cases(many):
+    """route_new_case for many cases at once (batch intake): one insert."""
+    reviews, results = [], []
+    for kwargs in many:
+        stage = choose_first_stage(policy_id=kwargs["policy_id"], queue_id=kwargs["queue_id"],
+                                   jurisdictions=kwargs["jurisdictions"], priority=kwargs["priority"])
+        if stage is None:
+            results.append({"workflow": None})
+            continue
+        opened_at = kwargs["opened_at"]
+        clock = sla.resolve(stage=stage, policy_id=kwargs["policy_id"], priority=kwargs["priority"],
+                            reporter_kinds={kwargs.get("reporter_kind", "")})
+        warn_at, due_at = sla.deadlines(clock, opened_at)
+        reviews.append(Review(
+            case_id=kwargs["case_id"], stage=stage, queue_id=kwargs["queue_id"], group_id=stage.group_id,
+            priority=kwargs["priority"], case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at,
+            sla_seconds=clock.seconds, calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at,
+        ))
+        results.append({"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number,
+                        "stage": stage.key, "due_at": due_at.isoformat()})
+    Review.objects.bulk_create(reviews)
+    return results
+
+
 def sync_priority(*, case_id, priority):
     """Keeps the active review's copy of the case priority current (claim
     order). Intake holds the case row here, while votes, claims and sweeps

@@ -298,3 +298,22 @@ def test_a_stage_can_exclude_reviewers_of_earlier_stages(file_report, people, po
     assert claim_next(moderator=seniors[1], queue=general()) is None
     assert claim_next(moderator=seniors[2], queue=general()) is not None
     assert Group.objects.get(name="senior_moderator").user_set.count() == 4
+
+
+def test_batch_intake_routes_every_opened_case_in_one_go(workflows, source, system_actor, policy_book):
+    from cases.services import ReportInput, SubjectInput
+    from reviews.intake import report_intake_batch
+
+    items = [ReportInput(subject=SubjectInput(kind="content", external_id=f"b{i % 3}", as_received={}),
+                         policy=policy_book["child_safety" if i % 3 == 0 else "spam"], reporter_kind="user")
+             for i in range(6)]
+    results = report_intake_batch(source=source, api_client_id=None, actor=system_actor, items=items)
+    assert [r.status for r in results] == [201, 201, 201, 200, 200, 200]
+    for r in results[:3]:
+        review = active(r.case_id)
+        opened = AuditEvent.objects.get(action="case.opened", target_id=r.case_id)
+        assert opened.data["workflow"] == review.stage.version.workflow.slug
+        assert opened.data["stage"] == review.stage.key and opened.data["due_at"] == review.due_at.isoformat()
+    assert active(results[0].case_id).stage.version.workflow.slug == "child-safety"
+    assert active(results[1].case_id).stage.version.workflow.slug == "standard"
+    assert verify_audit().ok
