@@ -1,6 +1,25 @@
 from django.db import models
 
 
+class CurrentTransactionId(models.Func):
+    """The id of the writing transaction, as a column default.
+
+    On PostgreSQL the 64-bit top-level transaction id (xid8, which never
+    wraps): integrations tails the audit log by it, because ids from a
+    sequence commit out of order and xids tell which writers are settled
+    (see integrations/webhooks/outbox.py). Elsewhere 0: SQLite serializes
+    writers, so there the id alone orders commits."""
+
+    output_field = models.BigIntegerField()
+    arity = 0
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return "0", []
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return "(pg_current_xact_id()::text::bigint)", []
+
+
 class AuditAction(models.TextChoices):
     CASE_OPENED = "case.opened", "Case opened"
     REPORT_FILED = "report.filed", "Report filed into an open case"
@@ -32,6 +51,9 @@ class AuditAction(models.TextChoices):
     WORKFLOW_DRAFT_CREATED = "workflow.draft_created", "Workflow draft created"
     OUTCOME_CHANGED = "outcome.changed", "Outcome created or changed"
     ROUTING_RULE_CHANGED = "routing_rule.changed", "Routing rule created or changed"
+    WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", "Webhook endpoint created, changed or deleted"
+    WEBHOOK_ENDPOINT_PAUSED = "webhook_endpoint.paused", "Webhook endpoint paused after continuous failures"
+    ADAPTER_CONFIG_CHANGED = "adapter_config.changed", "Platform adapter configured"
 
 
 class ActorType(models.TextChoices):
@@ -62,10 +84,13 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Not part of the hashed content: which transaction wrote the event (the outbox tail's order).
+    xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq_unique")]
         indexes = [
+            models.Index(fields=["xid", "id"], name="audit_event_xid_idx"),
             models.Index(fields=["created_at"], name="audit_event_created_idx"),
             models.Index(fields=["actor_type", "actor_id", "created_at"], name="audit_event_actor_idx"),
         ]

@@ -64,6 +64,30 @@ try:
     SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)
     SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
     SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 60, minimum=1)
+    # Outbound webhooks (integrations/webhooks; docs/webhooks.md).
+    WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", [])]
+    WEBHOOK_PUBLIC_URL = env_str("WEBHOOK_PUBLIC_URL", "").rstrip("/")
+    WEBHOOK_DISPATCH_SECONDS = env_float("WEBHOOK_DISPATCH_SECONDS", 1.0, minimum=0.1, maximum=60)
+    WEBHOOK_DISPATCH_BATCH = env_int("WEBHOOK_DISPATCH_BATCH", 1000, minimum=1, maximum=100_000)
+    WEBHOOK_CONNECT_TIMEOUT = env_float("WEBHOOK_CONNECT_TIMEOUT", 5.0, minimum=0.05, maximum=60)
+    WEBHOOK_READ_TIMEOUT = env_float("WEBHOOK_READ_TIMEOUT", 10.0, minimum=0.05, maximum=120)
+    WEBHOOK_RESPONSE_MAX_BYTES = env_int("WEBHOOK_RESPONSE_MAX_BYTES", 4096, minimum=0, maximum=1_048_576)
+    WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0, minimum=0.001, maximum=3600)
+    WEBHOOK_RETRY_MAX_DELAY_SECONDS = env_float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", 3600.0, minimum=0.001, maximum=86400)
+    WEBHOOK_MAX_RETRY_SECONDS = env_float("WEBHOOK_MAX_RETRY_SECONDS", 86400.0, minimum=0, maximum=30 * 86400)
+    WEBHOOK_PAUSE_AFTER_FAILURES = env_int("WEBHOOK_PAUSE_AFTER_FAILURES", 100, minimum=1)
+    WEBHOOK_PAUSE_AFTER_SECONDS = env_float("WEBHOOK_PAUSE_AFTER_SECONDS", 3600.0, minimum=0, maximum=30 * 86400)
+    WEBHOOK_LEASE_SECONDS = env_float("WEBHOOK_LEASE_SECONDS", 60.0, minimum=0.5, maximum=3600)
+    if WEBHOOK_LEASE_SECONDS <= WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT:
+        raise ImproperlyConfiguredEnv(
+            f"WEBHOOK_LEASE_SECONDS={WEBHOOK_LEASE_SECONDS} must exceed WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT "
+            f"({WEBHOOK_CONNECT_TIMEOUT + WEBHOOK_READ_TIMEOUT}): an attempt must end before its lease does")
+    WEBHOOK_SEND_BATCH = env_int("WEBHOOK_SEND_BATCH", 50, minimum=1, maximum=1000)
+    WEBHOOK_ENDPOINT_CONCURRENCY = env_int("WEBHOOK_ENDPOINT_CONCURRENCY", 4, minimum=1, maximum=64)
+    WEBHOOK_SENDER_SECONDS = env_float("WEBHOOK_SENDER_SECONDS", 30.0, minimum=1, maximum=600)
+    WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 86400, minimum=0, maximum=30 * 86400)
+    WEBHOOK_MAX_ENDPOINTS_PER_SOURCE = env_int("WEBHOOK_MAX_ENDPOINTS_PER_SOURCE", 20, minimum=1)
+    WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
     METRICS_TOKEN = env_str("METRICS_TOKEN", "")
     METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -87,6 +111,7 @@ INSTALLED_APPS = [
     "cases",
     "reviews",
     "integrations",
+    "integrations.adapters",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +125,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After an API write, dispatch webhooks now rather than at the next beat tick.
+    "integrations.webhooks.kick.WebhookKickMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -195,12 +222,13 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "data_folder_processed": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis", "rediss")):
@@ -227,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": SLA_SWEEP_SECONDS}},
     "claim-leases": {"task": "reviews.tasks.sweep_leases_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),
                      "options": {"expires": SLA_SWEEP_SECONDS}},
+    # Tails the audit log into webhook deliveries and starts a sender for every endpoint with work due.
+    "webhook-tick": {"task": "integrations.tasks.webhook_tick_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
+                     "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
+    "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
+                            "options": {"expires": 3600}},
 }
 
 LOGGING = {

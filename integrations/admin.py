@@ -4,6 +4,7 @@ from audit.context import Actor
 
 from .models import ApiClient
 from .services import api_client_revoke
+from .webhooks import admin as _webhooks_admin  # noqa: F401  (registers the webhook admin)
 
 
 @admin.register(ApiClient)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from cases.ids import uuid7
 from cases.models import Source
@@ -46,3 +47,148 @@ class ApiClient(models.Model):
 
     # DRF treats request.user as the authenticated principal.
     is_authenticated = True
+
+
+# ---- outbound webhooks --------------------------------------------------------------------------------------
+
+# The events a platform can subscribe to, with what each means. Their payloads are documented in
+# docs/webhooks.md; integrations/webhooks/events.py turns audit events into them.
+WEBHOOK_EVENT_TYPES = {
+    "case.opened": "a case was opened about one of the platform's subjects",
+    "case.escalated": "a case went to its workflow's escalation stage (by hand, on a split or on a missed deadline)",
+    "case.sla_warning": "a case's current stage passed its SLA warning time",
+    "case.sla_breached": "a case's current stage missed its SLA deadline",
+    "decision.made": "a decision was made (also the result of an appeal that upheld or modified a decision)",
+    "decision.reversed": "an appeal overturned a decision",
+    "appeal.opened": "an appeal against a decision was opened",
+    "appeal.decided": "an appeal was decided",
+}
+
+
+class WebhookEndpoint(models.Model):
+    """Where a source's events are sent. API clients of the source manage
+    their endpoints over /api/v1/webhooks; admins manage all of them.
+
+    The dispatcher tails the audit log with a cursor per endpoint:
+    (cursor_xid, cursor_event_id) is the position in (AuditEvent.xid, id)
+    order up to which every event has been turned into deliveries. A paused
+    endpoint keeps its cursor, so the events it missed are delivered once it
+    is resumed. The signing secrets are kept as given: signing needs them.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="webhook_endpoints")
+    created_by_client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="+", help_text="the API client that created it, if any")
+    url = models.CharField(max_length=2048)
+    description = models.CharField(max_length=200, blank=True)
+    event_types = models.JSONField(default=list)
+    active = models.BooleanField(default=True, help_text="inactive endpoints receive nothing, not even later")
+    paused_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="set when the endpoint kept failing; its events wait until it is resumed")
+    pause_reason = models.CharField(max_length=500, blank=True)
+    secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    cursor_xid = models.BigIntegerField(default=0)
+    cursor_event_id = models.BigIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    # At most one sender per endpoint (a lease that a killed worker's successor takes over when it runs out).
+    sender_token = models.CharField(max_length=32, blank=True)
+    sender_lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["source", "created_at"], name="webhook_endpoint_source_idx")]
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookEvent(models.Model):
+    """One audit event as a webhook: its public id and the exact body sent,
+    rendered once, so every attempt and every endpoint gets the same bytes."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    # No database constraint: audit events are never deleted (a trigger refuses it), and a foreign key
+    # would make the audit table impossible to TRUNCATE on its own, which its trigger must be the one to refuse.
+    audit_event = models.OneToOneField("audit.AuditEvent", on_delete=models.DO_NOTHING, db_constraint=False,
+                                       related_name="+")
+    type = models.CharField(max_length=40)
+    case_id = models.UUIDField()
+    stream = models.CharField(max_length=100)
+    seq = models.BigIntegerField()
+    body = models.TextField()
+    created_at = models.DateTimeField(help_text="when the change it reports happened")
+
+    def __str__(self):
+        return f"{self.public_id} {self.type}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    DEAD = "dead", "Dead-lettered"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint, retried until it succeeds or its retry
+    time runs out (dead-lettered). `attempts` numbers the attempts: taking
+    one is a compare-and-swap on it, so no attempt is made twice. (stream,
+    seq) is the event's place in its case, for ordering per case."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(WebhookEvent, on_delete=models.PROTECT, related_name="deliveries")
+    stream = models.CharField(max_length=100)
+    seq = models.BigIntegerField()
+    state = models.CharField(max_length=16, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once_per_endpoint"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_due_idx", condition=Q(state="pending")),
+            models.Index(fields=["endpoint", "stream", "seq"], name="webhook_delivery_order_idx",
+                         condition=Q(state="pending")),
+            models.Index(fields=["endpoint", "-id"], name="webhook_delivery_log_idx"),
+            models.Index(fields=["endpoint", "state", "-id"], name="webhook_delivery_state_idx"),
+        ]
+
+    def __str__(self):
+        return f"delivery {self.pk} ({self.state})"
+
+
+class WebhookAttempt(models.Model):
+    """The delivery log: one HTTP attempt and what came back."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    succeeded = models.BooleanField()
+    error = models.CharField(max_length=500, blank=True)
+    response_excerpt = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delivery", "number"], name="webhook_attempt_delivery_idx")]
+
+    def __str__(self):
+        return f"attempt {self.number} of delivery {self.delivery_id}"

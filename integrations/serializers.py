@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -31,6 +32,7 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY_PATTERN = _IDEMPOTENCY_KEY.pattern
 
 
 def _text_problem(value):
@@ -83,13 +85,47 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class StringField(serializers.CharField):
+    """A JSON string only: DRF's CharField would take 7 as "7" (the schema
+    says string, and a number where text belongs is a client's bug)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": MAX_EXTERNAL_ID}, {"type": "integer"}],
+                      "description": "the platform's id; an integer is taken as its decimal string"})
+class ExternalIdField(StringField):
+    """Platforms' ids are often numbers: a JSON integer is its decimal
+    string (12345 and "12345" are the same subject). Other types are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool):
+            data = str(data)
+        return super().to_internal_value(data)
+
+
+def external_id_field(**kwargs):
+    return ExternalIdField(max_length=MAX_EXTERNAL_ID, trim_whitespace=False, **kwargs)
+
+
 def text_field(max_length, **kwargs):
     # trim_whitespace=False: what the platform sent is stored byte-for-byte.
     # DRF's CharField already refuses NUL bytes and lone surrogates.
-    return serializers.CharField(max_length=max_length, trim_whitespace=False, **kwargs)
+    return StringField(max_length=max_length, trim_whitespace=False, **kwargs)
 
 
-class HttpUrlField(serializers.CharField):
+def _pattern_schema(regex, **extra):
+    """A string schema with the validator's pattern, so that the OpenAPI
+    schema says what the serializer checks."""
+    return {"type": "string", "pattern": regex.pattern, **extra}
+
+
+@extend_schema_field({"type": "string", "maxLength": MAX_URL, "pattern": r"^[Hh][Tt][Tt][Pp]([Ss]://\S|://\S\S)\S*$",
+                      "description": "an absolute http:// or https:// URL without spaces (at least 9 characters)"})
+class HttpUrlField(StringField):
     def __init__(self, **kwargs):
         super().__init__(max_length=MAX_URL, trim_whitespace=False, **kwargs)
 
@@ -120,41 +156,69 @@ class MetadataField(serializers.Field):
         return value
 
 
+class _PatternField(StringField):
+    """Checked as sent: the API never trims (a schema pattern does not either)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+
+@extend_schema_field(_pattern_schema(_SHA256))
+class Sha256Field(_PatternField):
+    pass
+
+
+@extend_schema_field(_pattern_schema(_MIME, maxLength=255))
+class MimeTypeField(_PatternField):
+    pass
+
+
+@extend_schema_field(_pattern_schema(_LANGUAGE, maxLength=MAX_LANGUAGE))
+class LanguageField(_PatternField):
+    pass
+
+
+@extend_schema_field({"type": "string", "enum": sorted(ISO_3166_ALPHA2)})
+class CountryCodeField(_PatternField):
+    pass
+
+
 class MediaSerializer(StrictSerializer):
     url = HttpUrlField()
-    sha256 = serializers.CharField(max_length=64, required=False)
-    mime_type = serializers.CharField(max_length=255, required=False)
+    sha256 = Sha256Field(max_length=64, required=False)
+    mime_type = MimeTypeField(max_length=255, required=False)
 
     def validate_sha256(self, value):
-        if not _SHA256.match(value):
+        if not _SHA256.fullmatch(value):
             raise serializers.ValidationError("must be 64 hexadecimal characters")
         return value.lower()
 
     def validate_mime_type(self, value):
-        if not _MIME.match(value):
+        if not _MIME.fullmatch(value):
             raise serializers.ValidationError("must be a MIME type like image/png")
         return value
 
 
 class AuthorSerializer(StrictSerializer):
-    external_id = text_field(MAX_EXTERNAL_ID)
+    external_id = external_id_field()
     display_name = text_field(MAX_DISPLAY_NAME, required=False, allow_blank=True)
 
 
 class SubjectSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=SubjectKind.choices)
-    external_id = text_field(MAX_EXTERNAL_ID)
+    external_id = external_id_field()
     url = HttpUrlField(required=False)
     display_name = text_field(MAX_DISPLAY_NAME, required=False, allow_blank=True,
                               help_text="for account subjects: the account's display name")
     author = AuthorSerializer(required=False, help_text="for content subjects: the account that posted it")
     text = text_field(MAX_TEXT, required=False, allow_blank=True)
     media = MediaSerializer(many=True, required=False, max_length=MAX_MEDIA)
-    language = serializers.CharField(max_length=MAX_LANGUAGE, required=False)
+    language = LanguageField(max_length=MAX_LANGUAGE, required=False)
     metadata = MetadataField(required=False)
 
     def validate_language(self, value):
-        if not _LANGUAGE.match(value):
+        if not _LANGUAGE.fullmatch(value):
             raise serializers.ValidationError("must be a BCP 47 language tag like en or pt-BR")
         return value
 
@@ -166,7 +230,7 @@ class SubjectSerializer(StrictSerializer):
 
 class ReporterSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=ReporterKind.choices, default=ReporterKind.USER)
-    external_id = text_field(MAX_EXTERNAL_ID, required=False, allow_blank=True,
+    external_id = external_id_field(required=False, allow_blank=True,
                              help_text="omit for an anonymous reporter")
 
 
@@ -179,7 +243,7 @@ class StrictFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
-class PolicyCodeField(serializers.CharField):
+class PolicyCodeField(StringField):
     def to_internal_value(self, data):
         code = super().to_internal_value(data)
         if len(code) > 50:
@@ -201,7 +265,7 @@ class ReportInSerializer(StrictSerializer):
     reporter = ReporterSerializer(required=False, help_text="omit for an anonymous user report")
     description = text_field(MAX_DESCRIPTION, required=False, allow_blank=True)
     jurisdiction = serializers.ListField(
-        child=serializers.CharField(max_length=2, min_length=2), required=False, max_length=MAX_JURISDICTIONS,
+        child=CountryCodeField(max_length=2, min_length=2), required=False, max_length=MAX_JURISDICTIONS,
         help_text="ISO 3166-1 alpha-2 country codes (and EU)",
     )
     classifier_score = StrictFloatField(min_value=0.0, max_value=1.0, required=False,
@@ -222,16 +286,20 @@ class ReportInSerializer(StrictSerializer):
         return attrs
 
 
+@extend_schema_field(_pattern_schema(_IDEMPOTENCY_KEY))
+class IdempotencyKeyField(StringField):
+    pass
+
+
 class BatchItemSerializer(ReportInSerializer):
-    idempotency_key = serializers.CharField(max_length=MAX_IDEMPOTENCY_KEY, required=False,
-                                            trim_whitespace=False)
+    idempotency_key = IdempotencyKeyField(max_length=MAX_IDEMPOTENCY_KEY, required=False, trim_whitespace=False)
 
     def validate_idempotency_key(self, value):
         return validate_idempotency_key(value)
 
 
 def validate_idempotency_key(value):
-    if not _IDEMPOTENCY_KEY.match(value):
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
         raise serializers.ValidationError("must be 1–255 printable ASCII characters without spaces")
     return value
 
@@ -301,7 +369,9 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class BatchInSerializer(serializers.Serializer):
-    reports = BatchItemSerializer(many=True, help_text="up to 500 items")
+    reports = serializers.ListField(child=BatchItemSerializer(), min_length=1,
+                                    max_length=settings.INTAKE_BATCH_MAX_ITEMS,
+                                    help_text="1 to INTAKE_BATCH_MAX_ITEMS (default 500) items")
 
 
 class BatchItemResultSerializer(serializers.Serializer):
@@ -428,7 +498,7 @@ MAX_APPEAL_STATEMENT = 10_000
 
 class AppealInSerializer(StrictSerializer):
     appellant = serializers.ChoiceField(choices=AppellantKind.choices, help_text="who appeals")
-    appellant_external_id = text_field(MAX_EXTERNAL_ID, required=False, allow_blank=True,
+    appellant_external_id = external_id_field(required=False, allow_blank=True,
                                        help_text="the appellant's account on the platform")
     statement = text_field(MAX_APPEAL_STATEMENT, help_text="the appellant's own words, up to 10 000 characters")
 

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from . import views, views_decisions
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("cases/<str:case_id>", views.CaseDetailView.as_view(), name="api-case-detail"),
     path("cases/<str:case_id>/appeals", views_decisions.AppealCreateView.as_view(), name="api-case-appeals"),
     path("decisions", views_decisions.DecisionFeedView.as_view(), name="api-decisions"),
+    path("adapters/", include("integrations.adapters.urls")),
+    path("", include("integrations.webhooks.urls")),
     # Anything else under /api/v1/ answers in the API's error shape, not Django's HTML page.
     re_path(r"^.*$", views.api_not_found),
 ]

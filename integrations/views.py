@@ -38,7 +38,8 @@ ERRORS = {
     429: OpenApiResponse(s.ErrorSerializer, description="rate limit exceeded; see Retry-After"),
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", {"type": "string", "pattern": s.IDEMPOTENCY_KEY_PATTERN, "maxLength": s.MAX_IDEMPOTENCY_KEY},
+    OpenApiParameter.HEADER, required=False,
     description="≤ 255 printable ASCII characters, unique per source. The same key with the same body returns "
                 "the original response and stores nothing; with a different body it is a 409.",
 )
@@ -283,6 +284,7 @@ def _query_param(params, name):
 
 
 MAX_PAGE_SIZE = 200
+PAGE_SIZE_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE}
 
 
 def page_size_param(params, default):
@@ -310,7 +312,7 @@ class CaseListView(ApiView):
             OpenApiParameter("state", OpenApiTypes.STR, enum=list(CaseState.values)),
             OpenApiParameter("policy", OpenApiTypes.STR, description="cases with at least one report citing it"),
             OpenApiParameter("cursor", OpenApiTypes.STR, description="from the `next` URL of the previous page"),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–200, default 50"),
+            OpenApiParameter("page_size", PAGE_SIZE_SCHEMA, description="1–200, default 50"),
         ],
         responses={200: s.CaseListSerializer, **ERRORS},
     )

@@ -15,7 +15,17 @@ from reviews.services import appeal_file
 
 from . import serializers as s
 from .selectors import decisions_for_source_since
-from .views import ERRORS, ApiView, _actor, _parse_case_id, _query_param, decision_event, decision_out, page_size_param
+from .views import (
+    ERRORS,
+    PAGE_SIZE_SCHEMA,
+    ApiView,
+    _actor,
+    _parse_case_id,
+    _query_param,
+    decision_event,
+    decision_out,
+    page_size_param,
+)
 
 _CURSOR_PREFIX = "d1:"
 _CURSOR_BODY = re.compile(r"^(0|[1-9][0-9]{0,18})$")
@@ -64,7 +74,7 @@ class DecisionFeedView(ApiView):
         parameters=[
             OpenApiParameter("since", OpenApiTypes.STR,
                              description="opaque cursor from `next_cursor`; omit for the first poll"),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="1–200, default 50"),
+            OpenApiParameter("page_size", PAGE_SIZE_SCHEMA, description="1–200, default 50"),
         ],
         responses={200: s.DecisionFeedSerializer, **ERRORS},
     )

@@ -1,0 +1,164 @@
+"""Which audit events become which webhook events, and their bodies.
+
+`data` holds the case (and decision, appeal) as the REST API shows them,
+never who reviewed: integrations.views renders both. The body is rendered
+once per event, when it is first dispatched, and stored (WebhookEvent), so
+every attempt and every endpoint receives the same bytes.
+"""
+
+import json
+
+from django.conf import settings
+from django.db import connection
+from django.utils.crypto import salted_hmac
+from rest_framework.utils.encoders import JSONEncoder
+
+from audit.models import AuditEvent
+from cases.models import Case
+from reviews.models import Appeal
+
+from ..models import WEBHOOK_EVENT_TYPES
+from ..selectors import _decisions, _with_latest_appeal, current_decisions_by_case
+from ..views import _case_out, decision_out
+
+API_VERSION = "1"
+CASE_STREAM_PREFIX = "case:"
+
+# The audit actions each webhook event type is made from.
+AUDIT_ACTIONS = {
+    "case.opened": ("case.opened",),
+    # A manual escalation records case.escalated (then a state change, which is not sent twice); splits,
+    # rejected approvals and missed deadlines only record the state change to `escalated`.
+    "case.escalated": ("case.escalated", "case.state_changed"),
+    "case.sla_warning": ("case.sla_warning",),
+    "case.sla_breached": ("case.sla_breached",),
+    "decision.made": ("decision.made",),
+    "decision.reversed": ("decision.reversed",),
+    "appeal.opened": ("appeal.opened",),
+    "appeal.decided": ("appeal.decided",),
+}
+assert set(AUDIT_ACTIONS) == set(WEBHOOK_EVENT_TYPES)
+
+
+def audit_actions(event_types):
+    return sorted({action for t in event_types for action in AUDIT_ACTIONS.get(t, ())})
+
+
+def public_id(audit_event_id):
+    """Stable, opaque event id derived from the audit event (ids are not counters)."""
+    digest = salted_hmac("quorum.webhooks.event-id", str(audit_event_id), algorithm="sha256").hexdigest()
+    return f"evt_{digest[:32]}"
+
+
+def case_id_of(stream):
+    return stream[len(CASE_STREAM_PREFIX):] if stream.startswith(CASE_STREAM_PREFIX) else None
+
+
+def _escalation_trigger(row):
+    if row["action"] == "case.escalated":
+        return "manual"
+    reason = (row["data"].get("reason") or "").lower()
+    if "sla" in reason:
+        return "sla_breached"
+    if reason.startswith("approval rejected") or reason == "rejected in approval":
+        return "approval_rejected"
+    if reason == "split":
+        return "split"
+    return "workflow"
+
+
+def classify(rows):
+    """{audit event id: webhook type} for the rows (dicts with id, xid,
+    stream, seq, action, data) that are webhook events."""
+    out = {}
+    changes = [r for r in rows if r["action"] == "case.state_changed" and r["data"].get("to") == "escalated"
+               and r["data"].get("from") != "on_hold"]  # resuming an escalated case is not a new escalation
+    manual = _manual_escalations(changes)
+    change_ids = {r["id"] for r in changes}
+    for row in rows:
+        action = row["action"]
+        if action == "case.state_changed":
+            if row["id"] in change_ids and _key(row) not in manual:
+                out[row["id"]] = "case.escalated"
+        elif action in WEBHOOK_EVENT_TYPES and case_id_of(row["stream"]):
+            out[row["id"]] = action
+    return out
+
+
+def _key(row):
+    return (row["stream"], row["xid"]) if connection.vendor == "postgresql" else (row["stream"], row["seq"] - 1)
+
+
+def _manual_escalations(changes):
+    """Keys of the state changes that a case.escalated event of the same
+    escalation already reports: written by the same transaction (PostgreSQL)
+    or, elsewhere, right before it in the stream."""
+    if not changes:
+        return set()
+    streams = {r["stream"] for r in changes}
+    manual = AuditEvent.objects.filter(stream__in=streams, action="case.escalated")
+    if connection.vendor == "postgresql":
+        manual = manual.filter(xid__in={r["xid"] for r in changes})
+        return set(manual.values_list("stream", "xid"))
+    return set(manual.values_list("stream", "seq"))
+
+
+class _Urls:
+    """What integrations.views needs of a request to build absolute URLs."""
+
+    def build_absolute_uri(self, path):
+        return f"{settings.WEBHOOK_PUBLIC_URL}{path}"
+
+
+def _appeal(appeal):
+    return {
+        "id": str(appeal.id), "decision_id": str(appeal.decision_id), "appellant": appeal.appellant_kind,
+        "appellant_external_id": appeal.appellant_external_id or None, "state": appeal.state,
+        "result": appeal.result or None,
+        "result_decision_id": str(appeal.result_decision_id) if appeal.result_decision_id else None,
+        "opened_at": appeal.opened_at, "decided_at": appeal.decided_at,
+    }
+
+
+def render(rows, types):
+    """{audit event id: body bytes} for the rows that `types` ({id: type})
+    names. A fixed number of queries whatever the number of rows."""
+    rows = [r for r in rows if r["id"] in types]
+    if not rows:
+        return {}
+    case_ids = {case_id_of(r["stream"]) for r in rows}
+    cases = {str(c.pk): c for c in Case.objects.select_related("subject__author", "queue").filter(pk__in=case_ids)}
+    current = {str(k): v for k, v in current_decisions_by_case(case_ids=list(cases)).items()}
+    decision_ids, appeal_ids = set(), set()
+    for r in rows:
+        if r["action"] in ("decision.made", "decision.reversed"):
+            decision_ids.add(r["target_id"])
+        elif r["action"] in ("appeal.opened", "appeal.decided"):
+            appeal_ids.add(r["target_id"])
+            if r["data"].get("decision_id") and r["action"] == "appeal.decided":
+                decision_ids.add(r["data"]["decision_id"])
+    decisions = {str(d.pk): d for d in _with_latest_appeal(list(_decisions().filter(pk__in=decision_ids)))}
+    appeals = {str(a.pk): a for a in Appeal.objects.filter(pk__in=appeal_ids)}
+    urls = _Urls()
+    bodies = {}
+    for r in rows:
+        case = cases.get(case_id_of(r["stream"]))
+        data = {"case": _case_out(urls, case, decision=current.get(str(case.pk))) if case else None}
+        kind, action, facts = types[r["id"]], r["action"], r["data"]
+        if kind == "case.escalated":
+            data["escalation"] = {"trigger": _escalation_trigger(r)}
+        elif kind == "case.sla_warning":
+            data["sla"] = {"warn_at": facts.get("warn_at"), "due_at": facts.get("due_at"), "late": bool(facts.get("late"))}
+        elif kind == "case.sla_breached":
+            data["sla"] = {"due_at": facts.get("due_at")}
+        elif action in ("decision.made", "decision.reversed"):
+            data["decision"] = decision_out(decisions.get(r["target_id"]))
+        elif action in ("appeal.opened", "appeal.decided"):
+            appeal = appeals.get(r["target_id"])
+            data["appeal"] = _appeal(appeal) if appeal else None
+            if action == "appeal.decided":
+                data["decision"] = decision_out(decisions.get(facts.get("decision_id")))
+        envelope = {"id": public_id(r["id"]), "type": kind, "created_at": r["created_at"], "api_version": API_VERSION,
+                    "data": data}
+        bodies[r["id"]] = json.dumps(envelope, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return bodies
