@@ -32,4 +32,10 @@ status=0
 if [ "${BENCH_REVIEW:-1}" = 1 ]; then
     "$PY" -m bench.review_bench || status=$?
 fi
+
+# Webhook deliveries to a local receiver with 8 endpoints, and decision →
+# receipt latency (about a minute); BENCH_WEBHOOKS=0 skips it.
+if [ "${BENCH_WEBHOOKS:-1}" = 1 ]; then
+    "$PY" -m bench.webhooks || status=$?
+fi
 exit $status
