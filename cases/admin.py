@@ -4,6 +4,7 @@ every change is validated and audited; cases and reports are read-only here
 
 from django.contrib import admin
 
+from audit.admin import ReadOnlyAdmin
 from audit.context import Actor
 
 from .models import Case, Policy, Queue, Report, Source, Subject
@@ -35,19 +36,8 @@ class QueueAdmin(admin.ModelAdmin):
         queue_save(queue=form.instance, actor=Actor.user(request.user), policies=list(form.cleaned_data["policies"]))
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Case)
-class CaseAdmin(ReadOnly):
+class CaseAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "priority", "queue", "report_count", "reporter_count", "opened_at"]
     list_filter = ["state", "queue"]
     list_select_related = ["queue"]
@@ -55,7 +45,7 @@ class CaseAdmin(ReadOnly):
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnly):
+class ReportAdmin(ReadOnlyAdmin):
     list_display = ["id", "case_id", "policy", "reporter_kind", "received_at"]
     list_filter = ["reporter_kind", "policy"]
     list_select_related = ["policy"]
@@ -63,7 +53,7 @@ class ReportAdmin(ReadOnly):
 
 
 @admin.register(Subject)
-class SubjectAdmin(ReadOnly):
+class SubjectAdmin(ReadOnlyAdmin):
     list_display = ["kind", "external_id", "source", "updated_at"]
     search_fields = ["external_id"]
     list_select_related = ["source"]
