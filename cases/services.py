@@ -360,7 +360,8 @@ _POLICY_FIELDS = ("code", "name", "description", "severity", "dsa_category", "ac
 _QUEUE_FIELDS = ("slug", "name", "description", "is_default")
 
 
-def _diff(before, after, names):
+def field_changes(before, after, names):
+    """{field: [before, after]} for the fields that differ: the audit diff of a configuration change."""
     return {n: [before.get(n), after.get(n)] for n in names if before.get(n) != after.get(n)}
 
 
@@ -375,7 +376,7 @@ def policy_save(*, policy, actor):
         policy.full_clean()
         policy.save()
         after = {n: getattr(policy, n) for n in _POLICY_FIELDS}
-        changes = _diff(before, after, _POLICY_FIELDS)
+        changes = field_changes(before, after, _POLICY_FIELDS)
         transaction.on_commit(invalidate_configuration_cache)
         if changes:
             audit.record(stream=CONFIG_STREAM, action="policy.changed", actor=actor, target_type="policy",
@@ -391,7 +392,7 @@ def queue_save(*, queue, actor, policies=None):
             before = Queue.objects.select_for_update().filter(pk=queue.pk).values(*_QUEUE_FIELDS).first() or {}
         queue.full_clean()
         queue.save()
-        data = {"changes": _diff(before, {n: getattr(queue, n) for n in _QUEUE_FIELDS}, _QUEUE_FIELDS),
+        data = {"changes": field_changes(before, {n: getattr(queue, n) for n in _QUEUE_FIELDS}, _QUEUE_FIELDS),
                 "created": not before}
         transaction.on_commit(invalidate_configuration_cache)
         if policies is not None:

@@ -8,6 +8,7 @@ from django.db import transaction
 
 import audit
 from audit.services import CONFIG_STREAM
+from cases.services import field_changes
 
 from .errors import NotAllowed
 from .models import Outcome, RoutingRule, StageKind, VersionState, Workflow, WorkflowVersion
@@ -16,10 +17,6 @@ from .workflows import invalidate_routing_cache
 _OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited", "active",
                    "position")
 _RULE_FIELDS = ("position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "active")
-
-
-def _diff(before, after, names):
-    return {n: [before.get(n), after.get(n)] for n in names if before.get(n) != after.get(n)}
 
 
 def outcome_problems(outcome):
@@ -50,7 +47,7 @@ def outcome_save(*, outcome, actor):
         if problems:
             raise NotAllowed("; ".join(problems))
         outcome.save()
-        changes = _diff(before, {n: getattr(outcome, n) for n in _OUTCOME_FIELDS}, _OUTCOME_FIELDS)
+        changes = field_changes(before, {n: getattr(outcome, n) for n in _OUTCOME_FIELDS}, _OUTCOME_FIELDS)
         if changes or not before:
             audit.record(stream=CONFIG_STREAM, action="outcome.changed", actor=actor, target_type="outcome",
                          target_id=outcome.code, data={"changes": changes, "created": not before})
@@ -78,7 +75,7 @@ def routing_rule_save(*, rule, actor):
             before = _describe_rule(old) if old else {}
         rule.full_clean()
         rule.save()
-        changes = _diff(before, _describe_rule(rule), _RULE_FIELDS)
+        changes = field_changes(before, _describe_rule(rule), _RULE_FIELDS)
         if changes or not before:
             audit.record(stream=CONFIG_STREAM, action="routing_rule.changed", actor=actor, target_type="routing_rule",
                          target_id=str(rule.pk), data={"changes": changes, "created": not before})
@@ -150,7 +147,7 @@ def calendar_save(*, calendar, actor):
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
         calendar.save()
-        changes = _diff(before, {n: getattr(calendar, n) for n in _CALENDAR_FIELDS}, _CALENDAR_FIELDS)
+        changes = field_changes(before, {n: getattr(calendar, n) for n in _CALENDAR_FIELDS}, _CALENDAR_FIELDS)
         if changes or not before:
             audit.record(stream=CONFIG_STREAM, action="sla_policy.changed", actor=actor, target_type="calendar",
                          target_id=calendar.name, data={"changes": changes, "created": not before})
@@ -174,7 +171,7 @@ def sla_policy_save(*, policy, actor):
             before = describe(old) if old else {}
         policy.full_clean()
         policy.save()
-        changes = _diff(before, describe(policy), _SLA_FIELDS)
+        changes = field_changes(before, describe(policy), _SLA_FIELDS)
         if changes or not before:
             audit.record(stream=CONFIG_STREAM, action="sla_policy.changed", actor=actor, target_type="sla_policy",
                          target_id=policy.pk, data={"changes": changes, "created": not before})

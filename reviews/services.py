@@ -55,24 +55,13 @@ def is_lead(user):
 
 # ---- routing (called by intake, inside its transaction) ---------------------------
 
-def route_new_case(*, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind=""):
+def route_new_case(**kwargs):
     """Opens the first stage of the workflow chosen by the routing rules,
-    with its SLA deadlines. Returns audit data to merge into the case.opened
-    event (one event per report keeps intake cheap), or {"workflow": None}
-    when nothing matched."""
-    stage = choose_first_stage(policy_id=policy_id, queue_id=queue_id, jurisdictions=jurisdictions,
-                               priority=priority)
-    if stage is None:
-        return {"workflow": None}
-    clock = sla.resolve(stage=stage, policy_id=policy_id, priority=priority, reporter_kinds={reporter_kind})
-    warn_at, due_at = sla.deadlines(clock, opened_at)
-    Review.objects.create(
-        case_id=case_id, stage=stage, queue_id=queue_id, group_id=stage.group_id, priority=priority,
-        case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at, sla_seconds=clock.seconds,
-        calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at,
-    )
-    return {"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number, "stage": stage.key,
-            "due_at": due_at.isoformat()}
+    with its SLA deadlines. Takes case_id, policy_id, queue_id,
+    jurisdictions, priority, opened_at and reporter_kind. Returns audit data
+    to merge into the case.opened event (one event per report keeps intake
+    cheap), or {"workflow": None} when nothing matched."""
+    return route_new_cases([kwargs])[0]
 
 
 def route_new_cases(many):
