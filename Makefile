@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint venv clean messages screenshots
 
 venv: $(STAMP)
 
@@ -28,3 +28,14 @@ lint: venv
 
 clean:
 	rm -rf var .pytest_cache
+
+# Re-extracts the translatable strings into locale/de and compiles them
+# (GNU gettext). Translate new entries in locale/de/LC_MESSAGES/django.po, then run it again.
+messages: venv
+	cd . && DJANGO_SETTINGS_MODULE=config.test_settings $(VENV)/bin/python manage.py makemessages -l de --no-obsolete --no-location \
+	    --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore='*/migrations/*'
+	msgfmt --check -o locale/de/LC_MESSAGES/django.mo locale/de/LC_MESSAGES/django.po
+
+# Regenerates docs/screenshots/*.png from the browser tests.
+screenshots: venv
+	QUORUM_SCREENSHOTS=1 VENV=$(VENV) bash scripts/test.sh -m browser -q

@@ -54,6 +54,10 @@ class AuditAction(models.TextChoices):
     WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", "Webhook endpoint created, changed or deleted"
     WEBHOOK_ENDPOINT_PAUSED = "webhook_endpoint.paused", "Webhook endpoint paused after continuous failures"
     ADAPTER_CONFIG_CHANGED = "adapter_config.changed", "Platform adapter configured"
+    CASE_VIEWED = "case.viewed", "Case page opened in the console"
+    MEDIA_REVEALED = "case.media_revealed", "Blurred media revealed in the console"
+    USER_SIGNED_IN = "user.signed_in", "Signed in to the console"
+    USER_SIGNED_OUT = "user.signed_out", "Signed out of the console"
 
 
 class ActorType(models.TextChoices):

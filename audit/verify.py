@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
+from django.db.models.fields.json import KeyTransform
 
 from .hashing import GENESIS, checkpoint_hash, hash_of_event
 from .models import AuditCheckpoint, AuditEvent, AuditStreamHead
@@ -252,3 +253,102 @@ def _events_at(positions):
         stream__in={s for s, _ in positions}, seq__in={q for _, q in positions}
     ).values_list("stream", "seq", "hash", "pk")
     return [row for row in rows if (row[0], row[1]) in wanted]
+
+
+# ---- one stream (the console's "verify this case's chain") ---------------------------------------------------------
+
+
+@dataclass
+class StreamVerifyResult:
+    stream: str
+    events: int = 0
+    head_seq: int | None = None
+    checkpoints: int = 0
+    problem: Problem | None = None
+
+    @property
+    def ok(self):
+        return self.problem is None
+
+
+def verify_stream(stream, *, chunk_size=2000):
+    """Checks one stream: gapless from seq 1, every prev_hash links and every
+    hash recomputes, it ends exactly at its AuditStreamHead, and every entry
+    that a checkpoint recorded for it is still there with the same hash.
+    Stops at the first problem. Three queries whatever the length of the
+    stream (events are read with a server-side cursor); writes nothing.
+
+    Like verify_audit, on PostgreSQL outside a transaction it reads one
+    consistent snapshot, so a writer appending meanwhile is not tampering."""
+    if _on_postgresql() and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return _verify_stream(stream, chunk_size)
+    return _verify_stream(stream, chunk_size)
+
+
+def _stream_checkpoint_entries(stream):
+    """{seq: (hash, checkpoint number)} recorded for `stream` by the checkpoints
+    (the latest checkpoint wins for a seq), or a Problem for a malformed one."""
+    entries, count = {}, 0
+    rows = (AuditCheckpoint.objects.filter(heads__has_key=stream).annotate(entry=KeyTransform(stream, "heads"))
+            .order_by("number").values_list("number", "entry"))
+    for number, value in rows:
+        count += 1
+        if not (isinstance(value, list) and len(value) == 2 and type(value[0]) is int and isinstance(value[1], str)):
+            return count, Problem(f"checkpoint {number} has a malformed entry for this stream", stream=stream)
+        entries[value[0]] = (value[1], number)
+    return count, entries
+
+
+def _verify_stream(stream, chunk_size):
+    result = StreamVerifyResult(stream=stream)
+    result.checkpoints, checkpointed = _stream_checkpoint_entries(stream)
+    if isinstance(checkpointed, Problem):
+        result.problem = checkpointed
+        return result
+    head = AuditStreamHead.objects.filter(stream=stream).values_list("seq", "hash").first()
+    result.head_seq = head[0] if head else None
+    expected_seq, prev, last_id = 1, GENESIS, None
+    for event in AuditEvent.objects.filter(stream=stream).order_by("seq").iterator(chunk_size=chunk_size):
+        result.events += 1
+        where = dict(event_id=event.pk, stream=stream, seq=event.seq)
+        if event.seq != expected_seq:
+            result.problem = Problem(
+                f"expected seq {expected_seq}: event(s) before it were removed"
+                if event.seq > expected_seq else f"duplicate or re-ordered position (expected seq {expected_seq})",
+                **where)
+            return result
+        if event.prev_hash != prev:
+            result.problem = Problem("does not chain to the event before it (removed, inserted or re-ordered)", **where)
+            return result
+        if hash_of_event(event) != event.hash:
+            result.problem = Problem("content was altered (hash mismatch)", **where)
+            return result
+        recorded = checkpointed.pop(event.seq, None)
+        if recorded is not None and recorded[0] != event.hash:
+            result.problem = Problem(f"differs from the hash recorded in checkpoint {recorded[1]}", **where)
+            return result
+        expected_seq, prev, last_id = event.seq + 1, event.hash, event.pk
+    last_seq = expected_seq - 1
+    if checkpointed:
+        seq = min(checkpointed)
+        result.problem = Problem(f"recorded in checkpoint {checkpointed[seq][1]} but missing: the event was removed",
+                                 stream=stream, seq=seq)
+    elif head is None:
+        if result.events:
+            result.problem = Problem("the stream has no head: audit.record() did not write it (forged stream), "
+                                     "or its head was removed", event_id=last_id, stream=stream, seq=last_seq)
+        else:
+            result.problem = Problem("no audit events were recorded for this stream", stream=stream)
+    elif last_seq < head[0]:
+        result.problem = Problem(f"the stream ends at seq {last_seq}: its last event(s) were removed",
+                                 stream=stream, seq=last_seq + 1)
+    elif last_seq > head[0]:
+        result.problem = Problem(f"appended after the stream head (seq {head[0]}): audit.record() did not write it",
+                                 stream=stream, seq=head[0] + 1)
+    elif prev != head[1]:
+        result.problem = Problem("the last event differs from the stream head: it was replaced",
+                                 event_id=last_id, stream=stream, seq=last_seq)
+    return result

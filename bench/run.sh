@@ -38,4 +38,9 @@ fi
 if [ "${BENCH_WEBHOOKS:-1}" = 1 ]; then
     "$PY" -m bench.webhooks || status=$?
 fi
+# Console pages (case page, queue list) with 1M cases, server time beside the
+# same SELECTs replayed on plain psycopg (a few minutes); BENCH_CONSOLE=0 skips it.
+if [ "${BENCH_CONSOLE:-1}" = 1 ]; then
+    "$PY" -m bench.console_bench || status=$?
+fi
 exit $status

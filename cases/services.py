@@ -667,3 +667,23 @@ def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_met
             case["opened"] = case["id"] == proposals[subject_id]
             cases[subject_id] = case
     return cases
+
+
+# ---- console reads that are themselves on the record (F4) ------------------------
+
+def case_view_record(*, case_id, user):
+    """Records that `user` opened the case page (`case.viewed`). Writes only
+    the audit event, on the case's stream; the caller has checked that the
+    case exists and that the user may read it."""
+    with transaction.atomic():
+        audit.record(stream=case_stream(case_id), action="case.viewed", actor=Actor.user(user),
+                     target_type="case", target_id=case_id, data={})
+
+
+def case_media_reveal_record(*, case_id, user, index, url):
+    """Records that `user` revealed one blurred media item of the case
+    (`case.media_revealed`, with its position in the case page's media list
+    and its URL as reported). Writes only the audit event."""
+    with transaction.atomic():
+        audit.record(stream=case_stream(case_id), action="case.media_revealed", actor=Actor.user(user),
+                     target_type="case", target_id=case_id, data={"index": index, "url": str(url)[:2048]})

@@ -5,6 +5,7 @@ message naming the variable. With nothing set except DEBUG=true the project
 runs on embedded defaults: SQLite and a file-based Celery broker.
 """
 
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -88,6 +89,16 @@ try:
     WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 86400, minimum=0, maximum=30 * 86400)
     WEBHOOK_MAX_ENDPOINTS_PER_SOURCE = env_int("WEBHOOK_MAX_ENDPOINTS_PER_SOURCE", 20, minimum=1)
     WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30, minimum=1)
+    # Console (F4): hosts whose media the browser may load as blurred thumbnails
+    # (Content-Security-Policy img-src); media elsewhere is shown as a link only.
+    CONSOLE_MEDIA_ORIGINS = env_list("CONSOLE_MEDIA_ORIGINS", [])
+    for _origin in CONSOLE_MEDIA_ORIGINS:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", _origin):
+            raise ImproperlyConfiguredEnv(
+                f"CONSOLE_MEDIA_ORIGINS: {_origin!r} is not an origin like https://media.example.org")
+    LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+    LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+    SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
     METRICS_TOKEN = env_str("METRICS_TOKEN", "")
     METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
@@ -112,6 +123,8 @@ INSTALLED_APPS = [
     "reviews",
     "integrations",
     "integrations.adapters",
+    "django_htmx",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -120,11 +133,14 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "console.middleware.ConsoleLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "console.middleware.ContentSecurityPolicyMiddleware",
     # After an API write, dispatch webhooks now rather than at the next beat tick.
     "integrations.webhooks.kick.WebhookKickMiddleware",
 ]
@@ -142,6 +158,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "console.context_processors.console",
             ],
         },
     },
@@ -164,13 +182,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -179,12 +202,21 @@ STORAGES = {
 # Security headers. Values that depend on TLS come from the environment so
 # that a plain-HTTP local run (DEBUG) works and production is strict.
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# same-origin, not no-referrer: with no-referrer browsers send `Origin: null`
+# on form posts, which Django's CSRF check (rightly) refuses. same-origin
+# still sends nothing to any other site.
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "console.views.auth.csrf_failure"
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:my-work"
+LOGOUT_REDIRECT_URL = "console:login"
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

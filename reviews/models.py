@@ -199,6 +199,9 @@ class Review(models.Model):
                          condition=Q(state="open", warned_at__isnull=True, warn_at__isnull=False)),
             models.Index(fields=["due_at"], name="review_breach_due_idx",
                          condition=Q(state="open", breached_at__isnull=True, due_at__isnull=False)),
+            # The console's queue list sorted "due soonest": active reviews with a deadline, in list order.
+            models.Index(fields=["queue", "due_at", "case_opened_at", "case"], name="review_queue_due_idx",
+                         condition=Q(state__in=["open", "on_hold"], due_at__isnull=False)),
         ]
 
     def __str__(self):

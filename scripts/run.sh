@@ -134,7 +134,8 @@ cat <<EOF
 
 ========================================================================
  Quorum is running (Ctrl-C stops the web server, worker and beat)
-   admin      http://127.0.0.1:$PORT/admin/   (logins listed above)
+   console    http://127.0.0.1:$PORT/   (moderators, seniors, auditors: logins listed above)
+   admin      http://127.0.0.1:$PORT/admin/
    API docs   http://127.0.0.1:$PORT/api/docs/
    health     http://127.0.0.1:$PORT/healthz
    demo API key (client demo-platform):

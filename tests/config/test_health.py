@@ -52,7 +52,7 @@ def test_metrics_are_protected_and_in_prometheus_format(client, settings, api, r
 def test_security_headers(client):
     response = client.get("/healthz")
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Frame-Options"] == "DENY"
 
 

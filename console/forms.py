@@ -1,0 +1,65 @@
+"""Forms of the console's case page. They check the shape of the input;
+the review services check its meaning (allowed outcome, seat held, duration
+for time-limited outcomes ...) and their domain errors become form errors."""
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Policy
+from reviews.models import Outcome
+
+MAX_RATIONALE = 20_000
+MAX_REASON = 2_000
+MAX_NOTE = 20_000
+MAX_DURATION_DAYS = 36_500
+
+APPROVE, REJECT = "approve", "reject"
+
+
+class VoteForm(forms.Form):
+    """A vote in the stage the reviewer saw (`review`): outcome and policy in
+    review stages, approve or reject in approval stages."""
+
+    review = forms.UUIDField(widget=forms.HiddenInput)
+    outcome = forms.ModelChoiceField(queryset=Outcome.objects.filter(active=True), to_field_name="code",
+                                     required=False, label=_("Outcome"))
+    policy = forms.ModelChoiceField(queryset=Policy.objects.filter(active=True), to_field_name="code",
+                                    required=False, label=_("Policy"))
+    decision = forms.ChoiceField(choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))], required=False,
+                                 label=_("Approve or reject"))
+    rationale = forms.CharField(required=False, max_length=MAX_RATIONALE, widget=forms.Textarea,
+                                label=_("Rationale"))
+    duration_days = forms.IntegerField(required=False, min_value=1, max_value=MAX_DURATION_DAYS,
+                                       label=_("Duration in days"))
+
+    def vote_arguments(self):
+        """Keyword arguments for reviews.services.vote_cast."""
+        data = self.cleaned_data
+        approved = None
+        if data.get("decision"):
+            approved = data["decision"] == APPROVE
+        return {"outcome": data.get("outcome"), "policy": data.get("policy"), "approved": approved,
+                "rationale": data.get("rationale") or "", "duration_days": data.get("duration_days")}
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=MAX_REASON, label=_("Reason"))
+
+
+class OptionalReasonForm(forms.Form):
+    reason = forms.CharField(max_length=MAX_REASON, required=False, label=_("Reason"))
+
+
+class AssignForm(forms.Form):
+    review = forms.UUIDField(widget=forms.HiddenInput)
+    moderator = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True),
+                                       label=_("Moderator"))
+
+
+class SeatForm(forms.Form):
+    seat = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
+class NoteForm(forms.Form):
+    review = forms.UUIDField(widget=forms.HiddenInput)
+    text = forms.CharField(max_length=MAX_NOTE, widget=forms.Textarea, label=_("Note"))

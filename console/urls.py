@@ -1,0 +1,33 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from .views import auth, case, insight, work
+
+app_name = "console"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="console:my-work"), name="home"),
+    path("login/", auth.sign_in, name="login"),
+    path("logout/", auth.sign_out, name="logout"),
+    # my work, queues, senior and appeal lists (views/work.py)
+    path("work/", work.my_work, name="my-work"),
+    path("work/claim/<slug:queue>/", work.claim_next, name="claim-next"),
+    path("queues/<slug:queue>/", work.queue_list, name="queue"),
+    path("escalations/", work.escalations, name="escalations"),
+    path("appeals/", work.appeals, name="appeals"),
+    # the case page and what can be done on it (views/case.py)
+    path("cases/<uuid:case_id>/", case.case_page, name="case"),
+    path("cases/<uuid:case_id>/vote/", case.vote, name="vote"),
+    path("cases/<uuid:case_id>/escalate/", case.escalate, name="escalate"),
+    path("cases/<uuid:case_id>/hold/", case.hold, name="hold"),
+    path("cases/<uuid:case_id>/resume/", case.resume, name="resume"),
+    path("cases/<uuid:case_id>/assign/", case.assign, name="assign"),
+    path("cases/<uuid:case_id>/release/", case.release, name="release"),
+    path("cases/<uuid:case_id>/renew/", case.renew, name="renew"),
+    path("cases/<uuid:case_id>/note/", case.note, name="note"),
+    path("cases/<uuid:case_id>/media/<int:index>/reveal/", case.reveal_media, name="reveal-media"),
+    # supervisors and auditors (views/insight.py)
+    path("dashboard/", insight.dashboard, name="dashboard"),
+    path("audit/", insight.audit_search, name="audit"),
+    path("audit/verify/<uuid:case_id>/", insight.audit_verify, name="audit-verify"),
+]

@@ -1,0 +1,382 @@
+"""The case page: everything needed to decide one case, and what can be
+done on it (vote, escalate, hold, resume, assign, release, renew, note,
+reveal media).
+
+Who may read: ANY console user may open any case page — moderators as well
+as leads and auditors, whether or not they hold a seat. This is a policy
+question (should moderators only see cases of the queues they work?) noted
+in issue 5; reads are audited (`case.viewed`), so the record shows who
+looked. Auditors read everything and change nothing: they get no forms and
+every POST answers 403, except revealing media (looking is reading; it is
+audited like everyone's).
+
+Each action parses its form, calls one review service and redirects
+(POST/redirect/GET) with a message; a domain error re-renders the page with
+the error on the form, status 409 (conflict with the case's state) or 400
+(bad input), never 500."""
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from audit.models import AuditAction
+from cases.errors import DomainError
+from cases.models import Case
+from cases.services import case_media_reveal_record, case_view_record
+from reviews import casefile
+from reviews.errors import InvalidVote
+from reviews.services import (
+    case_escalate,
+    case_hold,
+    case_resume,
+    lease_renew,
+    note_add,
+    seat_assign,
+    seat_release,
+    vote_cast,
+)
+
+from ..decorators import console_view
+from ..forms import AssignForm, NoteForm, OptionalReasonForm, ReasonForm, SeatForm, VoteForm
+
+REVEALED_SESSION_KEY = "console_revealed_media"
+REVEALED_CASES_KEPT = 50
+TIMELINE_VALUE_CHARS = 300
+
+REPORTER_KINDS = {
+    "user": gettext_lazy("User"), "trusted_flagger": gettext_lazy("Trusted flagger"),
+    "automated": gettext_lazy("Automated classifier"), "staff": gettext_lazy("Staff"),
+}
+CASE_STATES = {
+    "open": gettext_lazy("Open"), "in_review": gettext_lazy("In review"), "escalated": gettext_lazy("Escalated"),
+    "on_hold": gettext_lazy("On hold"), "decided": gettext_lazy("Decided"), "closed": gettext_lazy("Closed"),
+}
+REVIEW_STATES = {
+    "open": gettext_lazy("Open"), "on_hold": gettext_lazy("On hold"), "consensus": gettext_lazy("Consensus"),
+    "split": gettext_lazy("Split"), "cancelled": gettext_lazy("Cancelled (escalated or superseded)"),
+    "timed_out": gettext_lazy("Timed out"),
+}
+SEAT_STATES = {"claimed": gettext_lazy("Claimed"), "voted": gettext_lazy("Voted"),
+               "released": gettext_lazy("Released")}
+RELATIONS = {
+    "same_subject": gettext_lazy("Same subject"),
+    "author_account": gettext_lazy("The author's account"),
+    "author_content": gettext_lazy("Other content by the author"),
+    "account_content": gettext_lazy("Content by this account"),
+    "same_media": gettext_lazy("Same media (hash)"),
+}
+ACTION_LABELS = dict(AuditAction.choices)
+
+
+# ---- reading -------------------------------------------------------------------
+
+def _revealed(request, case_id):
+    return set(request.session.get(REVEALED_SESSION_KEY, {}).get(str(case_id), []))
+
+
+def _remember_revealed(request, case_id, index):
+    revealed = dict(request.session.get(REVEALED_SESSION_KEY, {}))
+    key = str(case_id)
+    indices = sorted(set(revealed.pop(key, [])) | {index})
+    revealed[key] = indices  # re-inserted last: the oldest cases are dropped first
+    while len(revealed) > REVEALED_CASES_KEPT:
+        revealed.pop(next(iter(revealed)))
+    request.session[REVEALED_SESSION_KEY] = revealed
+
+
+def _short(value):
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= TIMELINE_VALUE_CHARS else text[:TIMELINE_VALUE_CHARS] + "…"
+
+
+def _present(cf):
+    """Translated labels for the codes the case file carries."""
+    for group in cf.report_groups:
+        for kind in group["kinds"]:
+            kind["label"] = REPORTER_KINDS.get(kind["kind"], kind["kind"])
+    for report in cf.recent_reports:
+        report.kind_label = REPORTER_KINDS.get(report.reporter_kind, report.reporter_kind)
+    for related in cf.related:
+        related.label = RELATIONS.get(related.relation, related.relation)
+        related.state_label = CASE_STATES.get(related.case.state, related.case.state)
+    for rf in cf.reviews:
+        rf.state_label = REVIEW_STATES.get(rf.review.state, rf.review.state)
+        for seat in rf.seats:
+            seat.state_label = SEAT_STATES.get(seat.state, seat.state)
+    for event in cf.events:
+        label = ACTION_LABELS.get(event.action)
+        event.label = _(label) if label else event.action
+        data = event.data if isinstance(event.data, dict) else {}
+        event.fields = [(key, _short(value)) for key, value in data.items() if value not in (None, "", [], {})]
+    return cf
+
+
+def _forms_for(cf, forms):
+    review_id = cf.review.pk if cf.review else None
+    top_policy = next((p.code for p in cf.policies if p.pk == cf.top_policy_id), "")
+    out = {
+        "vote": VoteForm(initial={"review": review_id, "policy": top_policy}),
+        "escalate": ReasonForm(prefix="escalate"),
+        "hold": ReasonForm(prefix="hold"),
+        "resume": OptionalReasonForm(prefix="resume"),
+        "assign": AssignForm(initial={"review": review_id}),
+        "note": NoteForm(initial={"review": review_id}),
+    }
+    out.update(forms or {})
+    return out
+
+
+def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
+    roles = request.roles
+    can_act = roles.can_review
+    try:
+        cf = casefile.case_file(case_id=case_id, viewer=request.user, can_assign=can_act and roles.is_lead)
+    except Case.DoesNotExist:
+        raise Http404("no such case") from None
+    if record_view:
+        case_view_record(case_id=cf.case.pk, user=request.user)
+    forms = _forms_for(cf, forms)
+    revealed = _revealed(request, cf.case.pk)
+    vote_form = forms["vote"]
+    selected_outcome = vote_form["outcome"].value()
+    escalation_key = cf.stage.version.escalation_stage_key if cf.stage else ""
+    context = {
+        "nav": "work",
+        "cf": _present(cf),
+        "case": cf.case,
+        "state_label": CASE_STATES.get(cf.case.state, cf.case.state),
+        "can_act": can_act,
+        "is_lead": can_act and roles.is_lead,
+        "is_auditor": roles.is_auditor,
+        "can_escalate": can_act and cf.is_active and bool(escalation_key) and cf.stage.key != escalation_key
+        and (roles.is_lead or (cf.my_seat is not None and cf.my_seat.state == "claimed")),
+        "can_note": can_act and cf.review is not None and (roles.is_lead or cf.my_seat is not None),
+        "forms": forms,
+        "selected_outcome": str(selected_outcome) if selected_outcome else "",
+        "selected_policy": str(vote_form["policy"].value() or ""),
+        "time_limited": [o for o in cf.outcomes if o.time_limited],
+        "media": [(item, item.index in revealed) for item in cf.media],
+        "timeline_limit": casefile.TIMELINE_LIMIT,
+        # Errors that belong to no field, shown once at the top (the form itself may no longer be offered).
+        "form_errors": [e for form in forms.values() if form.is_bound for e in form.non_field_errors()],
+    }
+    return render(request, "console/case/page.html", context, status=status)
+
+
+@require_GET
+@console_view()
+def case_page(request, case_id):
+    """The case page. Any console user may read it (see the module
+    docstring); each GET records `case.viewed`."""
+    return _render_case(request, case_id, record_view=True)
+
+
+# ---- acting ----------------------------------------------------------------------
+
+FIELD_MESSAGES = {
+    "outcome": gettext_lazy("Choose one of the outcomes this stage allows."),
+    "policy": gettext_lazy("Choose the policy your vote rests on."),
+    "rationale": gettext_lazy("Give a rationale: every outcome except “No violation”, and every rejection, needs one."),
+    "decision": gettext_lazy("Choose approve or reject."),
+}
+CODE_MESSAGES = {
+    "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),
+    "review_closed": gettext_lazy("This stage is closed; your vote was not counted."),
+}
+
+
+def _domain_error(form, exc):
+    """Puts a domain error on `form`; returns the HTTP status for it."""
+    field = {"approved": "decision"}.get(exc.field, exc.field)
+    if field not in form.fields:
+        field = None
+    if field == "duration_days":
+        message = (_("This outcome takes no duration: leave the field empty.") if "takes no duration" in str(exc)
+                   else _("This outcome is time-limited: give the duration in days."))
+    elif field in FIELD_MESSAGES:
+        message = FIELD_MESSAGES[field]
+    elif isinstance(exc, InvalidVote) and field is None and "already voted" in str(exc):
+        message = _("You already voted in this stage, differently; votes are final and yours was not changed.")
+    else:
+        message = CODE_MESSAGES.get(exc.code) or str(exc)
+    form.add_error(field, message)
+    return 400 if isinstance(exc, InvalidVote) and field is not None else 409
+
+
+def _gone(form):
+    form.add_error(None, _("What this form refers to no longer exists; reload the page."))
+    return 409
+
+
+def _done(request, url):
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)
+
+
+def _case_url(case_id):
+    return reverse("console:case", args=[case_id])
+
+
+def _require_lead(request):
+    if not request.roles.is_lead:
+        raise PermissionDenied("this action needs a lead (senior moderator or admin)")
+
+
+@console_view(require="can_review")
+@require_POST
+def vote(request, case_id):
+    form = VoteForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, case_id, forms={"vote": form}, status=400)
+    now = timezone.now()
+    try:
+        cast = vote_cast(review_id=form.cleaned_data["review"], reviewer=request.user, now=now,
+                         **form.vote_arguments())
+    except DomainError as exc:
+        return _render_case(request, case_id, forms={"vote": form}, status=_domain_error(form, exc))
+    except ObjectDoesNotExist:
+        return _render_case(request, case_id, forms={"vote": form}, status=_gone(form))
+    if cast.cast_at != now:  # vote_cast found this identical vote already cast: a repeated submission
+        messages.warning(request, _("You had already cast this vote; it was counted once."))
+    else:
+        messages.success(request, _("Your vote was recorded."))
+    return _done(request, reverse("console:my-work"))
+
+
+def _reason_action(request, case_id, *, prefix, form_class, call, success):
+    form = form_class(request.POST, prefix=prefix)
+    if not form.is_valid():
+        return _render_case(request, case_id, forms={prefix: form}, status=400)
+    try:
+        call(form.cleaned_data)
+    except DomainError as exc:
+        return _render_case(request, case_id, forms={prefix: form}, status=_domain_error(form, exc))
+    messages.success(request, success)
+    return _done(request, _case_url(case_id))
+
+
+@console_view(require="can_review")
+@require_POST
+def escalate(request, case_id):
+    return _reason_action(
+        request, case_id, prefix="escalate", form_class=ReasonForm, success=_("The case was escalated."),
+        call=lambda data: case_escalate(case_id=case_id, actor_user=request.user, reason=data["reason"]))
+
+
+@console_view(require="can_review")
+@require_POST
+def hold(request, case_id):
+    _require_lead(request)
+    return _reason_action(
+        request, case_id, prefix="hold", form_class=ReasonForm, success=_("The case is on hold."),
+        call=lambda data: case_hold(case_id=case_id, lead=request.user, reason=data["reason"]))
+
+
+@console_view(require="can_review")
+@require_POST
+def resume(request, case_id):
+    _require_lead(request)
+    return _reason_action(
+        request, case_id, prefix="resume", form_class=OptionalReasonForm, success=_("The case was resumed."),
+        call=lambda data: case_resume(case_id=case_id, lead=request.user, reason=data["reason"]))
+
+
+@console_view(require="can_review")
+@require_POST
+def assign(request, case_id):
+    _require_lead(request)
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, case_id, forms={"assign": form}, status=400)
+    moderator = form.cleaned_data["moderator"]
+    try:
+        seat_assign(review_id=form.cleaned_data["review"], moderator=moderator, lead=request.user)
+    except DomainError as exc:
+        return _render_case(request, case_id, forms={"assign": form}, status=_domain_error(form, exc))
+    except ObjectDoesNotExist:
+        return _render_case(request, case_id, forms={"assign": form}, status=_gone(form))
+    messages.success(request, _("%(name)s was given a seat.") % {"name": moderator.get_username()})
+    return _done(request, _case_url(case_id))
+
+
+def _seat_action(request, case_id, call, success):
+    form = SeatForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Which seat? The form was incomplete; reload the page."))
+        return _render_case(request, case_id, status=400)
+    try:
+        result = call(form.cleaned_data["seat"])
+    except (DomainError, ObjectDoesNotExist) as exc:
+        messages.error(request, CODE_MESSAGES.get(getattr(exc, "code", ""))
+                       or (str(exc) if isinstance(exc, DomainError) else _("That seat no longer exists.")))
+        return _render_case(request, case_id, status=409)
+    messages.success(request, success(result))
+    return _done(request, _case_url(case_id))
+
+
+@console_view(require="can_review")
+@require_POST
+def release(request, case_id):
+    return _seat_action(
+        request, case_id,
+        lambda seat_id: seat_release(seat_id=seat_id, actor_user=request.user, reason="released on the case page"),
+        lambda seat: _("You released your seat."))
+
+
+@console_view(require="can_review")
+@require_POST
+def renew(request, case_id):
+    def renewed(expires_at):
+        local = timezone.localtime(expires_at)
+        return _("Your lease now runs until %(time)s.") % {"time": local.strftime("%H:%M")}
+
+    return _seat_action(request, case_id, lambda seat_id: lease_renew(seat_id=seat_id, moderator=request.user),
+                        renewed)
+
+
+@console_view(require="can_review")
+@require_POST
+def note(request, case_id):
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _render_case(request, case_id, forms={"note": form}, status=400)
+    try:
+        note_add(review_id=form.cleaned_data["review"], author=request.user, text=form.cleaned_data["text"])
+    except DomainError as exc:
+        return _render_case(request, case_id, forms={"note": form}, status=_domain_error(form, exc))
+    except ObjectDoesNotExist:
+        return _render_case(request, case_id, forms={"note": form}, status=_gone(form))
+    messages.success(request, _("Your note was added."))
+    return _done(request, _case_url(case_id))
+
+
+@console_view()
+@require_POST
+def reveal_media(request, case_id, index):
+    """Shows one blurred media item unblurred, on the record
+    (`case.media_revealed`). Any console user may (auditors too: looking is
+    reading, and the look is audited). htmx swaps just that item; without JS
+    the case page reloads with the item revealed (kept in the session)."""
+    try:
+        media = casefile.case_media(case_id=case_id)
+    except Case.DoesNotExist:
+        raise Http404("no such case") from None
+    if index >= len(media):
+        raise Http404("no such media item")
+    item = media[index]
+    case_media_reveal_record(case_id=case_id, user=request.user, index=index, url=item.url)
+    _remember_revealed(request, case_id, index)
+    if request.htmx:
+        return render(request, "console/case/_media_item.html",
+                      {"item": item, "is_revealed": True, "case": {"pk": case_id}, "announce": True})
+    messages.info(request, _("Media %(n)d is revealed.") % {"n": index + 1})
+    return redirect(_case_url(case_id) + f"#media-{index}")

@@ -1,0 +1,157 @@
+"""The supervisor dashboard and the audit view (leads and auditors)."""
+
+import json
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.http import urlencode
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from audit.models import AuditAction
+from audit.selectors import audit_event_search
+from audit.services import case_stream
+from audit.verify import verify_stream
+from reviews import stats
+
+from ..charts import Series, bar_chart
+from ..decorators import console_view
+
+# ---- dashboard ---------------------------------------------------------------------
+
+
+class WindowForm(forms.Form):
+    window = forms.ChoiceField(
+        label=gettext_lazy("Time window"), required=False,
+        choices=[("24h", gettext_lazy("Last 24 hours")), ("7d", gettext_lazy("Last 7 days"))],
+    )
+
+
+@console_view(require="can_see_dashboard")
+@require_GET
+def dashboard(request):
+    form = WindowForm(request.GET)
+    if not form.is_valid():
+        return render(request, "console/insight/dashboard.html",
+                      {"nav": "dashboard", "form": form, "figures": None}, status=400)
+    figures = stats.dashboard_figures(window=form.cleaned_data["window"] or stats.DEFAULT_WINDOW)
+    return render(request, "console/insight/dashboard.html", {
+        "nav": "dashboard", "form": form, "figures": figures, "min_units": stats.MIN_AGREEMENT_UNITS,
+        "agreement": [a for a in figures.agreement if a.policy],
+        "agreement_overall": figures.agreement[-1],
+        "first_action_text": _median_text(figures.first_action, figures.now),
+        "decision_text": _median_text(figures.decision, figures.now),
+        "backlog_chart": bar_chart(
+            chart_id="backlog-chart", title=_("Backlog per queue"),
+            categories=[q.name for q in figures.backlog],
+            series=[
+                Series(_("Open"), tuple(q.open for q in figures.backlog), "series-0"),
+                Series(_("In review"), tuple(q.in_review for q in figures.backlog), "series-1"),
+                Series(_("Escalated"), tuple(q.escalated for q in figures.backlog), "series-2"),
+                Series(_("On hold"), tuple(q.on_hold for q in figures.backlog), "series-3"),
+            ],
+        ),
+        "daily_chart": bar_chart(
+            chart_id="daily-chart", title=_("Decisions and breaches per day, last 7 days"),
+            categories=[_day_label(d.day) for d in figures.days],
+            series=[
+                Series(_("Decisions"), tuple(d.decisions for d in figures.days), "series-0"),
+                Series(_("Breaches"), tuple(d.breaches for d in figures.days), "series-2"),
+            ],
+        ),
+    })
+
+
+def _day_label(day):
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+def _median_text(median, now):
+    """A median duration in words ("2 hours, 5 minutes"), in the user's language."""
+    if median.duration is None:
+        return None
+    if median.duration < timedelta(minutes=1):
+        return ngettext("%(n)s second", "%(n)s seconds", median.duration.seconds) % {"n": median.duration.seconds}
+    return timesince(now - median.duration, now)
+
+
+# ---- audit view --------------------------------------------------------------------
+
+_DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self):
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class AuditSearchForm(forms.Form):
+    case = forms.UUIDField(label=gettext_lazy("Case id"), required=False)
+    actor = forms.CharField(label=gettext_lazy("Actor (exact name)"), required=False, max_length=200)
+    action = forms.ChoiceField(label=gettext_lazy("Action"), required=False,
+                               choices=[("", gettext_lazy("Any action")), *AuditAction.choices])
+    since = forms.DateTimeField(label=gettext_lazy("From"), required=False, input_formats=_DATETIME_FORMATS,
+                                widget=LocalDateTimeInput())
+    until = forms.DateTimeField(label=gettext_lazy("To"), required=False, input_formats=_DATETIME_FORMATS,
+                                widget=LocalDateTimeInput())
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since >= until:
+            raise forms.ValidationError(_("“From” must be before “To”."))
+        return data
+
+
+@console_view(require="can_read_everything")
+@require_GET
+def audit_search(request):
+    form = AuditSearchForm(request.GET)
+    if not form.is_valid():
+        return render(request, "console/insight/audit.html", {"nav": "audit", "form": form, "page": None},
+                      status=400)
+    query = form.cleaned_data
+    page = audit_event_search(case_id=query["case"], actor_name=query["actor"].strip(), action=query["action"],
+                              since=query["since"], until=query["until"], before=query["before"])
+    next_url = None
+    if page.next_cursor is not None:
+        params = {k: v for k, v in request.GET.items() if k != "before" and v}
+        next_url = f"{reverse('console:audit')}?{urlencode({**params, 'before': page.next_cursor})}"
+    return render(request, "console/insight/audit.html", {
+        "nav": "audit", "form": form, "page": page, "case_id": query["case"], "next_url": next_url,
+        "first_page_url": (f"{reverse('console:audit')}?{urlencode({k: v for k, v in request.GET.items() if k != 'before'})}"
+                           if query["before"] else None),
+        "rows": [(event, _compact_json(event.data)) for event in page.events],
+    })
+
+
+def _compact_json(data):
+    # Escaped by the template like any other text: the data holds reported strings.
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+@console_view(require="can_read_everything")
+@require_POST
+def audit_verify(request, case_id):
+    result = verify_stream(case_stream(case_id))
+    if result.ok:
+        text = _("Chain intact: %(events)s events, the head matches (seq %(seq)s), "
+                 "%(checkpoints)s checkpoint(s) agree.") % {
+            "events": result.events, "seq": result.head_seq, "checkpoints": result.checkpoints}
+    elif result.problem.seq is not None:
+        text = _("Chain broken at seq %(seq)s: %(why)s") % {"seq": result.problem.seq, "why": result.problem.message}
+    else:
+        text = _("Chain could not be verified: %(why)s") % {"why": result.problem.message}
+    if request.htmx:
+        return render(request, "console/insight/_verify.html", {"case_id": case_id, "result": result, "text": text})
+    (messages.success if result.ok else messages.error)(request, text)
+    return redirect(f"{reverse('console:audit')}?{urlencode({'case': str(case_id)})}")

@@ -1,0 +1,103 @@
+/* Quorum console behaviour. Loaded as a file (the CSP allows no inline
+   script). Everything here is an enhancement: every action also works as a
+   plain form submission. */
+(function () {
+  "use strict";
+
+  function typing(target) {
+    if (!target) return false;
+    var tag = target.tagName;
+    // A focused radio button or checkbox takes no text: shortcuts still apply (1 then r).
+    if (tag === "INPUT" && (target.type === "radio" || target.type === "checkbox")) return false;
+    return target.isContentEditable || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT";
+  }
+
+  function announce(text) {
+    var live = document.getElementById("live");
+    if (!live || !text) return;
+    live.textContent = "";
+    var p = document.createElement("p");
+    p.className = "message";
+    p.textContent = text;
+    live.appendChild(p);
+  }
+  window.quorumAnnounce = announce;
+
+  // One submission per form, even on a double click or a double Enter.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-once")) return;
+    if (form.dataset.submitted === "yes") {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitted = "yes";
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+      b.setAttribute("aria-disabled", "true");
+      b.disabled = true;
+    });
+  }, true);
+
+  // htmx forms re-enable after an answer that did not replace them (an error).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target.closest ? event.target.closest("form[data-once]") : null;
+    if (form && document.body.contains(form) && !event.detail.successful) {
+      delete form.dataset.submitted;
+      form.querySelectorAll("button").forEach(function (b) { b.disabled = false; b.removeAttribute("aria-disabled"); });
+    }
+  });
+
+  // Keyboard shortcuts: elements with data-shortcut="k" are clicked (buttons,
+  // links, radio buttons) or focused (fields) when k is pressed outside a field.
+  var pendingG = false;
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+    var key = event.key;
+    if (pendingG) {
+      pendingG = false;
+      var goto = document.querySelector('[data-goto="' + CSS.escape(key) + '"]');
+      if (goto) { event.preventDefault(); goto.click(); }
+      return;
+    }
+    if (key === "g") { pendingG = true; return; }
+    var el = document.querySelector('[data-shortcut="' + CSS.escape(key) + '"]');
+    if (!el) return;
+    event.preventDefault();
+    if (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "radio" && el.type !== "checkbox") || el.tagName === "SELECT") {
+      el.focus();
+    } else {
+      if (el.type === "radio" || el.type === "checkbox") el.focus();
+      el.click();
+      var label = el.getAttribute("data-announce");
+      if (label) announce(label);
+    }
+  });
+
+  // Countdowns: <time data-countdown datetime="ISO">; text is rendered by the
+  // server and refreshed here in the page's language.
+  function refreshCountdowns() {
+    var lang = document.documentElement.lang || "en";
+    var rtf = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(lang, { numeric: "auto" }) : null;
+    if (!rtf) return;
+    document.querySelectorAll("time[data-countdown]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(at)) return;
+      var seconds = Math.round((at - Date.now()) / 1000);
+      var abs = Math.abs(seconds), value, unit;
+      if (abs < 60) { value = seconds; unit = "second"; }
+      else if (abs < 3600) { value = Math.round(seconds / 60); unit = "minute"; }
+      else if (abs < 86400) { value = Math.round(seconds / 3600); unit = "hour"; }
+      else { value = Math.round(seconds / 86400); unit = "day"; }
+      el.textContent = rtf.format(value, unit);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    refreshCountdowns();
+    window.setInterval(refreshCountdowns, 30000);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    refreshCountdowns();
+    var msg = event.target.querySelector ? event.target.querySelector("[data-announce-on-load]") : null;
+    if (msg) announce(msg.getAttribute("data-announce-on-load"));
+  });
+})();

@@ -1,0 +1,96 @@
+"""axe-core on every console page, with data on it, per role; the README
+screenshots (docs/screenshots/, written only with QUORUM_SCREENSHOTS=1)."""
+import pytest
+from django.urls import reverse
+
+from reviews.models import AppellantKind, Review
+from reviews.services import appeal_file, seat_assign
+
+from .conftest import assert_no_overflow, axe_check, claim_and_vote, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def console_data(people, file_case, media_url, system_actor):
+    """A little of everything: a decided and appealed case, a split one waiting for a senior,
+    open cases, and a case with two media held by mod4."""
+    mods, seniors = people["moderators"], people["seniors"]
+    with_media = str(file_case(
+        text="Limited offer!!! Visit the link to claim your prize — مرحبا", url="https://forum.example/p/1",
+        media=[{"url": media_url("one"), "mime_type": "image/png"}, {"url": media_url("two"), "mime_type": "image/png"}],
+        author="spammer-42", description="Reported by several users as spam"))
+    seat_assign(review_id=Review.objects.get(case_id=with_media, state="open").pk, moderator=mods[3], lead=seniors[0])
+
+    decided = str(file_case(text="Buy followers now", policy="spam", author="spammer-42"))
+    claim_and_vote(decided, mods[0], "remove_content", rationale="Commercial spam.")
+    claim_and_vote(decided, mods[1], "remove_content", rationale="Spam, same network.")
+    appeal_file(case_id=decided, appellant_kind=AppellantKind.AFFECTED_USER,
+                statement="I was only sharing a deal with friends.", actor=system_actor)
+
+    split = str(file_case(text="Is this satire?", policy="harassment"))
+    claim_and_vote(split, mods[0], "no_violation")
+    claim_and_vote(split, mods[1], "label", policy="harassment", rationale="Needs a label.")
+    claim_and_vote(split, mods[2], "remove_content", policy="harassment", rationale="Targets a person.")
+
+    for i in range(3):
+        file_case(text=f"Open case number {i}", policy=["spam", "harassment", "hate"][i % 3])
+    return {"with_media": with_media, "decided": decided, "split": split}
+
+
+def visit(page, url, name=None, *, heading=None):
+    response = page.goto(url)
+    assert response.status == 200, f"{url}: {response.status}"
+    if heading:
+        assert heading.lower() in page.get_by_role("heading", level=1).inner_text().lower()
+    assert page.locator("h1").count() == 1
+    if name:
+        screenshot(page, name)
+    assert_no_overflow(page)
+    axe_check(page)
+
+
+def test_moderator_pages(page_for, people, console_data):
+    page = page_for(people["moderators"][3])
+    visit(page, reverse("console:my-work"), "my-work", heading="My work")
+    assert page.get_by_role("button", name="Claim next in General").is_visible()
+    visit(page, reverse("console:queue", args=["general"]), "queue", heading="General")
+    # The filter form, used as a person would: choose, apply, read the filtered list.
+    page.get_by_label("Policy").select_option(label="Hateful conduct")
+    page.get_by_label("Sort by").select_option("oldest")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply").click()
+    assert "policy=hate" in page.url and "Open case number 2" in page.locator("main").inner_text()
+    assert "Buy followers now" not in page.locator("main").inner_text()
+    axe_check(page)
+    visit(page, reverse("console:case", args=[console_data["with_media"]]), "case")
+    assert page.locator(".media-item.blurred img").count() == 2
+    assert page.get_by_role("button", name="Cast vote").is_visible()
+    visit(page, reverse("console:case", args=[console_data["decided"]]))
+
+
+def test_senior_pages(page_for, people, console_data):
+    page = page_for(people["seniors"][1])
+    visit(page, reverse("console:escalations"), "escalations", heading="Escalations")
+    assert "Reviewers disagreed (split)" in page.locator("main").inner_text()
+    visit(page, reverse("console:appeals"), "appeals", heading="Appeals")
+    assert "I was only sharing a deal with friends." in page.locator("main").inner_text()
+    visit(page, reverse("console:dashboard"), "dashboard", heading="Dashboard")
+    assert page.locator("main svg").count() >= 1  # charts are inline SVG
+    visit(page, reverse("console:dashboard") + "?window=7d")
+    visit(page, reverse("console:case", args=[console_data["split"]]))  # lead actions: assign, hold, note
+    assert page.get_by_label("Reason for the hold").is_visible()
+
+
+def test_auditor_pages(page_for, people, console_data):
+    page = page_for(people["auditor"])
+    visit(page, reverse("console:audit") + f"?case={console_data['decided']}", "audit", heading="Audit")
+    assert page.locator("table.audit-events tbody tr").count() >= 5
+    page.get_by_role("button", name="Verify this case’s chain").click()
+    page.wait_for_selector("#verify-result .verify-ok")
+    assert page.locator("#verify-result").inner_text().startswith("Chain intact")
+    axe_check(page)
+    visit(page, reverse("console:audit"), heading="Audit")
+    visit(page, reverse("console:case", args=[console_data["decided"]]))
+    visit(page, reverse("console:escalations"))
+    visit(page, reverse("console:dashboard"))
