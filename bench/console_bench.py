@@ -130,13 +130,14 @@ def measure(client, urls, db_url):
     return server, baseline, statuses, query_counts
 
 
-def row(label, server, baseline, statuses, counts):
+def row(label, server, baseline, statuses, counts, targeted=True):
     p50, p95 = rb.pct(server, 50), rb.pct(server, 95)
     b50, b95 = rb.pct(baseline, 50), rb.pct(baseline, 95)
     verdict = "INVALID (not all 200)" if set(statuses) != {200} else "met" if p95 < TARGET_P95_MS else "MISSED"
-    print(f"  {label:<34} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   | SQL replayed p50 {b50:5.1f} ms p95 {b95:5.1f} ms"
+    target = f"target p95 < {TARGET_P95_MS:.0f} ms: {verdict}" if targeted else "(no target in the issue)"
+    print(f"  {label:<38} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms   | SQL replayed p50 {b50:5.1f} ms p95 {b95:5.1f} ms"
           f"   ratio p95 {p95 / b95 if b95 else float('nan'):4.1f}x   queries {min(counts)}–{max(counts)}"
-          f"   HTTP {statuses}   target p95 < {TARGET_P95_MS:.0f} ms: {verdict}")
+          f"   HTTP {statuses}   {target}")
 
 
 def main():
@@ -181,10 +182,27 @@ def main():
         client.get(url)
         results.append((label, measure(client, [url] * max(20, REQUESTS // 5), db_url)))
 
+    # Other pages, for the record (the issue sets the target for the case page and the queue list).
+    from django.contrib.auth.models import User
+    from django.test import override_settings
+
+    other = []
+    client.get("/work/")
+    other.append(("My work (counts shared 10 s)", measure(client, ["/work/"] * 40, db_url)))
+    with override_settings(CONSOLE_COUNTS_CACHE_SECONDS=0):
+        other.append(("My work (counts taken every time)", measure(client, ["/work/"] * 10, db_url)))
+    senior = Client()
+    senior.force_login(User.objects.get(username="bench-senior-0"))
+    senior.get("/escalations/")
+    other.append(("escalations and approvals", measure(senior, ["/escalations/"] * 20, db_url)))
+    other.append(("supervisor dashboard, 24 h", measure(senior, ["/dashboard/"] * 10, db_url)))
+
     print("  server time (in-process, full Django stack) beside the same SELECTs replayed on plain psycopg:")
     for label, (server, baseline, statuses, counts) in results:
         row(label, server, baseline, statuses, counts)
-    bad = [label for label, (_, _, statuses, _) in results if set(statuses) != {200}]
+    for label, (server, baseline, statuses, counts) in other:
+        row(label, server, baseline, statuses, counts, targeted=False)
+    bad = [label for label, (_, _, statuses, _) in results + other if set(statuses) != {200}]
     return 1 if bad else 0
 
 

@@ -9,6 +9,8 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-for-django-checks-0123456789")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Tests change counts and look again at once; tests/console/test_work.py covers the shared counts.
+os.environ.setdefault("CONSOLE_COUNTS_CACHE_SECONDS", "0")
 
 from .settings import *  # noqa: E402,F403
 

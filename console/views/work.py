@@ -20,13 +20,14 @@ from ..work_forms import QueueFilterForm
 @console_view()
 def my_work(request):
     roles = request.roles
-    queues = worklists.queue_overview(user=request.user, read_everything=roles.can_read_everything)
+    queues, counted_at = worklists.queue_overview(user=request.user, read_everything=roles.can_read_everything)
     claimable = [row for row in queues if row.workable and roles.can_review]
     # `n` claims from the first queue with work waiting for the user (else the first they work).
     shortcut = next((row for row in claimable if row.mine_waiting), claimable[0] if claimable else None)
     return render(request, "console/work/my_work.html", {
         "nav": "work",
         "queues": queues,
+        "counted_at": counted_at,
         "can_claim": roles.can_review,
         "shortcut_queue": shortcut.queue.pk if shortcut else None,
         "seats": worklists.claimed_seats(user=request.user),

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -147,13 +148,35 @@ def test_my_work_runs_a_fixed_number_of_queries(people, sign_in, file_case, poli
         client.get(reverse("console:my-work"))
 
 
-def test_overview_is_two_queries(people, file_case, django_assert_num_queries):
+def test_overview_is_three_queries(people, file_case, django_assert_num_queries):
     file_case()
     mod = people["moderators"][0]
-    mod.groups.all()  # nothing cached on purpose: the group ids are a subquery
-    with django_assert_num_queries(2):
-        rows = queue_overview(user=mod)
+    with django_assert_num_queries(3):  # the user's groups, the grouped counts, the queues
+        rows, _ = queue_overview(user=mod)
     assert rows[0].waiting == 1
+
+
+def test_overview_counts_are_shared_for_a_few_seconds(people, file_case, settings, django_assert_num_queries):
+    """Counting touches every open review, so moderators with the same groups
+    share the counts for CONSOLE_COUNTS_CACHE_SECONDS; the time they were
+    taken comes with them (and is shown on the page)."""
+    settings.CONSOLE_COUNTS_CACHE_SECONDS = 30
+    cache.clear()
+    file_case()
+    mod1, mod2 = people["moderators"][:2]
+    first, counted_at = queue_overview(user=mod1)
+    assert first[0].waiting == 1
+    file_case()
+    with django_assert_num_queries(2):  # groups and queues: the counts come from the cache
+        again, again_at = queue_overview(user=mod2)
+    assert again[0].waiting == 1 and again_at == counted_at
+    cache.clear()
+    fresh, fresh_at = queue_overview(user=mod2)
+    assert fresh[0].waiting == 2 and fresh_at > counted_at
+    # a lead (other groups, everything visible) never gets a moderator's counts
+    lead_rows, _ = queue_overview(user=people["seniors"][0], read_everything=True)
+    assert lead_rows[0].waiting == 2
+    cache.clear()
 
 
 # ---- claim next ------------------------------------------------------------------------
