@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CurrentTransactionId(models.Func):
@@ -21,43 +22,43 @@ class CurrentTransactionId(models.Func):
 
 
 class AuditAction(models.TextChoices):
-    CASE_OPENED = "case.opened", "Case opened"
-    REPORT_FILED = "report.filed", "Report filed into an open case"
-    CASE_STATE_CHANGED = "case.state_changed", "Case state changed"
-    CASE_ROUTED = "case.routed", "Case routed"
-    POLICY_CHANGED = "policy.changed", "Policy created or changed"
-    QUEUE_CHANGED = "queue.changed", "Queue created or changed"
-    API_CLIENT_CREATED = "api_client.created", "API client created"
-    API_CLIENT_REVOKED = "api_client.revoked", "API client revoked"
-    DEMO_DATA_LOADED = "system.demo_data_loaded", "Demo data loaded"
-    REVIEW_OPENED = "review.opened", "Review stage opened"
-    SEAT_CLAIMED = "review.seat_claimed", "Seat claimed or assigned"
-    SEAT_RELEASED = "review.seat_released", "Seat released"
-    VOTE_CAST = "vote.cast", "Vote cast"
-    REVIEW_CONSENSUS = "review.consensus", "Stage reached consensus"
-    REVIEW_SPLIT = "review.split", "Stage split"
-    APPROVAL_REJECTED = "review.approval_rejected", "Approval rejected"
-    NOTE_ADDED = "review.note_added", "Note added"
-    CASE_ESCALATED = "case.escalated", "Case escalated"
-    DECISION_MADE = "decision.made", "Decision made"
-    DECISION_REVERSED = "decision.reversed", "Decision reversed on appeal"
-    DECISION_REASONS_AMENDED = "decision.reasons_amended", "Statement of reasons amended"
-    SLA_WARNING = "case.sla_warning", "SLA warning time passed"
-    SLA_BREACHED = "case.sla_breached", "SLA deadline breached"
-    SLA_POLICY_CHANGED = "sla_policy.changed", "SLA policy or calendar changed"
-    APPEAL_OPENED = "appeal.opened", "Appeal opened"
-    APPEAL_DECIDED = "appeal.decided", "Appeal decided"
-    WORKFLOW_PUBLISHED = "workflow.published", "Workflow version published"
-    WORKFLOW_DRAFT_CREATED = "workflow.draft_created", "Workflow draft created"
-    OUTCOME_CHANGED = "outcome.changed", "Outcome created or changed"
-    ROUTING_RULE_CHANGED = "routing_rule.changed", "Routing rule created or changed"
-    WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", "Webhook endpoint created, changed or deleted"
-    WEBHOOK_ENDPOINT_PAUSED = "webhook_endpoint.paused", "Webhook endpoint paused after continuous failures"
-    ADAPTER_CONFIG_CHANGED = "adapter_config.changed", "Platform adapter configured"
-    CASE_VIEWED = "case.viewed", "Case page opened in the console"
-    MEDIA_REVEALED = "case.media_revealed", "Blurred media revealed in the console"
-    USER_SIGNED_IN = "user.signed_in", "Signed in to the console"
-    USER_SIGNED_OUT = "user.signed_out", "Signed out of the console"
+    CASE_OPENED = "case.opened", _("Case opened")
+    REPORT_FILED = "report.filed", _("Report filed into an open case")
+    CASE_STATE_CHANGED = "case.state_changed", _("Case state changed")
+    CASE_ROUTED = "case.routed", _("Case routed")
+    POLICY_CHANGED = "policy.changed", _("Policy created or changed")
+    QUEUE_CHANGED = "queue.changed", _("Queue created or changed")
+    API_CLIENT_CREATED = "api_client.created", _("API client created")
+    API_CLIENT_REVOKED = "api_client.revoked", _("API client revoked")
+    DEMO_DATA_LOADED = "system.demo_data_loaded", _("Demo data loaded")
+    REVIEW_OPENED = "review.opened", _("Review stage opened")
+    SEAT_CLAIMED = "review.seat_claimed", _("Seat claimed or assigned")
+    SEAT_RELEASED = "review.seat_released", _("Seat released")
+    VOTE_CAST = "vote.cast", _("Vote cast")
+    REVIEW_CONSENSUS = "review.consensus", _("Stage reached consensus")
+    REVIEW_SPLIT = "review.split", _("Stage split")
+    APPROVAL_REJECTED = "review.approval_rejected", _("Approval rejected")
+    NOTE_ADDED = "review.note_added", _("Note added")
+    CASE_ESCALATED = "case.escalated", _("Case escalated")
+    DECISION_MADE = "decision.made", _("Decision made")
+    DECISION_REVERSED = "decision.reversed", _("Decision reversed on appeal")
+    DECISION_REASONS_AMENDED = "decision.reasons_amended", _("Statement of reasons amended")
+    SLA_WARNING = "case.sla_warning", _("SLA warning time passed")
+    SLA_BREACHED = "case.sla_breached", _("SLA deadline breached")
+    SLA_POLICY_CHANGED = "sla_policy.changed", _("SLA policy or calendar changed")
+    APPEAL_OPENED = "appeal.opened", _("Appeal opened")
+    APPEAL_DECIDED = "appeal.decided", _("Appeal decided")
+    WORKFLOW_PUBLISHED = "workflow.published", _("Workflow version published")
+    WORKFLOW_DRAFT_CREATED = "workflow.draft_created", _("Workflow draft created")
+    OUTCOME_CHANGED = "outcome.changed", _("Outcome created or changed")
+    ROUTING_RULE_CHANGED = "routing_rule.changed", _("Routing rule created or changed")
+    WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", _("Webhook endpoint created, changed or deleted")
+    WEBHOOK_ENDPOINT_PAUSED = "webhook_endpoint.paused", _("Webhook endpoint paused after continuous failures")
+    ADAPTER_CONFIG_CHANGED = "adapter_config.changed", _("Platform adapter configured")
+    CASE_VIEWED = "case.viewed", _("Case page opened in the console")
+    MEDIA_REVEALED = "case.media_revealed", _("Blurred media revealed in the console")
+    USER_SIGNED_IN = "user.signed_in", _("Signed in to the console")
+    USER_SIGNED_OUT = "user.signed_out", _("Signed out of the console")
 
 
 class ActorType(models.TextChoices):

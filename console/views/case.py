@@ -112,8 +112,7 @@ def _present(cf):
         for seat in rf.seats:
             seat.state_label = SEAT_STATES.get(seat.state, seat.state)
     for event in cf.events:
-        label = ACTION_LABELS.get(event.action)
-        event.label = _(label) if label else event.action
+        event.label = ACTION_LABELS.get(event.action, event.action)
         data = event.data if isinstance(event.data, dict) else {}
         event.fields = [(key, _short(value)) for key, value in data.items() if value not in (None, "", [], {})]
     return cf

@@ -264,3 +264,13 @@ def test_timeline_shows_the_latest_200_events_and_says_so(people, file_case, sig
     assert "Showing the latest 200 of 206 events." in timeline
     assert timeline.count("<li>") == 200 and "Case opened" not in timeline  # the oldest event is cut
     assert "Case page opened in the console" in timeline and "auditor1" in timeline
+
+
+def test_timeline_speaks_german(people, file_case, sign_in):
+    """Audit action names are translatable too: a German moderator reads a German timeline."""
+    case_id = file_case()
+    client = sign_in(people["moderators"][0])
+    client.cookies["django_language"] = "de"
+    html = client.get(_url(case_id)).content.decode()
+    assert '<html lang="de"' in html
+    assert "Fall eröffnet" in html and "Case opened" not in html
