@@ -170,6 +170,12 @@ def _first_report(case_id):
             .only("id", "snapshot", "received_at", "reporter_kind", "policy__code", "policy__name").first())
 
 
+def review_is_of_case(*, review_id, case_id):
+    """Whether `review_id` is a review of `case_id` (one query): a form posted
+    to one case's page must not act on another case."""
+    return Review.objects.filter(pk=review_id, case_id=case_id).exists()
+
+
 def case_media(*, case_id):
     """The case page's media list (index → item), for revealing one item.
     Two queries."""

@@ -236,6 +236,9 @@ def vote(request, case_id):
     form = VoteForm(request.POST)
     if not form.is_valid():
         return _render_case(request, case_id, forms={"vote": form}, status=400)
+    if not casefile.review_is_of_case(review_id=form.cleaned_data["review"], case_id=case_id):
+        form.add_error(None, _("This vote form belongs to another case; reload the page."))
+        return _render_case(request, case_id, forms={"vote": form}, status=400)
     now = timezone.now()
     try:
         cast = vote_cast(review_id=form.cleaned_data["review"], reviewer=request.user, now=now,

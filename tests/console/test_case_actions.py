@@ -146,6 +146,18 @@ def test_time_limited_vote_with_duration_is_accepted(people, file_case, sign_in)
     assert Vote.objects.get(review__case_id=case_id).duration_days == 7
 
 
+def test_vote_posted_to_another_case_page_is_refused(people, file_case, sign_in):
+    """A vote form names its review; posted under another case's address it
+    is refused rather than counted on a case the page did not show."""
+    seated, other = file_case(), file_case()
+    mod1 = people["moderators"][0]
+    _seat(mod1, seated)
+    data = {"review": str(_review(seated).pk), "outcome": "remove_content", "policy": "spam", "rationale": "x"}
+    response = sign_in(mod1).post(_url(other, "vote"), data)
+    assert response.status_code == 400 and "belongs to another case" in response.content.decode()
+    assert not Vote.objects.exists()
+
+
 def test_vote_without_a_seat_is_a_conflict(people, file_case, sign_in):
     case_id = file_case()
     response = _vote(sign_in(people["moderators"][0]), case_id)
