@@ -151,6 +151,12 @@ class Case(models.Model):
                 fields=["queue", "-priority", "opened_at", "id"], name="case_queue_at_risk_idx",
                 condition=Q(closed_at__isnull=True) & (Q(at_risk_since__isnull=False) | Q(breach_count__gt=0)),
             ),
+            # The queue list filtered by a state few open cases are in (escalated, on hold, decided): walking the
+            # priority index for them reads the whole queue. New cases are "open", so intake does not pay for it.
+            models.Index(
+                fields=["queue", "-priority", "opened_at", "id"], name="case_queue_rare_state_idx",
+                condition=Q(closed_at__isnull=True, state__in=["escalated", "on_hold", "decided"]),
+            ),
         ]
 
     def __str__(self):

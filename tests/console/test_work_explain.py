@@ -100,3 +100,16 @@ def test_a_rare_policy_is_read_by_id(big_queues, policy_book):
         assert "Semi Join" not in plan and "u0.policy_id" not in plan.split("SubPlan")[0], plan
     # a common policy walks the sort index and keeps the cases with such a report
     _plans(big_queues, "case_queue_work_idx", policy=policy_book["spam"])
+
+
+@pytest.mark.parametrize("sort", ["priority", "oldest"])
+def test_a_rare_state_reads_the_partial_index(big_queues, sort):
+    """Few open cases are escalated, on hold or decided: the filter reads
+    case_queue_rare_state_idx instead of walking the queue for them."""
+    cases = list(Case.objects.filter(queue=big_queues).order_by("opened_at", "id").values_list("pk", flat=True))
+    Case.objects.filter(pk__in=cases[::200]).update(state="escalated")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cases_case")
+    page = worklists.queue_cases(queue=big_queues, state="escalated", sort=sort, page_size=3)
+    assert [r.state for r in page.rows] == ["escalated"] * 3
+    _plans(big_queues, "case_queue_rare_state_idx", state="escalated", sort=sort, page_size=3)
