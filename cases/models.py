@@ -1,6 +1,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from .ids import uuid7
 
@@ -93,12 +94,12 @@ class Subject(models.Model):
 
 
 class CaseState(models.TextChoices):
-    OPEN = "open", "Open"
-    IN_REVIEW = "in_review", "In review"
-    ESCALATED = "escalated", "Escalated"
-    ON_HOLD = "on_hold", "On hold"
-    DECIDED = "decided", "Decided"
-    CLOSED = "closed", "Closed"
+    OPEN = "open", _("Open")
+    IN_REVIEW = "in_review", _("In review")
+    ESCALATED = "escalated", _("Escalated")
+    ON_HOLD = "on_hold", _("On hold")
+    DECIDED = "decided", _("Decided")
+    CLOSED = "closed", _("Closed")
 
 
 class Case(models.Model):
@@ -164,10 +165,10 @@ class Case(models.Model):
 
 
 class ReporterKind(models.TextChoices):
-    USER = "user", "User"
-    TRUSTED_FLAGGER = "trusted_flagger", "Trusted flagger"
-    AUTOMATED = "automated", "Automated classifier"
-    STAFF = "staff", "Staff"
+    USER = "user", _("User")
+    TRUSTED_FLAGGER = "trusted_flagger", _("Trusted flagger")
+    AUTOMATED = "automated", _("Automated classifier")
+    STAFF = "staff", _("Staff")
 
 
 class Report(models.Model):

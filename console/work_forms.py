@@ -6,14 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import CaseState, Policy
 from reviews.worklists import DEFAULT_SORT
 
-STATE_CHOICES = [
-    ("", _("Any state")),
-    (CaseState.OPEN, _("Open")),
-    (CaseState.IN_REVIEW, _("In review")),
-    (CaseState.ESCALATED, _("Escalated")),
-    (CaseState.ON_HOLD, _("On hold")),
-    (CaseState.DECIDED, _("Decided")),
-]
+# The list shows cases that are not closed.
+STATE_CHOICES = [("", _("Any state")), *[(v, label) for v, label in CaseState.choices if v != CaseState.CLOSED]]
 
 SORT_CHOICES = [
     ("priority", _("Priority, highest first")),

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cases.ids import uuid7
 from cases.models import Case, Policy, Queue
@@ -143,12 +144,12 @@ class RoutingRule(models.Model):
 
 
 class ReviewState(models.TextChoices):
-    OPEN = "open", "Open"
-    ON_HOLD = "on_hold", "On hold"
-    CONSENSUS = "consensus", "Consensus"
-    SPLIT = "split", "Split"
-    CANCELLED = "cancelled", "Cancelled (escalated or superseded)"
-    TIMED_OUT = "timed_out", "Timed out"
+    OPEN = "open", _("Open")
+    ON_HOLD = "on_hold", _("On hold")
+    CONSENSUS = "consensus", _("Consensus")
+    SPLIT = "split", _("Split")
+    CANCELLED = "cancelled", _("Cancelled (escalated or superseded)")
+    TIMED_OUT = "timed_out", _("Timed out")
 
 
 class Review(models.Model):
@@ -209,9 +210,9 @@ class Review(models.Model):
 
 
 class SeatState(models.TextChoices):
-    CLAIMED = "claimed", "Claimed"
-    VOTED = "voted", "Voted"
-    RELEASED = "released", "Released"
+    CLAIMED = "claimed", _("Claimed")
+    VOTED = "voted", _("Voted")
+    RELEASED = "released", _("Released")
 
 
 class Seat(models.Model):

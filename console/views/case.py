@@ -29,10 +29,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from audit.models import AuditAction
 from cases.errors import DomainError
-from cases.models import Case
+from cases.models import Case, CaseState, ReporterKind
 from cases.services import case_media_reveal_record, case_view_record
 from reviews import casefile
 from reviews.errors import InvalidVote
+from reviews.models import ReviewState, SeatState
 from reviews.services import (
     case_escalate,
     case_hold,
@@ -51,21 +52,10 @@ REVEALED_SESSION_KEY = "console_revealed_media"
 REVEALED_CASES_KEPT = 50
 TIMELINE_VALUE_CHARS = 300
 
-REPORTER_KINDS = {
-    "user": gettext_lazy("User"), "trusted_flagger": gettext_lazy("Trusted flagger"),
-    "automated": gettext_lazy("Automated classifier"), "staff": gettext_lazy("Staff"),
-}
-CASE_STATES = {
-    "open": gettext_lazy("Open"), "in_review": gettext_lazy("In review"), "escalated": gettext_lazy("Escalated"),
-    "on_hold": gettext_lazy("On hold"), "decided": gettext_lazy("Decided"), "closed": gettext_lazy("Closed"),
-}
-REVIEW_STATES = {
-    "open": gettext_lazy("Open"), "on_hold": gettext_lazy("On hold"), "consensus": gettext_lazy("Consensus"),
-    "split": gettext_lazy("Split"), "cancelled": gettext_lazy("Cancelled (escalated or superseded)"),
-    "timed_out": gettext_lazy("Timed out"),
-}
-SEAT_STATES = {"claimed": gettext_lazy("Claimed"), "voted": gettext_lazy("Voted"),
-               "released": gettext_lazy("Released")}
+REPORTER_KINDS = dict(ReporterKind.choices)
+CASE_STATES = dict(CaseState.choices)
+REVIEW_STATES = dict(ReviewState.choices)
+SEAT_STATES = dict(SeatState.choices)
 RELATIONS = {
     "same_subject": gettext_lazy("Same subject"),
     "author_account": gettext_lazy("The author's account"),
