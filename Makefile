@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench lint venv clean messages screenshots
+.PHONY: run test fuzz bench lint venv clean messages screenshots
 
 venv: $(STAMP)
 
@@ -19,6 +19,16 @@ run: venv
 
 test: venv
 	VENV=$(VENV) bash scripts/test.sh
+
+# Property tests with random seeds and many more examples (HYPOTHESIS_PROFILE=fuzz, see
+# tests/hypothesis_profiles.py), for people to run on purpose; `make test` is derandomized.
+FUZZ_TESTS ?= tests/reviews/test_consensus.py tests/reviews/test_agreement.py tests/reviews/test_clock.py \
+	tests/integrations/test_mastodon.py tests/integrations/test_schemathesis.py
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz QUORUM_FUZZ_FACTOR=$${QUORUM_FUZZ_FACTOR:-10} \
+	QUORUM_SCHEMATHESIS_EXAMPLES=$${QUORUM_SCHEMATHESIS_EXAMPLES:-250} \
+	QUORUM_SCHEMATHESIS_SEED=$${QUORUM_SCHEMATHESIS_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	$(VENV)/bin/python -m pytest -q $(FUZZ_TESTS)
 
 bench: venv
 	VENV=$(VENV) bash bench/run.sh

@@ -1,3 +1,6 @@
+import os
+import random
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
@@ -10,6 +13,7 @@ from cases.selectors import invalidate_configuration_cache
 from integrations import auth
 from integrations.services import api_client_create
 from reviews.workflows import GROUPS, install_default_workflows, invalidate_routing_cache
+from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +118,24 @@ def workflows(people, policy_book, system_actor):
     install_default_workflows(actor=system_actor)
     yield
     invalidate_routing_cache()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """QUORUM_TEST_ORDER=shuffle[:SEED] runs the modules, and the tests inside
+    each module, in a shuffled order (module-scoped fixtures stay shared), to
+    find tests that depend on the order or on data another test left behind.
+    `make test` keeps the written order."""
+    order = os.environ.get("QUORUM_TEST_ORDER", "")
+    if not order.startswith("shuffle"):
+        return
+    seed = order.partition(":")[2] or str(random.randrange(1 << 32))
+    rng = random.Random(seed)
+    modules = {}
+    for item in items:
+        modules.setdefault(item.module.__name__ if item.module else "", []).append(item)
+    names = list(modules)
+    rng.shuffle(names)
+    for name in names:
+        rng.shuffle(modules[name])
+    items[:] = [item for name in names for item in modules[name]]
+    config.pluginmanager.get_plugin("terminalreporter").write_line(f"QUORUM_TEST_ORDER=shuffle:{seed}")

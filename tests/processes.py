@@ -154,7 +154,7 @@ class RedisServer:
     def url(self, db=0):
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def start(self, timeout=10):
+    def start(self, timeout=60):
         self.runs += 1
         self.process = Process(
             ["redis-server", "--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

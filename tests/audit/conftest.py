@@ -81,7 +81,7 @@ class Worker(threading.Thread):
             self.finished_at = time.monotonic()
             connection.close()
 
-    def value(self, timeout=20):
+    def value(self, timeout=60):
         self.join(timeout)
         assert not self.is_alive(), "worker hung"
         if self.error is not None:
@@ -89,7 +89,7 @@ class Worker(threading.Thread):
         return self.result
 
 
-def wait_until_lock_waiters(count, timeout=10):
+def wait_until_lock_waiters(count, timeout=60):
     """Waits until `count` sessions on the test database wait for a lock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -99,7 +99,7 @@ def test_concurrent_checkpoints_serialize(gate, earlier):
 
     holder = Worker(first)
     holder.start()
-    assert reached.wait(10)
+    assert reached.wait(60)
     record("case:2")  # changes after the first checkpoint read the heads
     waiter = Worker(audit_checkpoint_create)
     waiter.start()

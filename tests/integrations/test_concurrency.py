@@ -25,7 +25,7 @@ def _race(key, requests):
         http = APIClient()
         http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
         try:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=60)
             return request(http)
         finally:
             connection.close()

@@ -314,7 +314,7 @@ def test_a_poll_never_skips_a_decision_still_being_committed(api, file_report, d
             with transaction.atomic():  # the service's transaction commits only when this block ends
                 decide(case_id, voters=voters)
                 inside.set()
-                assert release.wait(timeout=20)
+                assert release.wait(timeout=60)
         except Exception as exc:  # noqa: BLE001 (reported to the test thread)
             errors.append(exc)
             inside.set()
@@ -325,21 +325,21 @@ def test_a_poll_never_skips_a_decision_still_being_committed(api, file_report, d
     first = threading.Thread(target=decide_and_wait, args=(first_case, mods[:2], first_inside, release_first))
     second = threading.Thread(target=decide_and_wait, args=(second_case, mods[2:4], second_inside, release_second))
     first.start()
-    assert first_inside.wait(timeout=20) and not errors, errors
+    assert first_inside.wait(timeout=60) and not errors, errors
     second.start()
     try:
         assert not second_inside.wait(timeout=1.0), "the second decision got a number while the first was open"
         assert feed(api, since=start)["results"] == []
         release_first.set()
-        first.join(timeout=20)
-        assert second_inside.wait(timeout=20) and not errors, errors
+        first.join(timeout=60)
+        assert second_inside.wait(timeout=60) and not errors, errors
         page = feed(api, since=start)  # the second is numbered but not committed: only the first is visible
         assert [i["case_id"] for i in page["results"]] == [first_case]
     finally:
         release_first.set()
         release_second.set()
-        first.join(timeout=20)
-        second.join(timeout=20)
+        first.join(timeout=60)
+        second.join(timeout=60)
     assert not errors, errors
     rest = feed(api, since=page["next_cursor"])
     assert [i["case_id"] for i in rest["results"]] == [second_case]

@@ -26,6 +26,7 @@ from integrations.adapters.models import AdapterConfig
 from integrations.adapters.services import adapter_config_create, adapter_config_update, adapter_mappings_set
 from integrations.adapters.views import AdapterWebhookView
 from integrations.services import api_client_revoke
+from tests.hypothesis_profiles import examples
 
 from .conftest import assert_error
 
@@ -563,7 +564,7 @@ _TEMPLATES = {name: load(name) for name in ("report_created_two_statuses", "repo
                                              "report_created_from_remote_server")}
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_payload_makes_a_500(mastodon, data):
     name = data.draw(st.sampled_from(sorted(_TEMPLATES)))

@@ -69,7 +69,7 @@ def make_endpoint(source, url, event_types=None, **kwargs):
     return webhook_endpoint_create(source=source, url=url, event_types=event_types, actor=ADMIN, **kwargs)
 
 
-def pump(*, until, timeout=30.0, what="the deliveries", interval=0.02, details=None):
+def pump(*, until, timeout=120.0, what="the deliveries", interval=0.02, details=None):
     """Runs the dispatcher and the senders in this process (as the beat tick
     and the send tasks would) until `until()` is true."""
     deadline = time.monotonic() + timeout

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviews.agreement import fleiss_kappa, krippendorff_alpha_nominal
+from tests.hypothesis_profiles import examples
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C:
 # 4 observers, 12 units, nominal values, with missing values (None).
@@ -116,7 +117,7 @@ def shuffled(units, seed):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(ragged_units, st.integers())
 def test_alpha_bounds_and_invariance(units, seed):
     alpha = krippendorff_alpha_nominal(units)
@@ -130,7 +131,7 @@ def test_alpha_bounds_and_invariance(units, seed):
     assert krippendorff_alpha_nominal(units + [["keep"], [None, None]]) == pytest.approx(alpha)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(square_units(), st.integers())
 def test_kappa_bounds_and_invariance(units, seed):
     kappa = fleiss_kappa(units)
@@ -143,7 +144,7 @@ def test_kappa_bounds_and_invariance(units, seed):
     assert fleiss_kappa(renamed(units, seed)) == pytest.approx(kappa)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.tuples(labels, st.integers(min_value=2, max_value=5)), min_size=1, max_size=15))
 def test_unanimous_units_give_one_when_two_categories_are_used(pairs):
     units = [[label] * n for label, n in pairs]

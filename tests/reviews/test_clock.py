@@ -17,6 +17,7 @@ from reviews.clock import (
     resume_deadline,
     working_seconds_between,
 )
+from tests.hypothesis_profiles import examples
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -540,7 +541,7 @@ instants = st.one_of(
     st.builds(lambda base, offset: base + timedelta(seconds=offset),
               st.sampled_from(TRANSITIONS), st.integers(-4 * 86400, 4 * 86400)),
 )
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY
@@ -603,7 +604,7 @@ def _oracle_open_minutes(cal, start, end):
     return minutes
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(name=st.sampled_from(sorted(n for n in CALENDARS if n != "always")), start=instants,
        length=st.integers(min_value=0, max_value=3 * 24 * 60))
 def test_matches_brute_force_minutes(name, start, length):

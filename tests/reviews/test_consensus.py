@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviews.consensus import CONSENSUS, PENDING, SPLIT, evaluate
+from tests.hypothesis_profiles import examples
 
 
 def reference(quorum, seats, votes):
@@ -33,7 +34,7 @@ def scenario(draw):
     return quorum, seats, votes
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(scenario())
 def test_matches_the_reference_rule(case):
     quorum, seats, votes = case
@@ -41,7 +42,7 @@ def test_matches_the_reference_rule(case):
     assert (tally.state, tally.key) == reference(quorum, seats, votes)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(scenario())
 def test_consensus_is_reached_at_exactly_the_m_th_matching_vote(case):
     quorum, seats, votes = case
@@ -53,7 +54,7 @@ def test_consensus_is_reached_at_exactly_the_m_th_matching_vote(case):
                    for i in range(tally.votes_cast))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(scenario())
 def test_a_split_is_final_and_pending_can_still_agree(case):
     quorum, seats, votes = case

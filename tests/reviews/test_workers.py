@@ -211,7 +211,9 @@ def test_redis_outage_keeps_intake_open_and_loses_no_warning(workflows, api, rep
         during.append((response.status_code, time.monotonic() - t0))
         assert response.status_code == 201, response.content
         responses.append(response)
-    assert max(seconds for _, seconds in during) < 2.0, during  # fails open fast, does not hang
+    # Fails open at once (0.25 s socket timeouts) instead of hanging; the bound leaves room for a
+    # loaded machine and still catches a client without timeouts.
+    assert max(seconds for _, seconds in during) < 10.0, during
     probe = client.get("/readyz")
     assert probe.status_code == 503 and probe.json()["broker"].startswith("unreachable"), probe.content
 
@@ -278,13 +280,14 @@ def test_worker_recovers_from_a_postgresql_restart(pg_instance, redis_server, pr
     before = file_case("before-restart", 2)
     wait_for(lambda: breached(before), timeout=45, what="a breach before the restart", details=procs.logs)
 
-    # Due a few seconds after the restart; the worker still holds connections from before it.
-    across = file_case("across-restart", 8)
+    # Due well after the restart (30 s: a loaded machine may take a while to file and restart);
+    # the worker still holds connections from before it.
+    across = file_case("across-restart", 30)
     pg_instance.restart()
     restarted = timezone.now()
     assert across["due_at"] > restarted, "the restart took longer than the SLA; the test proves nothing"
     assert not breached(across)
-    wait_for(lambda: breached(across), timeout=45, what="a breach after the PostgreSQL restart",
+    wait_for(lambda: breached(across), timeout=120, what="a breach after the PostgreSQL restart",
              details=lambda: procs.logs() + pg_instance.server_log())
     after = file_case("after-restart", 2)
     wait_for(lambda: breached(after), timeout=30, what="a breach of a case filed after the restart",
