@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -88,6 +88,7 @@ class CaseFile:
     events: list
     events_total: int
     assignable: list
+    previous_case_id: object = None  # the previous case about this subject, when the viewer may see it
 
     @property
     def subject(self):
@@ -266,7 +267,9 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
     given a free seat in the open stage. Query count is fixed: it does not
     grow with reports, reporters, votes, seats, related cases or events."""
     now = now or timezone.now()
-    case = visible_cases(viewer).select_related("subject__author", "queue", "source").get(pk=case_id)
+    case = (visible_cases(viewer).select_related("subject__author", "queue", "source")
+            .annotate(previous_visible=Exists(visible_cases(viewer).filter(pk=OuterRef("previous_case_id"))))
+            .get(pk=case_id))
     subject = case.subject
     first = _first_report(case.pk)
     snapshot = first.snapshot if first is not None and isinstance(first.snapshot, dict) else {}
@@ -341,4 +344,5 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
         recent_reports=recent, reviews=files, current=current, outcomes=outcomes, policies=policies,
         my_seat=my_seat, my_vote=my_vote, decisions=decisions, related=_related(case, media, viewer), notes=notes,
         events=events, events_total=total, assignable=assignable,
+        previous_case_id=case.previous_case_id if case.previous_visible else None,
     )

@@ -97,6 +97,20 @@ def test_related_and_history_never_show_the_restricted_case(cases, child_safety,
     assert _case_url(restricted) in member_html
 
 
+def test_the_follows_link_never_points_at_a_hidden_earlier_case(child_safety, file_any, sign_in, system_actor):
+    from cases.services import case_close
+
+    earlier = str(file_any("post-x", "child_safety", text="restricted words"))
+    case_close(case_id=earlier, actor=system_actor, reason="done")
+    later = str(file_any("post-x", "spam", text="later words"))
+    assert str(Case.objects.get(pk=later).previous_case_id) == earlier
+    outsider_html = sign_in(child_safety.moderator).get(_case_url(later)).content.decode()
+    assert "later words" in outsider_html and _case_url(earlier) not in outsider_html
+    member_html = sign_in(child_safety.member).get(_case_url(later)).content.decode()
+    header = member_html.split('class="case-header"')[1].split("</header>")[0]
+    assert _case_url(earlier) in header
+
+
 # ---- opening and acting ----------------------------------------------------------------------------------------
 
 def test_a_hidden_case_answers_like_a_missing_one_and_the_attempt_is_audited(cases, child_safety, sign_in):
