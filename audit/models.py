@@ -57,6 +57,7 @@ class AuditAction(models.TextChoices):
     ADAPTER_CONFIG_CHANGED = "adapter_config.changed", _("Platform adapter configured")
     CASE_VIEWED = "case.viewed", _("Case page opened in the console")
     MEDIA_REVEALED = "case.media_revealed", _("Blurred media revealed in the console")
+    CASE_ACCESS_DENIED = "case.access_denied", _("Console refused a case hidden from the user")
     USER_SIGNED_IN = "user.signed_in", _("Signed in to the console")
     USER_SIGNED_OUT = "user.signed_out", _("Signed out of the console")
 

@@ -15,14 +15,19 @@ class EventPage:
 
 
 def audit_event_search(*, case_id=None, actor_name="", action="", since=None, until=None, before=None,
-                       page_size=PAGE_SIZE):
+                       page_size=PAGE_SIZE, hidden_streams=None):
     """Audit events matching every given filter, newest first, one page of
     `page_size`. Keyset pagination on id (`before` = the last id of the
     previous page), so every page is one query whatever its depth.
 
     `actor_name` matches exactly (it is the recorded username or client
-    name); `since` is inclusive, `until` exclusive."""
+    name); `since` is inclusive, `until` exclusive. `hidden_streams` (a
+    subquery of stream names, e.g. the streams of the cases a user may not
+    see: cases.visibility.hidden_case_streams) leaves those streams out;
+    the audit layer does not know who may see what, its caller does."""
     events = AuditEvent.objects.all()
+    if hidden_streams is not None:
+        events = events.exclude(stream__in=hidden_streams)
     if case_id is not None:
         events = events.filter(stream=case_stream(case_id))
     if actor_name:

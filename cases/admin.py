@@ -26,14 +26,22 @@ class PolicyAdmin(admin.ModelAdmin):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "is_default"]
-    filter_horizontal = ["policies"]
+    list_display = ["slug", "name", "is_default", "restricted_to_groups"]
+    filter_horizontal = ["policies", "restricted_to"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("restricted_to")
+
+    @admin.display(description="restricted to")
+    def restricted_to_groups(self, obj):
+        return ", ".join(sorted(g.name for g in obj.restricted_to.all())) or "—"
 
     def save_model(self, request, obj, form, change):
         queue_save(queue=obj, actor=Actor.user(request.user))
 
     def save_related(self, request, form, formsets, change):
-        queue_save(queue=form.instance, actor=Actor.user(request.user), policies=list(form.cleaned_data["policies"]))
+        queue_save(queue=form.instance, actor=Actor.user(request.user), policies=list(form.cleaned_data["policies"]),
+                   restricted_to=list(form.cleaned_data["restricted_to"]))
 
 
 @admin.register(Case)

@@ -50,6 +50,12 @@ class Queue(models.Model):
     lease_seconds = models.PositiveIntegerField(null=True, blank=True,
                                                 help_text="how long a claimed seat is held without activity; "
                                                           "empty: REVIEW_LEASE_SECONDS")
+    # Per-team visibility (cases.visibility): empty, every console user sees the queue's cases; else only
+    # members of one of these groups (and admins, superusers and, unless configured otherwise, auditors).
+    restricted_to = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="restricted_queues",
+        help_text="only members of these groups (and admins, superusers and auditors) see this queue and its "
+                  "cases in the console; empty: every console user")
 
     class Meta:
         ordering = ["slug"]

@@ -384,8 +384,12 @@ def policy_save(*, policy, actor):
         return policy
 
 
-def queue_save(*, queue, actor, policies=None):
-    """Creates or updates a queue and, when given, the policies that feed it."""
+def queue_save(*, queue, actor, policies=None, restricted_to=None):
+    """Creates or updates a queue and, when given, the policies that feed it
+    and the groups it is restricted to (cases.visibility; an empty list
+    lifts the restriction). Audits "queue.changed"; a change of the
+    restriction is recorded as {"restricted_to": [before, after]} by group
+    name in the changes."""
     with transaction.atomic():
         before = {}
         if queue.pk:
@@ -398,6 +402,13 @@ def queue_save(*, queue, actor, policies=None):
         if policies is not None:
             queue.policies.set(policies)
             data["policies"] = sorted(p.code for p in policies)
+        if restricted_to is not None:
+            old_groups = sorted(queue.restricted_to.values_list("name", flat=True)) if before else []
+            queue.restricted_to.set(restricted_to)
+            new_groups = sorted(g.name for g in restricted_to)
+            if old_groups != new_groups:
+                data["changes"]["restricted_to"] = [old_groups, new_groups]
+            data["restricted_to"] = new_groups
         audit.record(stream=CONFIG_STREAM, action="queue.changed", actor=actor, target_type="queue",
                      target_id=queue.slug, data=data)
         return queue
@@ -678,6 +689,16 @@ def case_view_record(*, case_id, user):
     with transaction.atomic():
         audit.record(stream=case_stream(case_id), action="case.viewed", actor=Actor.user(user),
                      target_type="case", target_id=case_id, data={})
+
+
+def case_access_denied_record(*, case_id, user, path: str) -> None:
+    """Records that the console refused `user` a case hidden from them
+    (`case.access_denied`, with the path asked for), on the case's stream:
+    the case's own record shows who tried to look. Writes only the audit
+    event; the caller answers 404 as for a case that does not exist."""
+    with transaction.atomic():
+        audit.record(stream=case_stream(case_id), action="case.access_denied", actor=Actor.user(user),
+                     target_type="case", target_id=case_id, data={"path": str(path)[:500]})
 
 
 def case_media_reveal_record(*, case_id, user, index, url):

@@ -98,6 +98,8 @@ try:
                 f"CONSOLE_MEDIA_ORIGINS: {_origin!r} is not an origin like https://media.example.org")
     # My work's queue counts touch every open review; they are shared this long (0: always fresh).
     CONSOLE_COUNTS_CACHE_SECONDS = env_int("CONSOLE_COUNTS_CACHE_SECONDS", 10, minimum=0, maximum=3600)
+    # Per-team visibility: whether auditors see the cases of queues restricted to groups they are not in.
+    VISIBILITY_AUDITORS_SEE_ALL = env_bool("VISIBILITY_AUDITORS_SEE_ALL", True)
     LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
     SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)

@@ -13,13 +13,14 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import case_stream
 from cases.models import Case, Policy, Report, Subject, SubjectKind
 from cases.priority import REACH_KEYS, reach_of
+from cases.visibility import users_who_see_queue, visible_cases
 
 from .models import Decision, Outcome, Review, ReviewNote, ReviewState, Seat, SeatState, Stage, StageKind, Vote
 
@@ -87,6 +88,7 @@ class CaseFile:
     events: list
     events_total: int
     assignable: list
+    previous_case_id: object = None  # the previous case about this subject, when the viewer may see it
 
     @property
     def subject(self):
@@ -176,10 +178,10 @@ def review_is_of_case(*, review_id, case_id):
     return Review.objects.filter(pk=review_id, case_id=case_id).exists()
 
 
-def case_media(*, case_id):
+def case_media(*, case_id, viewer):
     """The case page's media list (index → item), for revealing one item.
-    Two queries."""
-    case = Case.objects.select_related("subject").only("id", "subject__latest_media").get(pk=case_id)
+    Two queries. Raises Case.DoesNotExist for a case hidden from `viewer`."""
+    case = visible_cases(viewer).select_related("subject").only("id", "subject__latest_media").get(pk=case_id)
     first = _first_report(case_id)
     snapshot = first.snapshot if first else {}
     return _media_list(snapshot.get("media") if isinstance(snapshot, dict) else None, case.subject.latest_media)
@@ -203,7 +205,7 @@ def _report_groups(case_id):
     return sorted(groups.values(), key=lambda g: (-g["reports"], g["code"]))
 
 
-def _related(case, media):
+def _related(case, media, viewer):
     subject = case.subject
     # The related subjects first (each branch an index lookup), then their
     # cases: an OR across the case/subject join would scan both tables.
@@ -222,7 +224,7 @@ def _related(case, media):
     subjects = Subject.objects.filter(condition).values("pk")
     current = Decision.objects.filter(case_id=OuterRef("pk"), is_current=True)
     cases = list(
-        Case.objects.filter(subject_id__in=subjects).exclude(pk=case.pk).select_related("subject")
+        visible_cases(viewer).filter(subject_id__in=subjects).exclude(pk=case.pk).select_related("subject")
         .annotate(decision_outcome=Subquery(current.values("outcome__name")[:1]),
                   decision_policy=Subquery(current.values("policy__code")[:1]),
                   decision_at=Subquery(current.values("decided_at")[:1]))
@@ -256,13 +258,18 @@ def _events(case_id, blind_review_id, viewer_id):
 
 
 def case_file(*, case_id, viewer, can_assign=False, now=None):
-    """Reads the case page's data for `viewer`. Raises Case.DoesNotExist.
+    """Reads the case page's data for `viewer`. Raises Case.DoesNotExist,
+    also for a case in a queue hidden from `viewer` (cases.visibility); the
+    earlier and related cases are only those `viewer` may see, and the
+    moderators offered for a seat only those who may see this case.
 
     `can_assign` (the viewer is a lead) adds the moderators who could be
     given a free seat in the open stage. Query count is fixed: it does not
     grow with reports, reporters, votes, seats, related cases or events."""
     now = now or timezone.now()
-    case = Case.objects.select_related("subject__author", "queue", "source").get(pk=case_id)
+    case = (visible_cases(viewer).select_related("subject__author", "queue", "source")
+            .annotate(previous_visible=Exists(visible_cases(viewer).filter(pk=OuterRef("previous_case_id"))))
+            .get(pk=case_id))
     subject = case.subject
     first = _first_report(case.pk)
     snapshot = first.snapshot if first is not None and isinstance(first.snapshot, dict) else {}
@@ -324,8 +331,10 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
     assignable = []
     if can_assign and current is not None and current.review.state == ReviewState.OPEN and current.review.free_seats:
         holders = [s.moderator_id for s in current.seats]
-        assignable = list(get_user_model().objects.filter(is_active=True, groups=current.stage.group_id)
-                          .exclude(pk__in=holders).order_by("username").only("id", "username")[:ASSIGNABLE_LIMIT])
+        candidates = users_who_see_queue(get_user_model().objects.filter(is_active=True, groups=current.stage.group_id),
+                                         queue_id=case.queue_id)
+        assignable = list(candidates.exclude(pk__in=holders).order_by("username").only("id", "username")
+                          [:ASSIGNABLE_LIMIT])
 
     return CaseFile(
         case=case, now=now, reported_text=reported_text, latest_text=latest_text, media=media,
@@ -333,6 +342,7 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
         reach_fields={k: metadata[k] for k in REACH_KEYS if k in metadata},
         first_report=first, report_groups=groups, top_policy_id=groups[0]["policy_id"] if groups else None,
         recent_reports=recent, reviews=files, current=current, outcomes=outcomes, policies=policies,
-        my_seat=my_seat, my_vote=my_vote, decisions=decisions, related=_related(case, media), notes=notes,
+        my_seat=my_seat, my_vote=my_vote, decisions=decisions, related=_related(case, media, viewer), notes=notes,
         events=events, events_total=total, assignable=assignable,
+        previous_case_id=case.previous_case_id if case.previous_visible else None,
     )

@@ -2,7 +2,10 @@
 breaches and quality (appeal overturns, splits, inter-reviewer agreement).
 
 Everything is aggregated in the database; `dashboard_figures` runs the same
-number of queries whatever the amount of data (8 on PostgreSQL, 9 elsewhere).
+number of queries whatever the amount of data (8 on PostgreSQL, 9 elsewhere;
+one more when the figures are for a user, to read the queues hidden from
+them: every figure then leaves out the cases of those queues, counts
+included, so that no total tells a user about cases they may not see).
 The only rows brought into Python are per-queue and per-day totals and, for
 agreement, one row per (review, outcome) with its vote count.
 
@@ -23,6 +26,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases.models import Case, CaseState, Policy, Queue, Report
+from cases.visibility import hidden_queues
 
 from .agreement import fleiss_kappa, krippendorff_alpha_nominal
 from .models import Appeal, AppealResult, AppealState, Decision, Review, ReviewState, Seat, StageKind, Vote
@@ -120,25 +124,35 @@ class Dashboard:
     days: list = field(default_factory=list)
 
 
-def dashboard_figures(*, window=DEFAULT_WINDOW, now=None):
-    """Every dashboard figure for `window` ("24h" or "7d") ending at `now`.
-    SLA compliance is given for both windows whatever `window` is."""
+def dashboard_figures(*, window=DEFAULT_WINDOW, now=None, user=None):
+    """Every dashboard figure for `window` ("24h" or "7d") ending at `now`,
+    over the queues `user` may see (cases.visibility; None: every queue,
+    for reports run by the operator). SLA compliance is given for both
+    windows whatever `window` is."""
     now = now or timezone.now()
     since = now - WINDOWS[window]
-    first_action, decision, method = _medians(since, now)
-    reviews = _review_counts(since, now)
+    hidden = () if user is None else _hidden_queue_ids(user)
+    first_action, decision, method = _medians(since, now, hidden)
+    reviews = _review_counts(since, now, hidden)
     return Dashboard(
-        now=now, window=window, since=since, backlog=_backlog(),
+        now=now, window=window, since=since, backlog=_backlog(hidden),
         sla_24h=Rate(reviews["met_24h"], reviews["due_24h"]), sla_7d=Rate(reviews["met_7d"], reviews["due_7d"]),
         breaches=reviews["breaches"], first_action=first_action, decision=decision, median_method=method,
-        overturn=_overturns(since, now), split=Rate(reviews["split"], reviews["split"] + reviews["consensus"]),
-        agreement=_agreement(since, now), days=_days(now),
+        overturn=_overturns(since, now, hidden),
+        split=Rate(reviews["split"], reviews["split"] + reviews["consensus"]),
+        agreement=_agreement(since, now, hidden), days=_days(now, hidden),
     )
 
 
-def _backlog():
+def _hidden_queue_ids(user):
+    """The ids of the queues hidden from `user` (one query; none for a superuser)."""
+    hidden = hidden_queues(user)
+    return () if hidden is None else tuple(sorted(hidden.values_list("pk", flat=True)))
+
+
+def _backlog(hidden=()):
     """One row per queue (empty queues too), from the partial index of not-closed cases."""
-    queues = Queue.objects.annotate(
+    queues = Queue.objects.exclude(pk__in=hidden).annotate(
         backlog=FilteredRelation("cases", condition=Q(cases__closed_at__isnull=True)),
     ).annotate(
         n_open=Count("backlog", filter=Q(backlog__state=CaseState.OPEN)),
@@ -150,7 +164,7 @@ def _backlog():
     return [QueueBacklog(*row) for row in queues]
 
 
-def _review_counts(since, now):
+def _review_counts(since, now, hidden=()):
     since_24h, since_7d = now - WINDOWS["24h"], now - WINDOWS["7d"]
     closed_24h = Q(closed_at__gte=since_24h, closed_at__lte=now, due_at__isnull=False)
     closed_7d = Q(closed_at__gte=since_7d, closed_at__lte=now, due_at__isnull=False)
@@ -158,7 +172,7 @@ def _review_counts(since, now):
     closed_in_window = Q(closed_at__gte=since, closed_at__lte=now)
     return Review.objects.filter(
         Q(closed_at__gte=min(since, since_7d), closed_at__lte=now) | Q(breached_at__gte=since, breached_at__lte=now)
-    ).aggregate(
+    ).exclude(queue_id__in=hidden).aggregate(
         due_24h=Count("pk", filter=closed_24h), met_24h=Count("pk", filter=closed_24h & in_time),
         due_7d=Count("pk", filter=closed_7d), met_7d=Count("pk", filter=closed_7d & in_time),
         breaches=Count("pk", filter=Q(breached_at__gte=since, breached_at__lte=now)),
@@ -167,8 +181,9 @@ def _review_counts(since, now):
     )
 
 
-def _overturns(since, now):
-    counts = Appeal.objects.filter(state=AppealState.DECIDED, decided_at__gte=since, decided_at__lte=now).aggregate(
+def _overturns(since, now, hidden=()):
+    counts = Appeal.objects.filter(state=AppealState.DECIDED, decided_at__gte=since, decided_at__lte=now).exclude(
+        case__queue_id__in=hidden).aggregate(
         decided=Count("pk"),
         changed=Count("pk", filter=Q(result__in=[AppealResult.OVERTURNED, AppealResult.MODIFIED])),
     )
@@ -183,11 +198,13 @@ _MEDIANS_SQL = """
 WITH first_claim AS (
     SELECT r.case_id, MIN(s.claimed_at) AS at
     FROM {seat} s JOIN {review} r ON r.id = s.review_id
+    WHERE NOT (r.queue_id = ANY(%(hidden)s))
     GROUP BY r.case_id
     HAVING MIN(s.claimed_at) >= %(since)s AND MIN(s.claimed_at) <= %(now)s
 ), first_decision AS (
     SELECT d.case_id, MIN(d.decided_at) AS at
-    FROM {decision} d
+    FROM {decision} d JOIN {case} dc ON dc.id = d.case_id
+    WHERE NOT (dc.queue_id = ANY(%(hidden)s))
     GROUP BY d.case_id
     HAVING MIN(d.decided_at) >= %(since)s AND MIN(d.decided_at) <= %(now)s
 )
@@ -201,27 +218,28 @@ SELECT
 """
 
 
-def _medians(since, now):
+def _medians(since, now, hidden=()):
     if connection.vendor == "postgresql":
         sql = _MEDIANS_SQL.format(seat=Seat._meta.db_table, review=Review._meta.db_table,
                                   decision=Decision._meta.db_table, case=Case._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(sql, {"since": since, "now": now})
+            cursor.execute(sql, {"since": since, "now": now, "hidden": list(hidden)})
             claim_median, claims, decision_median, decisions = cursor.fetchone()
         return (Median(_float(claim_median), claims), Median(_float(decision_median), decisions), "percentile_cont")
-    return (*medians_sampled(since, now), "sample")
+    return (*medians_sampled(since, now, hidden=hidden), "sample")
 
 
 def _float(value):
     return None if value is None else float(value)
 
 
-def medians_sampled(since, now, *, sample=MEDIAN_SAMPLE):
+def medians_sampled(since, now, *, sample=MEDIAN_SAMPLE, hidden=()):
     """The portable way (two queries): the latest `sample` cases of the
     window, their durations, and the median computed in Python."""
-    claims = (Case.objects.annotate(first=Min("reviews__seat_set__claimed_at"))
+    cases = Case.objects.exclude(queue_id__in=hidden)
+    claims = (cases.annotate(first=Min("reviews__seat_set__claimed_at"))
               .filter(first__gte=since, first__lte=now).order_by("-first").values_list("opened_at", "first")[:sample])
-    decisions = (Case.objects.annotate(first=Min("decisions__decided_at"))
+    decisions = (cases.annotate(first=Min("decisions__decided_at"))
                  .filter(first__gte=since, first__lte=now).order_by("-first").values_list("opened_at", "first")[:sample])
     return _median_of(list(claims), sample), _median_of(list(decisions), sample)
 
@@ -235,7 +253,7 @@ def _median_of(pairs, sample):
 
 # ---- agreement ---------------------------------------------------------------------
 
-def _agreement(since, now):
+def _agreement(since, now, hidden=()):
     """Krippendorff's alpha (and Fleiss' kappa where it applies) per policy,
     over the votes with an outcome in reviews closed in the window. The
     policy of a review is the one its case was first reported under.
@@ -245,6 +263,7 @@ def _agreement(since, now):
     rows = (
         Vote.objects.filter(outcome__isnull=False, review__closed_at__gte=since, review__closed_at__lte=now)
         .exclude(review__stage__kind=StageKind.APPROVAL)
+        .exclude(review__queue_id__in=hidden)
         .annotate(case_policy=Subquery(first_policy.values("policy__code")[:1]))
         .values_list("review_id", "case_policy", "outcome__code")
         .annotate(n=Count("pk"))
@@ -273,18 +292,18 @@ def _agreement_of(code, name, units):
 
 # ---- daily chart -------------------------------------------------------------------
 
-def _days(now):
+def _days(now, hidden=()):
     """Decisions made and deadlines breached per day (current time zone) over
     the last CHART_DAYS days, today included; two grouped queries."""
     today = timezone.localdate(now)
     first = today - timedelta(days=CHART_DAYS - 1)
     start = timezone.make_aware(datetime.combine(first, time.min))
     decisions = dict(
-        Decision.objects.filter(decided_at__gte=start, decided_at__lte=now)
+        Decision.objects.filter(decided_at__gte=start, decided_at__lte=now).exclude(case__queue_id__in=hidden)
         .annotate(day=TruncDate("decided_at")).values("day").annotate(n=Count("pk")).values_list("day", "n")
     )
     breaches = dict(
-        Review.objects.filter(breached_at__gte=start, breached_at__lte=now)
+        Review.objects.filter(breached_at__gte=start, breached_at__lte=now).exclude(queue_id__in=hidden)
         .annotate(day=TruncDate("breached_at")).values("day").annotate(n=Count("pk")).values_list("day", "n")
     )
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]

@@ -21,6 +21,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import Case, Queue, Report
+from cases.visibility import scope_to_user, visible_queues
 
 from .models import Appeal, AppealState, Review, ReviewState, Seat, SeatState, Stage, StageKind
 
@@ -50,8 +51,10 @@ class QueueRow:
     mine_waiting: int = 0  # waiting reviews in the user's groups
 
 
-def queue_by_slug(slug):
-    return Queue.objects.filter(slug=slug).first()
+def queue_by_slug(slug, *, user):
+    """The queue called `slug` if `user` may see it (cases.visibility), else
+    None: a restricted queue is, to everyone else, a queue that does not exist."""
+    return visible_queues(user, Queue.objects.filter(slug=slug)).first()
 
 
 def _overview_counts(group_ids, read_everything):
@@ -80,7 +83,8 @@ def queue_overview(*, user, read_everything=False):
     """(queue rows for My work, workable queues first; when the counts were
     taken). Moderators get the queues with open reviews for their groups,
     counted over those reviews; leads and auditors get every queue, counted
-    over all open reviews.
+    over all open reviews. Queues hidden from the user (cases.visibility)
+    are left out, counts included.
 
     Counting touches every open review (0.5 s at a million), so the counts
     are shared for CONSOLE_COUNTS_CACHE_SECONDS by everyone with the same
@@ -95,7 +99,7 @@ def queue_overview(*, user, read_everything=False):
         if ttl:
             cache.set(key, cached, ttl)
     counts, counted_at = cached
-    queues = Queue.objects.order_by("name", "slug")
+    queues = visible_queues(user, Queue.objects.order_by("name", "slug"))
     if not read_everything:
         queues = queues.filter(pk__in=list(counts))
     rows = []
@@ -112,9 +116,12 @@ def queue_overview(*, user, read_everything=False):
 
 
 def claimed_seats(*, user):
-    """The user's claimed seats with their case, stage and lease (one query)."""
+    """The user's claimed seats with their case, stage and lease (one query).
+    A seat in a queue restricted away from the user since they claimed it is
+    not listed (its lease runs out)."""
     return list(
-        Seat.objects.filter(moderator=user, state=SeatState.CLAIMED)
+        scope_to_user(Seat.objects.filter(moderator=user, state=SeatState.CLAIMED), user,
+                      queue_field="review__queue_id")
         .select_related("review__stage", "review__queue", "review__case__subject")
         .defer("review__case__subject__latest_text", "review__case__subject__latest_media",
                "review__case__subject__metadata")
@@ -331,13 +338,13 @@ def queue_cases(*, sort=DEFAULT_SORT, page_size=PAGE_SIZE, cursor=None, **filter
 
 # ---- seniors: escalations and approvals ----------------------------------------------
 
-def senior_reviews(*, limit=SENIOR_LIST_LIMIT):
+def senior_reviews(*, user, limit=SENIOR_LIST_LIMIT):
     """Active reviews in escalation or approval stages, or in stages a lead
     group reviews, most urgent first (two queries: those stages' ids first,
     so that PostgreSQL reads the few reviews through the stage index instead
     of joining every open review to its stage). `reason` is the close
     reason of the review before it on the case ("split", "escalated: ...",
-    "SLA breached", "rejected", "consensus")."""
+    "SLA breached", "rejected", "consensus"). Only the queues `user` may see."""
     predecessor = (
         Review.objects.filter(case_id=OuterRef("case_id"), closed_at__isnull=False,
                               closed_at__lte=OuterRef("opened_at"))
@@ -349,7 +356,7 @@ def senior_reviews(*, limit=SENIOR_LIST_LIMIT):
                                               | Q(group__name__in=settings.REVIEW_LEAD_GROUPS))
                          .values_list("pk", flat=True))
     return list(
-        Review.objects.filter(state__in=ACTIVE, stage_id__in=senior_stages)
+        scope_to_user(Review.objects.filter(state__in=ACTIVE, stage_id__in=senior_stages), user)
         .select_related("stage", "queue", "case", "proposed_outcome", "proposed_policy")
         .annotate(reason=Subquery(predecessor),
                   excerpt=Substr("case__subject__latest_text", 1, EXCERPT_CHARS),
@@ -361,10 +368,11 @@ def senior_reviews(*, limit=SENIOR_LIST_LIMIT):
 
 # ---- appeals ---------------------------------------------------------------------------
 
-def open_appeals(*, limit=SENIOR_LIST_LIMIT):
-    """Open appeals, oldest first, with the decision appealed (one query)."""
+def open_appeals(*, user, limit=SENIOR_LIST_LIMIT):
+    """Open appeals of the cases `user` may see, oldest first, with the
+    decision appealed (one query)."""
     return list(
-        Appeal.objects.filter(state=AppealState.OPEN)
+        scope_to_user(Appeal.objects.filter(state=AppealState.OPEN), user, queue_field="case__queue_id")
         .select_related("case", "decision__outcome", "decision__policy")
         .defer("statement")
         .annotate(excerpt=Substr("statement", 1, STATEMENT_CHARS))
@@ -372,10 +380,11 @@ def open_appeals(*, limit=SENIOR_LIST_LIMIT):
     )
 
 
-def decided_appeals(*, limit=DECIDED_APPEALS_LIMIT):
-    """The last decided appeals with their result (one query)."""
+def decided_appeals(*, user, limit=DECIDED_APPEALS_LIMIT):
+    """The last decided appeals of the cases `user` may see, with their
+    result (one query)."""
     return list(
-        Appeal.objects.filter(state=AppealState.DECIDED)
+        scope_to_user(Appeal.objects.filter(state=AppealState.DECIDED), user, queue_field="case__queue_id")
         .select_related("case", "decision__outcome", "result_decision__outcome")
         .defer("statement")
         .annotate(excerpt=Substr("statement", 1, STATEMENT_CHARS))

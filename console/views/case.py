@@ -2,12 +2,15 @@
 done on it (vote, escalate, hold, resume, assign, release, renew, note,
 reveal media).
 
-Who may read: ANY console user may open any case page — moderators as well
-as leads and auditors, whether or not they hold a seat. This is a policy
-question (should moderators only see cases of the queues they work?) noted
-in issue 5; reads are audited (`case.viewed`), so the record shows who
-looked. Auditors read everything and change nothing: they get no forms and
-every POST answers 403, except revealing media (looking is reading; it is
+Who may read: any console user may open the page of a case they may see —
+every case outside restricted queues, and those of a queue restricted to
+groups they are in (cases.visibility; admins, superusers and by default
+auditors see all). A case hidden from the user answers 404 on its page and
+on every URL under it, exactly like a case that does not exist (no
+existence oracle), and the attempt is recorded (`case.access_denied`).
+Reads are audited (`case.viewed`), so the record shows who looked.
+Auditors read everything and change nothing: they get no forms and every
+POST answers 403, except revealing media (looking is reading; it is
 audited like everyone's).
 
 Each action parses its form, calls one review service and redirects
@@ -15,6 +18,7 @@ Each action parses its form, calls one review service and redirects
 the error on the form, status 409 (conflict with the case's state) or 400
 (bad input), never 500."""
 import json
+from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -30,7 +34,8 @@ from django_htmx.http import HttpResponseClientRedirect
 from audit.models import AuditAction
 from cases.errors import DomainError
 from cases.models import Case, CaseState, ReporterKind
-from cases.services import case_media_reveal_record, case_view_record
+from cases.services import case_access_denied_record, case_media_reveal_record, case_view_record
+from cases.visibility import case_access
 from reviews import casefile
 from reviews.errors import InvalidVote
 from reviews.models import ReviewState, SeatState
@@ -123,13 +128,34 @@ def _forms_for(cf, forms):
     return out
 
 
+def _not_found(request, case_id):
+    """The 404 for a case the user may not open; records the attempt when the
+    case exists (hidden from them), so that the response is the same either way."""
+    if case_access(case_id=case_id, user=request.user) == "hidden":
+        case_access_denied_record(case_id=case_id, user=request.user, path=request.path)
+    return Http404("no such case")
+
+
+def visible_case_only(view):
+    """For the URLs under a case: 404 (and `case.access_denied`) unless the
+    user may see the case. Runs before the view parses anything."""
+
+    @wraps(view)
+    def wrapped(request, case_id, *args, **kwargs):
+        if case_access(case_id=case_id, user=request.user) != "visible":
+            raise _not_found(request, case_id)
+        return view(request, case_id, *args, **kwargs)
+
+    return wrapped
+
+
 def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
     roles = request.roles
     can_act = roles.can_review
     try:
         cf = casefile.case_file(case_id=case_id, viewer=request.user, can_assign=can_act and roles.is_lead)
     except Case.DoesNotExist:
-        raise Http404("no such case") from None
+        raise _not_found(request, case_id) from None
     if record_view:
         case_view_record(case_id=cf.case.pk, user=request.user)
     forms = _forms_for(cf, forms)
@@ -222,6 +248,7 @@ def _require_lead(request):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def vote(request, case_id):
     form = VoteForm(request.POST)
     if not form.is_valid():
@@ -258,6 +285,7 @@ def _reason_action(request, case_id, *, prefix, form_class, call, success):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def escalate(request, case_id):
     return _reason_action(
         request, case_id, prefix="escalate", form_class=ReasonForm, success=_("The case was escalated."),
@@ -266,6 +294,7 @@ def escalate(request, case_id):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def hold(request, case_id):
     _require_lead(request)
     return _reason_action(
@@ -275,6 +304,7 @@ def hold(request, case_id):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def resume(request, case_id):
     _require_lead(request)
     return _reason_action(
@@ -284,12 +314,17 @@ def resume(request, case_id):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def assign(request, case_id):
     _require_lead(request)
     form = AssignForm(request.POST)
     if not form.is_valid():
         return _render_case(request, case_id, forms={"assign": form}, status=400)
     moderator = form.cleaned_data["moderator"]
+    if case_access(case_id=case_id, user=moderator) != "visible":
+        # Giving a seat would show them a case of a queue restricted away from them.
+        form.add_error("moderator", _("This moderator may not see this case's queue."))
+        return _render_case(request, case_id, forms={"assign": form}, status=400)
     try:
         seat_assign(review_id=form.cleaned_data["review"], moderator=moderator, lead=request.user)
     except DomainError as exc:
@@ -317,6 +352,7 @@ def _seat_action(request, case_id, call, success):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def release(request, case_id):
     return _seat_action(
         request, case_id,
@@ -326,6 +362,7 @@ def release(request, case_id):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def renew(request, case_id):
     def renewed(expires_at):
         local = timezone.localtime(expires_at)
@@ -337,6 +374,7 @@ def renew(request, case_id):
 
 @console_view(require="can_review")
 @require_POST
+@visible_case_only
 def note(request, case_id):
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -353,15 +391,16 @@ def note(request, case_id):
 
 @console_view()
 @require_POST
+@visible_case_only
 def reveal_media(request, case_id, index):
     """Shows one blurred media item unblurred, on the record
     (`case.media_revealed`). Any console user may (auditors too: looking is
     reading, and the look is audited). htmx swaps just that item; without JS
     the case page reloads with the item revealed (kept in the session)."""
     try:
-        media = casefile.case_media(case_id=case_id)
+        media = casefile.case_media(case_id=case_id, viewer=request.user)
     except Case.DoesNotExist:
-        raise Http404("no such case") from None
+        raise _not_found(request, case_id) from None
     if index >= len(media):
         raise Http404("no such media item")
     item = media[index]

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -18,6 +19,8 @@ from audit.models import AuditAction
 from audit.selectors import audit_event_search
 from audit.services import case_stream
 from audit.verify import verify_stream
+from cases.services import case_access_denied_record
+from cases.visibility import case_access, hidden_case_streams, sees_all_queues
 from reviews import stats
 
 from ..charts import Series, bar_chart
@@ -40,7 +43,7 @@ def dashboard(request):
     if not form.is_valid():
         return render(request, "console/insight/dashboard.html",
                       {"nav": "dashboard", "form": form, "figures": None}, status=400)
-    figures = stats.dashboard_figures(window=form.cleaned_data["window"] or stats.DEFAULT_WINDOW)
+    figures = stats.dashboard_figures(window=form.cleaned_data["window"] or stats.DEFAULT_WINDOW, user=request.user)
     return render(request, "console/insight/dashboard.html", {
         "nav": "dashboard", "form": form, "figures": figures, "min_units": stats.MIN_AGREEMENT_UNITS,
         "agreement": [a for a in figures.agreement if a.policy],
@@ -121,7 +124,8 @@ def audit_search(request):
                       status=400)
     query = form.cleaned_data
     page = audit_event_search(case_id=query["case"], actor_name=query["actor"].strip(), action=query["action"],
-                              since=query["since"], until=query["until"], before=query["before"])
+                              since=query["since"], until=query["until"], before=query["before"],
+                              hidden_streams=hidden_case_streams(request.user))
     next_url = None
     if page.next_cursor is not None:
         params = {k: v for k, v in request.GET.items() if k != "before" and v}
@@ -142,6 +146,14 @@ def _compact_json(data):
 @console_view(require="can_read_everything")
 @require_POST
 def audit_verify(request, case_id):
+    access = case_access(case_id=case_id, user=request.user)
+    if access == "hidden":
+        case_access_denied_record(case_id=case_id, user=request.user, path=request.path)
+        raise Http404("no such case")
+    if access == "missing" and not sees_all_queues(request.user):
+        # The same answer as for a hidden case. Those who see every queue may still verify the stream of a
+        # case that is gone (evidence of a deleted row).
+        raise Http404("no such case")
     result = verify_stream(case_stream(case_id))
     if result.ok:
         text = _("Chain intact: %(events)s events, the head matches (seq %(seq)s), "

@@ -37,7 +37,7 @@ def my_work(request):
 @require_POST
 @console_view(require="can_review")
 def claim_next(request, queue):
-    queue_obj = worklists.queue_by_slug(queue)
+    queue_obj = worklists.queue_by_slug(queue, user=request.user)
     if queue_obj is None:
         raise Http404(_("No such queue"))
     try:
@@ -56,7 +56,7 @@ def claim_next(request, queue):
 @require_safe
 @console_view()
 def queue_list(request, queue):
-    queue_obj = worklists.queue_by_slug(queue)
+    queue_obj = worklists.queue_by_slug(queue, user=request.user)
     if queue_obj is None:
         raise Http404(_("No such queue"))
     form = QueueFilterForm(request.GET)
@@ -116,7 +116,7 @@ def _reason_text(reason):
 @require_safe
 @console_view(require="can_read_everything")
 def escalations(request):
-    reviews = worklists.senior_reviews()
+    reviews = worklists.senior_reviews(user=request.user)
     for review in reviews:
         review.reason_label, review.reason_detail = _reason_text(review.reason)
     return render(request, "console/work/escalations.html", {
@@ -132,7 +132,7 @@ def escalations(request):
 def appeals(request):
     return render(request, "console/work/appeals.html", {
         "nav": "appeals",
-        "open_appeals": worklists.open_appeals(),
-        "decided_appeals": worklists.decided_appeals(),
+        "open_appeals": worklists.open_appeals(user=request.user),
+        "decided_appeals": worklists.decided_appeals(user=request.user),
         "decided_limit": worklists.DECIDED_APPEALS_LIMIT,
     })

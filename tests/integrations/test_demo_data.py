@@ -7,10 +7,13 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from audit.context import Actor
 from audit.models import AuditEvent
 from cases.models import Case, Queue, Report, ReporterKind, Subject
+from cases.services import queue_save
+from cases.visibility import case_access
 from integrations import auth
-from integrations.management.commands.load_demo_data import DEMO_PASSWORD, DEMO_USERS, ROLE_GROUPS
+from integrations.management.commands.load_demo_data import DEMO_PASSWORD, DEMO_TEAMS, DEMO_USERS, ROLE_GROUPS
 from integrations.models import ApiClient
 from reviews.models import Review
 
@@ -50,7 +53,8 @@ def test_running_twice_creates_nothing_twice(load):
     assert second_key == first_key
     assert "0 report(s) filed now" in output
     assert ApiClient.objects.filter(active=True).count() == 1
-    assert AuditEvent.objects.filter(action="system.demo_data_loaded").count() == 1
+    # one for the users, one per team, all from the first run
+    assert AuditEvent.objects.filter(action="system.demo_data_loaded").count() == 1 + len(DEMO_TEAMS)
 
 
 def test_users_are_in_their_role_groups(load):
@@ -58,11 +62,27 @@ def test_users_are_in_their_role_groups(load):
     User = get_user_model()
 
     assert set(Group.objects.filter(name__in=ROLE_GROUPS).values_list("name", flat=True)) == set(ROLE_GROUPS)
+    teams = {username: {team} for team, members, _ in DEMO_TEAMS for username in members}
     for username, group, staff in DEMO_USERS:
         user = User.objects.get(username=username)
-        assert list(user.groups.values_list("name", flat=True)) == [group]
+        assert set(user.groups.values_list("name", flat=True)) == {group} | teams.get(username, set())
         assert (user.is_staff, user.is_superuser) == (staff, staff)
     assert User.objects.get(username="admin1").is_superuser
+
+
+def test_the_child_safety_queue_is_restricted_to_its_team(load):
+    load()
+    User = get_user_model()
+    queue = Queue.objects.get(slug="child-safety")
+    assert list(queue.restricted_to.values_list("name", flat=True)) == ["child-safety-team"]
+    case = Case.objects.get(subject__external_id="post-2002")
+    for username in ("senior1", "senior2", "senior3", "admin1", "auditor1"):
+        assert case_access(case_id=case.pk, user=User.objects.get(username=username)) == "visible", username
+    assert case_access(case_id=case.pk, user=User.objects.get(username="moderator1")) == "hidden"
+    # an admin lifts the restriction: loading the demo again leaves it lifted
+    queue_save(queue=queue, actor=Actor.system("tests"), restricted_to=[])
+    load()
+    assert not queue.restricted_to.exists()
 
 
 def test_demo_cases_land_in_their_queues(load):

@@ -51,6 +51,13 @@ DEMO_QUEUES = (
     ("spam", "Spam", "High volume, low severity: spam, scams and platform manipulation.", ("spam",)),
 )
 DEFAULT_QUEUE = ("general", "General", "Everything no other queue takes.")
+# Per-team visibility (cases.visibility): the child-safety queue is seen only by its team (all three seniors:
+# the child-safety workflow needs two reviewers and a third approver), admins and auditors; the moderators
+# do not see it at all.
+DEMO_TEAMS = (
+    # group, members, queues restricted to it
+    ("child-safety-team", ("senior1", "senior2", "senior3"), ("child-safety",)),
+)
 CLIENT_NAME = "demo-platform"
 CLIENT_NAME_REGEX = r"^demo-platform(-[0-9]+)?$"
 CLIENT_SCOPES = ("reports:write", "cases:read")
@@ -117,6 +124,7 @@ class Command(BaseCommand):
         self._policy_book()
         self._queues()
         logins = self._users(reset_passwords=reset_passwords)
+        self._teams()
         self._workflows()
         client, key = self._api_client(key_file)
         filed = self._cases(client)
@@ -126,6 +134,8 @@ class Command(BaseCommand):
         out(self.style.MIGRATE_HEADING("Demo logins (Django admin and console):"))
         for username, group, password in logins:
             out(f"  {username:<12} {group:<17} {password}")
+        for team, members, queues in DEMO_TEAMS:
+            out(f"  queue(s) {', '.join(queues)} restricted to {team}: {', '.join(members)}")
         out(self.style.MIGRATE_HEADING(f"Demo API client {client.name} (source {client.source.name}, "
                                        f"scopes {','.join(client.scopes)}):"))
         out(f"  key: {key}")
@@ -214,6 +224,29 @@ class Command(BaseCommand):
                 note = "(password unchanged; --reset-passwords sets a new one)"
             logins.append((username, group_name, note))
         return logins
+
+    def _teams(self):
+        """Creates each demo team's group with its members and, when the group
+        is new, restricts its queues to it (queue_save audits that). A team
+        that exists is left as an admin may have changed it, except that
+        missing demo members are put back, like the role groups."""
+        User = get_user_model()
+        for team, members, queue_slugs in DEMO_TEAMS:
+            with transaction.atomic():
+                group, created = Group.objects.get_or_create(name=team)
+                added = []
+                for username in members:
+                    user = User.objects.get(username=username)
+                    if not user.groups.filter(pk=group.pk).exists():
+                        user.groups.add(group)
+                        added.append(username)
+                if created or added:
+                    audit.record(stream=SYSTEM_STREAM, action=AuditAction.DEMO_DATA_LOADED, actor=self.actor,
+                                 target_type="demo_data", target_id=f"team:{team}",
+                                 data={"group_created": created, "members_added": added})
+                if created:
+                    for queue in Queue.objects.filter(slug__in=queue_slugs):
+                        queue_save(queue=queue, actor=self.actor, restricted_to=[group])
 
     def _workflows(self):
         """The default review workflows, so that the demo cases are routed to
