@@ -171,7 +171,7 @@ class Server:
         port = free_port()
         self.log_path = RESULTS_DIR / "gunicorn.log"
         cmd = [
-            os.path.join(self.venv, "bin", "gunicorn"), "config.wsgi",
+            os.path.join(self.venv, "bin", "gunicorn"), "config.wsgi", "--config", os.path.join(ROOT, "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{port}", "--workers", str(profile.workers),
             "--worker-class", profile.worker_class, "--threads", str(profile.threads),
             "--no-control-socket", "--log-level", "warning", "--error-logfile", str(self.log_path),

@@ -23,7 +23,12 @@ env -u DEBUG SECRET_KEY="deploy-check-$(head -c 32 /dev/urandom | od -An -tx1 | 
 
 echo "== docker-compose config"
 if command -v docker-compose >/dev/null 2>&1; then
-    docker-compose -f docker-compose.yml config --quiet
+    # The services read .env (env_file); a checkout without one is checked with .env.example.
+    compose_dir=$(mktemp -d)
+    cp docker-compose.yml "$compose_dir/"
+    cp "$(if [[ -e .env ]]; then echo .env; else echo .env.example; fi)" "$compose_dir/.env"
+    docker-compose -f "$compose_dir/docker-compose.yml" config --quiet
+    rm -rf "$compose_dir"
 else
     echo "docker-compose not installed; skipped (CI installs it)"
 fi
