@@ -36,6 +36,8 @@ def app_env(cfg, extra=()):
         LOG_LEVEL="WARNING",
         AUDIT_DISABLED_FOR_BENCHMARK="false",
         PYTHONUNBUFFERED="1",
+        # Only these settings: a developer's .env (e.g. make run's DEBUG=true) must not leak in.
+        QUORUM_ENV_FILE=os.devnull,
     )
     env.update(dict(extra))
     return env
