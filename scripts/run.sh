@@ -138,12 +138,23 @@ start beat "$CELERY" -A config beat --loglevel INFO -s "$QUORUM_VAR_DIR/celerybe
 # sweeps (/readyz), so that the banner comes after their start-up output.
 ready=0
 for _ in $(seq 1 240); do
-    if "$PY" - "$PORT" <<'EOF' 2>/dev/null; then
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=2).read()
+    set +e
+    "$PY" - "$PORT" <<'EOF' 2>/dev/null
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=2).read()
+except urllib.error.HTTPError as exc:
+    sys.exit(3 if exc.code == 400 else 1)
 EOF
+    probe=$?
+    set -e
+    if ((probe == 0)); then
         ready=1
         break
+    elif ((probe == 3)); then
+        echo "run.sh: the web server refuses the host 127.0.0.1 (HTTP 400): ALLOWED_HOSTS (in .env or the" \
+            "environment) must include 127.0.0.1, or be left unset with DEBUG=true" >&2
+        exit 1
     fi
     for i in "${!pids[@]}"; do
         if ! kill -0 "${pids[$i]}" 2>/dev/null; then
