@@ -30,5 +30,6 @@ RUN SECRET_KEY=collectstatic-only-build-time-placeholder-0000000000000000 \
     && rm -f /tmp/collectstatic.sqlite3
 
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", \
-     "--no-control-socket", "--worker-tmp-dir", "/dev/shm"]
+# gunicorn.conf.py: no control socket, prometheus_client multiprocess mode (see the file).
+CMD ["gunicorn", "config.wsgi:application", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000", \
+     "--access-logfile", "-", "--no-control-socket", "--worker-tmp-dir", "/dev/shm"]

@@ -36,6 +36,8 @@ def app_env(cfg, extra=()):
         LOG_LEVEL="WARNING",
         AUDIT_DISABLED_FOR_BENCHMARK="false",
         PYTHONUNBUFFERED="1",
+        # Only these settings: a developer's .env (e.g. make run's DEBUG=true) must not leak in.
+        QUORUM_ENV_FILE=os.devnull,
     )
     env.update(dict(extra))
     return env
@@ -171,7 +173,7 @@ class Server:
         port = free_port()
         self.log_path = RESULTS_DIR / "gunicorn.log"
         cmd = [
-            os.path.join(self.venv, "bin", "gunicorn"), "config.wsgi",
+            os.path.join(self.venv, "bin", "gunicorn"), "config.wsgi", "--config", os.path.join(ROOT, "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{port}", "--workers", str(profile.workers),
             "--worker-class", profile.worker_class, "--threads", str(profile.threads),
             "--no-control-socket", "--log-level", "warning", "--error-logfile", str(self.log_path),

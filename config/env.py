@@ -5,6 +5,7 @@ of being silently replaced by a default.
 """
 
 import os
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -14,6 +15,30 @@ class ImproperlyConfiguredEnv(Exception):
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def load_env_file(default_path: Path) -> Path | None:
+    """Loads KEY=VALUE lines of an env file into the process environment, so
+    that every process (manage.py, gunicorn, Celery) started in any shell sees
+    the same configuration. The process environment wins over the file.
+
+    QUORUM_ENV_FILE names the file (it must then exist); unset or empty means
+    `default_path` if it exists (the project's `.env`); /dev/null reads none.
+    Returns the file read, or None.
+    """
+    from dotenv import load_dotenv
+
+    named = _raw("QUORUM_ENV_FILE")
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise ImproperlyConfiguredEnv(f"QUORUM_ENV_FILE={named!r}: no such file")
+    elif default_path.is_file():
+        path = default_path
+    else:
+        return None
+    load_dotenv(path, override=False)
+    return path
 
 
 def _raw(name):

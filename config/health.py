@@ -1,7 +1,6 @@
 """Probes for orchestrators and Prometheus metrics."""
 
 import os
-import time
 
 from django.conf import settings
 from django.db import connection
@@ -9,7 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-SWEEPS = ("sla_warnings", "sla_breaches", "claim_leases")
+from .metrics import SWEEPS
 
 
 @never_cache
@@ -77,21 +76,15 @@ def _allowed(request):
     return request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS
 
 
-def _label(value):
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 @never_cache
 def metrics(request):
-    """Prometheus text format. Protected by METRICS_TOKEN (Bearer) when set,
-    otherwise by the METRICS_ALLOWED_IPS allow-list (default: loopback)."""
+    """Prometheus text format (prometheus_client). Protected by METRICS_TOKEN
+    (Bearer) when set, otherwise by the METRICS_ALLOWED_IPS allow-list
+    (default: loopback)."""
     if not _allowed(request):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
     from . import metrics as m
 
-    started = time.monotonic()
-    lines = m.collect(now=timezone.now())
-    lines.append("# HELP quorum_metrics_scrape_seconds Time spent collecting these metrics.")
-    lines.append("# TYPE quorum_metrics_scrape_seconds gauge")
-    lines.append(f"quorum_metrics_scrape_seconds {time.monotonic() - started:.6f}")
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4; charset=utf-8")
+    return HttpResponse(m.render(now=timezone.now()), content_type=CONTENT_TYPE_PLAIN_0_0_4)

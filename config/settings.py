@@ -20,12 +20,15 @@ from .env import (
     env_list,
     env_str,
     env_url,
+    load_env_file,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("QUORUM_VAR_DIR", str(BASE_DIR / "var")))
 
 try:
+    # The project's .env (or QUORUM_ENV_FILE), under whatever the process environment sets.
+    ENV_FILE = load_env_file(BASE_DIR / ".env")
+    VAR_DIR = Path(env_str("QUORUM_VAR_DIR", str(BASE_DIR / "var")))
     DEBUG = env_bool("DEBUG", False)
     SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-debug-only-key-" + "x" * 40
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -198,6 +201,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves the static files (console CSS and JS, admin, API docs)
+# from gunicorn straight from where they live, so no collectstatic step is
+# needed outside Docker; the Dockerfile's collectstatic adds compressed copies.
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

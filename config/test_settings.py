@@ -3,6 +3,8 @@ security settings except TLS redirects (the test client speaks plain HTTP)."""
 
 import os
 
+# The suite never reads a developer's .env (config/env.py load_env_file).
+os.environ.setdefault("QUORUM_ENV_FILE", os.devnull)
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quorum")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")

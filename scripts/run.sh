@@ -5,10 +5,12 @@
 #
 # Embedded defaults (SQLite and a file-based Celery broker under
 # $QUORUM_VAR_DIR, default ./var) unless DATABASE_URL / CELERY_BROKER_URL are
-# set. DEBUG defaults to true here. PORT (default 8000) is the web port.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-
+# set (in the environment or in .env). DEBUG defaults to true here. PORT
+# (default 8000) is the web port.
+#
+# Without a .env it writes one (DEBUG=true, plus whichever of DATABASE_URL,
+# CELERY_BROKER_URL, REDIS_URL and QUORUM_VAR_DIR are set now): every Quorum
+# process reads .env, so the README's manage.py commands work in a new shell.
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
 CELERY="$VENV/bin/celery"
@@ -17,11 +19,32 @@ if [[ ! -x $PY || ! -x $CELERY ]]; then
     exit 1
 fi
 
+# What the caller set, before anything below sets it (the banner compares them with .env).
+given=()
+for name in DATABASE_URL CELERY_BROKER_URL REDIS_URL QUORUM_VAR_DIR; do
+    if [[ -n ${!name:-} ]]; then
+        given+=("$name")
+    fi
+done
+if [[ ! -e .env ]]; then
+    {
+        echo "# Written by \`make run\` for local development; every Quorum process (manage.py,"
+        echo "# the web server, Celery) reads it, the process environment wins over it."
+        echo "# All settings: .env.example. Never DEBUG=true in production."
+        echo "DEBUG=${DEBUG:-true}"
+        for name in "${given[@]}"; do
+            echo "$name=${!name}"
+        done
+    } >.env
+    echo "== wrote .env: $(grep -E '^[A-Z_]+=' .env | cut -d= -f1 | paste -sd' ' -)"
+fi
 export DEBUG=${DEBUG:-true}
 export PYTHONUNBUFFERED=1
-export QUORUM_VAR_DIR=${QUORUM_VAR_DIR:-$PWD/var}
+# Where the settings put local state (the environment, then .env, then ./var).
+QUORUM_VAR_DIR=$("$PY" -c 'import config.settings as s; print(s.VAR_DIR)')
 mkdir -p "$QUORUM_VAR_DIR"
 QUORUM_VAR_DIR=$(cd "$QUORUM_VAR_DIR" && pwd)
+export QUORUM_VAR_DIR
 PORT=${PORT:-8000}
 if [[ ! $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
     echo "run.sh: PORT=$PORT is not a TCP port number" >&2
@@ -40,15 +63,16 @@ EOF
     exit 1
 fi
 
-mask() { sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#'; }
 echo "== Quorum (DEBUG=$DEBUG)"
-echo "   database: $(if [[ -n ${DATABASE_URL:-} ]]; then echo "$DATABASE_URL" | mask; else echo "SQLite $QUORUM_VAR_DIR/quorum.sqlite3"; fi)"
-echo "   broker:   $(if [[ -n ${CELERY_BROKER_URL:-} ]]; then echo "$CELERY_BROKER_URL" | mask; else echo "files under $QUORUM_VAR_DIR/celery-broker"; fi)"
+# Names the database and broker; creates a PostgreSQL database that does not
+# exist yet; otherwise says in one line what is wrong.
+"$PY" scripts/ensure_database.py
 
 echo "== migrate"
 "$PY" manage.py migrate --noinput
 echo "== demo data"
-"$PY" manage.py load_demo_data
+demo=$("$PY" manage.py load_demo_data --no-color)
+echo "$demo"
 
 # Each process runs in its own session (so its own process group): stopping
 # a group also stops what the process started (runserver's autoreloader
@@ -110,43 +134,70 @@ start worker "$CELERY" -A config worker --pool solo --concurrency 1 --loglevel I
     --without-gossip --without-mingle --without-heartbeat
 start beat "$CELERY" -A config beat --loglevel INFO -s "$QUORUM_VAR_DIR/celerybeat-schedule"
 
-# Wait for the web server, then say where everything is.
+# Wait until the web server answers and the worker and beat have run the
+# sweeps (/readyz), so that the banner comes after their start-up output.
 ready=0
-for _ in $(seq 1 120); do
-    if "$PY" - "$PORT" <<'EOF' 2>/dev/null; then
-import sys, urllib.request
-urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1).read()
+for _ in $(seq 1 240); do
+    set +e
+    "$PY" - "$PORT" <<'EOF' 2>/dev/null
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=2).read()
+except urllib.error.HTTPError as exc:
+    sys.exit(3 if exc.code == 400 else 1)
 EOF
+    probe=$?
+    set -e
+    if ((probe == 0)); then
         ready=1
         break
+    elif ((probe == 3)); then
+        echo "run.sh: the web server refuses the host 127.0.0.1 (HTTP 400): ALLOWED_HOSTS (in .env or the" \
+            "environment) must include 127.0.0.1, or be left unset with DEBUG=true" >&2
+        exit 1
     fi
-    kill -0 "${pids[0]}" 2>/dev/null || break
+    for i in "${!pids[@]}"; do
+        if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+            echo "run.sh: ${names[$i]} (pid ${pids[$i]}) exited during start-up; stopping the others" >&2
+            exit 1
+        fi
+    done
     sleep 0.5 &
     wait $! || true
 done
 if ((!ready)); then
-    echo "run.sh: the web server did not come up on 127.0.0.1:$PORT" >&2
+    echo "run.sh: http://127.0.0.1:$PORT/readyz did not answer 200 within 2 minutes (see the output above)" >&2
     exit 1
 fi
 key_file="$QUORUM_VAR_DIR/demo-api-key.txt"
 key=$(cat "$key_file" 2>/dev/null || echo "(missing: see the load_demo_data output above)")
+logins=$(printf '%s\n' "$demo" | sed -n '/^Demo logins/,/^Demo API client/p' | sed '1d;$d')
 cat <<EOF
 
 ========================================================================
  Quorum is running (Ctrl-C stops the web server, worker and beat)
-   console    http://127.0.0.1:$PORT/   (moderators, seniors, auditors: logins listed above)
+   console    http://127.0.0.1:$PORT/
    admin      http://127.0.0.1:$PORT/admin/
    API docs   http://127.0.0.1:$PORT/api/docs/
-   health     http://127.0.0.1:$PORT/healthz
-   demo API key (client demo-platform):
+   readiness  http://127.0.0.1:$PORT/readyz
+ demo logins (user, role, password):
+$logins
+ demo API key (client demo-platform):
      $key
-   try:
+ try:
      curl -X POST http://127.0.0.1:$PORT/api/v1/reports -H "Authorization: Bearer $key" \\
        -H "Content-Type: application/json" \\
        -d '{"subject": {"kind": "content", "external_id": "post-1", "text": "buy now"}, "policy": "spam"}'
-========================================================================
-
+ manage.py commands work from this directory in any shell: they read .env
+ ($(grep -E '^[A-Z_]+=' .env 2>/dev/null | cut -d= -f1 | paste -sd' ' -)).
 EOF
+for name in "${given[@]}"; do
+    if ! grep -qxF "$name=${!name}" .env 2>/dev/null; then
+        echo " This run's $name is not the one in .env; in another shell first:  export $name='${!name}'"
+    fi
+done
+echo "========================================================================"
+echo
 
 # Run until a signal arrives (the traps stop everything) or a process dies.
 while :; do

@@ -60,3 +60,38 @@ def test_parsers(monkeypatch):
     monkeypatch.setenv("X_URL", "ftp://host")
     with pytest.raises(ImproperlyConfiguredEnv, match="X_URL"):
         env_url("X_URL", schemes={"http"})
+
+
+def _start_with_env_file(tmp_path, text, **env):
+    env_file = tmp_path / "quorum.env"
+    env_file.write_text(text)
+    base = {k: v for k, v in os.environ.items()
+            if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "LOG_LEVEL", "QUORUM_ENV_FILE", "QUORUM_VAR_DIR"}}
+    base.update(env, QUORUM_ENV_FILE=str(env_file), DJANGO_SETTINGS_MODULE="config.settings")
+    return subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings as s; print(s.DEBUG, s.LOG_LEVEL, s.VAR_DIR)"],
+        cwd=ROOT, env=base, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_the_env_file_is_read_and_the_process_environment_wins(tmp_path):
+    text = f"DEBUG=true\nLOG_LEVEL=warning\nQUORUM_VAR_DIR={tmp_path / 'var'}\n"
+    result = _start_with_env_file(tmp_path, text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "WARNING", str(tmp_path / "var")]
+    result = _start_with_env_file(tmp_path, text, LOG_LEVEL="ERROR")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[:2] == ["True", "ERROR"]
+
+
+def test_a_bad_value_in_the_env_file_is_named_like_any_other(tmp_path):
+    result = _start_with_env_file(tmp_path, f"DEBUG=true\nQUORUM_VAR_DIR={tmp_path}\nINTAKE_BATCH_MAX_ITEMS=lots\n")
+    assert result.returncode == 2 and "INTAKE_BATCH_MAX_ITEMS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_named_env_file_that_does_not_exist_stops_start_up(tmp_path):
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    base.update(QUORUM_ENV_FILE=str(tmp_path / "missing.env"), DEBUG="true", DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=base,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "QUORUM_ENV_FILE" in result.stderr and "no such file" in result.stderr

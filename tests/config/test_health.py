@@ -72,3 +72,22 @@ def test_request_id_is_echoed_and_recorded_in_the_audit_event(api, report_body):
 def test_an_unsafe_request_id_is_replaced(api, report_body):
     response = api.post("/api/v1/reports", report_body(), format="json", HTTP_X_REQUEST_ID="<script>" * 20)
     assert response["X-Request-ID"] != "<script>" * 20 and len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_metrics_add_up_what_each_process_recorded_in_multiprocess_mode(client, tmp_path, monkeypatch):
+    """Under gunicorn (gunicorn.conf.py sets PROMETHEUS_MULTIPROC_DIR) a scrape
+    answered by any worker includes what every worker counted."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    code = ("from prometheus_client import Counter; "
+            "Counter('quorum_test_worker_events', 'test', ['kind']).labels(kind='x').inc(int(__import__('sys').argv[1]))")
+    for amount in ("2", "3"):  # two processes, as two gunicorn workers
+        subprocess.run([sys.executable, "-c", code, amount], env=env, check=True, timeout=60)
+    assert len(list(tmp_path.glob("counter_*.db"))) == 2
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert 'quorum_test_worker_events_total{kind="x"} 5.0' in text
+    assert "# TYPE quorum_open_cases gauge" in text
