@@ -9,6 +9,8 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from .client_ip import client_ip
+
 SWEEPS = ("sla_warnings", "sla_breaches", "claim_leases")
 
 
@@ -74,7 +76,11 @@ def _allowed(request):
         import hmac
 
         return hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
-    return request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS
+    if settings.TRUSTED_PROXY_NETWORKS:
+        # Behind a proxy every request arrives from the proxy's address, so an
+        # address allow-list would admit the whole internet: the token is required.
+        return False
+    return client_ip(request) in settings.METRICS_ALLOWED_IPS
 
 
 def _label(value):
@@ -84,7 +90,8 @@ def _label(value):
 @never_cache
 def metrics(request):
     """Prometheus text format. Protected by METRICS_TOKEN (Bearer) when set,
-    otherwise by the METRICS_ALLOWED_IPS allow-list (default: loopback)."""
+    otherwise by the METRICS_ALLOWED_IPS allow-list (default: loopback) of
+    client addresses; with TRUSTED_PROXIES set, only by the token."""
     if not _allowed(request):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     from . import metrics as m

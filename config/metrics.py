@@ -56,4 +56,9 @@ def collect(*, now):
            [({}, decisions["n"] or 0)], kind="counter")
     _gauge(lines, "quorum_decisions_reversed_total", "Decisions overturned on appeal.",
            [({}, decisions["reversed"] or 0)], kind="counter")
+    from . import degraded
+
+    _gauge(lines, "quorum_degraded_operations_total",
+           "Operations that went on without a dependency that was down (this process), per component and choice.",
+           [({"component": c, "mode": m}, n) for (c, m), n in sorted(degraded.counts().items())], kind="counter")
     return lines

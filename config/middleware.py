@@ -3,6 +3,8 @@ import uuid
 
 from audit.context import bind_request
 
+from .client_ip import client_ip
+
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -17,7 +19,7 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        with bind_request(request_id=request_id, ip=request.META.get("REMOTE_ADDR", "")):
+        with bind_request(request_id=request_id, ip=client_ip(request)):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -12,6 +12,8 @@ import time
 
 from django.conf import settings
 
+from config import degraded
+
 log = logging.getLogger(__name__)
 
 _LUA = """
@@ -45,16 +47,12 @@ class _RedisLimiter:
 
         self._client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
         self._script = self._client.register_script(_LUA)
-        self._warned_at = 0.0
 
     def hit(self, key, rate, burst):
         try:
             allowed, wait_ms = self._script(keys=[f"quorum:ratelimit:{key}"], args=[rate, burst])
         except Exception as exc:  # the broker/cache being down must not stop intake
-            now = time.monotonic()
-            if now - self._warned_at > 10:
-                self._warned_at = now
-                log.warning("rate limiter unavailable, letting requests through: %s", exc)
+            degraded.record(component="api_rate_limiter", mode="fail_open", error=exc)
             return True, 0.0
         return bool(allowed), wait_ms / 1000.0
 
