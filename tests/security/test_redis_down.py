@@ -41,6 +41,7 @@ def test_the_redis_cache_really_is_unreachable(redis_down):
     assert degraded.counts()[("cache", "fail_open")] == before + 2
 
 
+@override_settings(CONSOLE_COUNTS_CACHE_SECONDS=10)  # as in production: My work shares its counts in the cache
 def test_every_console_page_works(redis_down, people, file_case, caplog):
     case_id = file_case(policy="spam")
     caplog.set_level(logging.WARNING, logger="quorum.degraded")
