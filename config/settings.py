@@ -153,6 +153,8 @@ MIDDLEWARE = [
     # Serves collected static files (admin, API docs) from gunicorn in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    # Before anything reads the body: a chunked body is read (up to the largest limit) or refused.
+    "config.middleware.ChunkedBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "console.middleware.ConsoleLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
