@@ -68,6 +68,9 @@ try:
     INTAKE_BATCH_MAX_ITEMS = env_int("INTAKE_BATCH_MAX_ITEMS", 500, minimum=1, maximum=5000)
     API_DEFAULT_RATE_PER_SECOND = env_int("API_DEFAULT_RATE_PER_SECOND", 2000, minimum=1)
     API_DEFAULT_BURST = env_int("API_DEFAULT_BURST", 4000, minimum=1)
+    # Requests with an invalid API key, per client address (valid keys are not counted).
+    API_FAILED_AUTH_RATE_PER_SECOND = env_int("API_FAILED_AUTH_RATE_PER_SECOND", 10, minimum=1)
+    API_FAILED_AUTH_BURST = env_int("API_FAILED_AUTH_BURST", 100, minimum=1)
     # Benchmark-only switch: measures what the audit trail costs. Never set it in production.
     AUDIT_DISABLED_FOR_BENCHMARK = env_bool("AUDIT_DISABLED_FOR_BENCHMARK", False)
     AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)

@@ -87,6 +87,16 @@ def limiter():
     return _limiter
 
 
+def hit_failed_auth(address):
+    """Takes one token from the bucket of failed API authentications from one
+    client address (config.client_ip). Valid keys never touch this bucket, so
+    a platform is not slowed by others behind the same address; a key guesser
+    or a misconfigured script hammering the key look-up is."""
+    allowed, wait = limiter().hit(f"badkey:{address}", settings.API_FAILED_AUTH_RATE_PER_SECOND,
+                                  settings.API_FAILED_AUTH_BURST)
+    return allowed, (max(1, math.ceil(wait)) if not allowed else 0)
+
+
 def hit(client):
     """Takes one token from the client's bucket. Returns (allowed, seconds to wait)."""
     allowed, wait = limiter().hit(str(client.pk), client.rate_per_second, client.burst)
