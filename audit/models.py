@@ -58,8 +58,22 @@ class AuditAction(models.TextChoices):
     CASE_VIEWED = "case.viewed", _("Case page opened in the console")
     MEDIA_REVEALED = "case.media_revealed", _("Blurred media revealed in the console")
     CASE_ACCESS_DENIED = "case.access_denied", _("Console refused a case hidden from the user")
-    USER_SIGNED_IN = "user.signed_in", _("Signed in to the console")
+    USER_SIGNED_IN = "user.signed_in", _("Signed in")
     USER_SIGNED_OUT = "user.signed_out", _("Signed out of the console")
+    USER_SIGN_IN_FAILED = "user.sign_in_failed", _("Sign-in failed")
+    USER_CREATED = "user.created", _("User created")
+    USER_CHANGED = "user.changed", _("User's name or e-mail changed")
+    USER_PRIVILEGES_CHANGED = "user.privileges_changed", _("User's staff or superuser flag changed")
+    USER_DEACTIVATED = "user.deactivated", _("User deactivated")
+    USER_REACTIVATED = "user.reactivated", _("User reactivated")
+    USER_DELETED = "user.deleted", _("User deleted")
+    USER_PASSWORD_CHANGED = "user.password_changed", _("Password set or reset")
+    USER_GROUPS_CHANGED = "user.groups_changed", _("Group membership changed")
+    USER_PERMISSIONS_CHANGED = "user.permissions_changed", _("User's permissions changed")
+    GROUP_CHANGED = "group.changed", _("Group created or renamed")
+    GROUP_DELETED = "group.deleted", _("Group deleted")
+    GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", _("Group's permissions changed")
+    API_CLIENT_RESCOPED = "api_client.rescoped", _("API client's scopes or limits changed")
 
 
 class ActorType(models.TextChoices):

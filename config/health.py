@@ -8,6 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from .client_ip import client_ip
 from .metrics import SWEEPS
 
 
@@ -73,14 +74,18 @@ def _allowed(request):
         import hmac
 
         return hmac.compare_digest(header.encode(), f"Bearer {token}".encode())
-    return request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS
+    if settings.TRUSTED_PROXY_NETWORKS:
+        # Behind a proxy every request arrives from the proxy's address, so an
+        # address allow-list would admit the whole internet: the token is required.
+        return False
+    return client_ip(request) in settings.METRICS_ALLOWED_IPS
 
 
 @never_cache
 def metrics(request):
-    """Prometheus text format (prometheus_client). Protected by METRICS_TOKEN
-    (Bearer) when set, otherwise by the METRICS_ALLOWED_IPS allow-list
-    (default: loopback)."""
+    """Prometheus text format (prometheus_client). Protected by METRICS_TOKEN (Bearer) when set,
+    otherwise by the METRICS_ALLOWED_IPS allow-list (default: loopback) of
+    client addresses; with TRUSTED_PROXIES set, only by the token."""
     if not _allowed(request):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
     from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4

@@ -80,6 +80,15 @@ class QuorumCollector(Collector):
                        decisions["n"] or 0)
         yield _counter("quorum_decisions_reversed_total", "Decisions overturned on appeal.",
                        decisions["reversed"] or 0)
+        from . import degraded
+
+        family = CounterMetricFamily(
+            "quorum_degraded_operations",
+            "Operations that went on without a dependency that was down (this process), per component and choice.",
+            labels=["component", "mode"])
+        for (component, mode), n in sorted(degraded.counts().items()):
+            family.add_metric([component, mode], n)
+        yield family
         yield _gauge("quorum_metrics_scrape_seconds", "Time spent collecting these metrics.",
                      [({}, round(time.monotonic() - started, 6))])
 

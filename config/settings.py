@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from .client_ip import parse_networks
 from .env import (
     ImproperlyConfiguredEnv,
     env_bool,
@@ -31,6 +32,10 @@ try:
     VAR_DIR = Path(env_str("QUORUM_VAR_DIR", str(BASE_DIR / "var")))
     DEBUG = env_bool("DEBUG", False)
     SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "insecure-debug-only-key-" + "x" * 40
+    if not DEBUG and len(SECRET_KEY) < 50:
+        raise ImproperlyConfiguredEnv(
+            f"SECRET_KEY is {len(SECRET_KEY)} characters long; production needs at least 50 random characters "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -49,6 +54,16 @@ try:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
     BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+    # Preload and includeSubDomains commit every subdomain to HTTPS for a long time
+    # (preload lists are hard to leave): the operator opts in.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # Reverse proxies whose X-Forwarded-For is believed (config/client_ip.py).
+    TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+    try:
+        TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(f"TRUSTED_PROXIES: {exc}") from None
 
     # Intake limits, documented in the README.
     INTAKE_MAX_BODY_BYTES = env_int("INTAKE_MAX_BODY_BYTES", 1_048_576, minimum=1024)
@@ -56,6 +71,9 @@ try:
     INTAKE_BATCH_MAX_ITEMS = env_int("INTAKE_BATCH_MAX_ITEMS", 500, minimum=1, maximum=5000)
     API_DEFAULT_RATE_PER_SECOND = env_int("API_DEFAULT_RATE_PER_SECOND", 2000, minimum=1)
     API_DEFAULT_BURST = env_int("API_DEFAULT_BURST", 4000, minimum=1)
+    # Requests with an invalid API key, per client address (valid keys are not counted).
+    API_FAILED_AUTH_RATE_PER_SECOND = env_int("API_FAILED_AUTH_RATE_PER_SECOND", 10, minimum=1)
+    API_FAILED_AUTH_BURST = env_int("API_FAILED_AUTH_BURST", 100, minimum=1)
     # Benchmark-only switch: measures what the audit trail costs. Never set it in production.
     AUDIT_DISABLED_FOR_BENCHMARK = env_bool("AUDIT_DISABLED_FOR_BENCHMARK", False)
     AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
@@ -103,6 +121,8 @@ try:
     CONSOLE_COUNTS_CACHE_SECONDS = env_int("CONSOLE_COUNTS_CACHE_SECONDS", 10, minimum=0, maximum=3600)
     # Per-team visibility: whether auditors see the cases of queues restricted to groups they are not in.
     VISIBILITY_AUDITORS_SEE_ALL = env_bool("VISIBILITY_AUDITORS_SEE_ALL", True)
+    # Sign-in limiter (django-axes, console and admin): this many failures for one
+    # (normalised user name, client address) pair lock that pair for the window.
     LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
     LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
     SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
@@ -131,6 +151,8 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.adapters",
     "django_htmx",
+    "axes",
+    "access",
     "console",
 ]
 
@@ -139,18 +161,44 @@ MIDDLEWARE = [
     # Serves collected static files (admin, API docs) from gunicorn in production.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
+    # Before anything reads the body: a chunked body is read (up to the largest limit) or refused.
+    "config.middleware.ChunkedBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "console.middleware.ConsoleLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The signed-in user is the actor of privilege changes made during the request (access/signals.py).
+    "access.context.ActingUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.ContentSecurityPolicyMiddleware",
     # After an API write, dispatch webhooks now rather than at the next beat tick.
     "integrations.webhooks.kick.WebhookKickMiddleware",
+    # Turns a locked-out sign-in (console or admin) into a 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# The first backend refuses a locked (user name, address) pair before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
+# Pairs, not names alone (anyone could lock a colleague out) nor addresses alone
+# (a whole team behind one proxy or NAT would be locked out by one guesser).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "access.signin.limiter_username"
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "access.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Failed attempts live in PostgreSQL (axes' database handler), not Redis: the
+# limiter keeps working, closed, when Redis is down. Successful sign-ins are in the audit trail.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -180,7 +228,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Fails open (a miss, a no-op write), logged and counted: see config/cache.py.
+    CACHES = {"default": {"BACKEND": "config.cache.ResilientRedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -218,8 +268,6 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # still sends nothing to any other site.
 SECURE_REFERRER_POLICY = "same-origin"
 CSRF_FAILURE_VIEW = "console.views.auth.csrf_failure"
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True

@@ -7,6 +7,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
+from config.client_ip import client_ip
+
 from . import ratelimit
 from .models import ApiClient
 from .services import hash_key, parse_key
@@ -57,11 +59,17 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             key = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("invalid API key") from None
+            self._refuse(request)
         client = _lookup(key)
         if client is None:
-            raise exceptions.AuthenticationFailed("invalid or revoked API key")
+            self._refuse(request)
         return client, None
+
+    def _refuse(self, request):
+        allowed, wait = ratelimit.hit_failed_auth(client_ip(request))
+        if not allowed:
+            raise exceptions.Throttled(wait=wait, detail="too many requests with invalid API keys from this address")
+        raise exceptions.AuthenticationFailed("invalid or revoked API key")
 
     def authenticate_header(self, request):
         return 'Bearer realm="quorum"'

@@ -35,9 +35,27 @@ def _bounded_int(text):
     return value
 
 
+class DuplicateKey(ValueError):
+    def __init__(self, key):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs):
+    # {"policy": "spam", "policy": "hate"} would silently become "hate": what
+    # was signed, logged or reviewed upstream may not be what is stored.
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 class StrictJSONParser(BaseParser):
-    """JSON only (415 otherwise), strict UTF-8, no NaN/Infinity, a size limit
-    per endpoint (413), and a clear 400 for anything malformed."""
+    """JSON only (415 otherwise), strict UTF-8, no NaN/Infinity, no duplicate
+    keys in an object (400 naming the key), a size limit per endpoint (413),
+    and a clear 400 for anything malformed."""
 
     media_type = "application/json"
     default_limit = 1_048_576
@@ -65,7 +83,11 @@ class StrictJSONParser(BaseParser):
         except UnicodeDecodeError as exc:
             raise exceptions.ParseError(f"request body is not valid UTF-8 (byte {exc.start})") from None
         try:
-            return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
+            return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int,
+                              object_pairs_hook=_unique_keys)
+        except DuplicateKey as exc:
+            raise exceptions.ValidationError({exc.key: [exceptions.ErrorDetail(
+                f"the key {exc.key!r} appears more than once in one JSON object", code="duplicate_key")]}) from None
         except RecursionError:
             raise exceptions.ParseError("JSON is nested too deeply") from None
         except ValueError as exc:

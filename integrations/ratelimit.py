@@ -12,6 +12,8 @@ import time
 
 from django.conf import settings
 
+from config import degraded
+
 log = logging.getLogger(__name__)
 
 _LUA = """
@@ -45,16 +47,12 @@ class _RedisLimiter:
 
         self._client = redis.Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
         self._script = self._client.register_script(_LUA)
-        self._warned_at = 0.0
 
     def hit(self, key, rate, burst):
         try:
             allowed, wait_ms = self._script(keys=[f"quorum:ratelimit:{key}"], args=[rate, burst])
         except Exception as exc:  # the broker/cache being down must not stop intake
-            now = time.monotonic()
-            if now - self._warned_at > 10:
-                self._warned_at = now
-                log.warning("rate limiter unavailable, letting requests through: %s", exc)
+            degraded.record(component="api_rate_limiter", mode="fail_open", error=exc)
             return True, 0.0
         return bool(allowed), wait_ms / 1000.0
 
@@ -87,6 +85,16 @@ def limiter():
             if _limiter is None:
                 _limiter = _RedisLimiter(settings.REDIS_URL) if settings.REDIS_URL else _LocalLimiter()
     return _limiter
+
+
+def hit_failed_auth(address):
+    """Takes one token from the bucket of failed API authentications from one
+    client address (config.client_ip). Valid keys never touch this bucket, so
+    a platform is not slowed by others behind the same address; a key guesser
+    or a misconfigured script hammering the key look-up is."""
+    allowed, wait = limiter().hit(f"badkey:{address}", settings.API_FAILED_AUTH_RATE_PER_SECOND,
+                                  settings.API_FAILED_AUTH_BURST)
+    return allowed, (max(1, math.ceil(wait)) if not allowed else 0)
 
 
 def hit(client):

@@ -69,3 +69,29 @@ def api_client_revoke(*, client_id, actor):
         audit.record(stream=CONFIG_STREAM, action="api_client.revoked", actor=actor, target_type="api_client",
                      target_id=client.pk, data={"name": client.name})
     return client
+
+
+def api_client_update(*, client_id, actor, scopes=None, rate_per_second=None, burst=None):
+    """Changes a client's scopes and/or rate limits (None: unchanged) and
+    records `api_client.rescoped` with the old and new values. A call that
+    changes nothing records nothing. Takes effect everywhere within the key
+    cache's lifetime (2 s)."""
+    if scopes is not None:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise ScopeError(f"unknown scope(s) {', '.join(unknown)}; valid: {', '.join(sorted(SCOPES))}")
+        scopes = sorted(set(scopes))
+    with transaction.atomic():
+        client = ApiClient.objects.select_for_update().get(pk=client_id)
+        wanted = {"scopes": scopes, "rate_per_second": rate_per_second, "burst": burst}
+        changes = {field: {"from": getattr(client, field), "to": value} for field, value in wanted.items()
+                   if value is not None and getattr(client, field) != value}
+        if not changes:
+            return client
+        for field, change in changes.items():
+            setattr(client, field, change["to"])
+        client.full_clean()
+        client.save(update_fields=list(changes))
+        audit.record(stream=CONFIG_STREAM, action="api_client.rescoped", actor=actor, target_type="api_client",
+                     target_id=client.pk, data={"name": client.name, "changes": changes})
+    return client

@@ -3,6 +3,7 @@ verify the signature, let the adapter parse, then validate and file the
 reports exactly as the REST API does (same serializer, same intake call)."""
 
 import io
+import secrets
 from dataclasses import replace
 
 from django.urls import reverse
@@ -25,6 +26,8 @@ from reviews.intake import report_intake_batch
 from .selectors import adapter_config_for, policy_map
 
 MAX_BODY_BYTES = 4 * 1_048_576
+# Verified against when the client is unknown, so that both paths do the same work.
+_UNUSABLE_SECRET = secrets.token_hex(32)
 REQUIRED_SCOPE = "reports:write"
 
 
@@ -79,18 +82,21 @@ class AdapterWebhookView(APIView):
     def receive(self, request, client):
         adapter = self.adapter
         config = adapter_config_for(platform=adapter.platform, client_name=client)
-        if config is None or not config.api_client.active:
-            raise exceptions.NotFound(f"no {adapter.title} adapter is configured for this client")
+        usable = config is not None and config.api_client.active
+        # The signature is checked first and the same way for every name: an
+        # unknown, unconfigured or revoked client gets the answer an unsigned
+        # request for a real client gets (no enumeration of client names), and
+        # nobody without the secret spends the client's rate tokens.
+        body = self._read_body(request)
+        secret = config.webhook_secret if usable else _UNUSABLE_SECRET
+        if not adapter.verify(secret=secret, headers=request.headers, body=body) or not usable:
+            raise SignatureInvalid(f"missing or invalid {adapter.signature_header} signature")
         api_client = config.api_client
         if REQUIRED_SCOPE not in api_client.scopes:
             raise exceptions.PermissionDenied(f"the API client lacks the scope {REQUIRED_SCOPE!r}")
         allowed, wait = ratelimit.hit(api_client)
         if not allowed:
             raise exceptions.Throttled(wait=wait)
-
-        body = self._read_body(request)
-        if not adapter.verify(secret=config.webhook_secret, headers=request.headers, body=body):
-            raise SignatureInvalid(f"missing or invalid {adapter.signature_header} signature")
         payload = self._parse_json(request, body)
         parsed = adapter.parse(payload=payload, policies=policy_map(config))
         if parsed.ignored:
@@ -184,9 +190,9 @@ def view_for(adapter):
             200: OpenApiResponse(AdapterResultSerializer, description="the event was filed (see results)"),
             202: OpenApiResponse(AdapterResultSerializer, description="an event this adapter ignores"),
             400: _error("malformed payload; `errors` names the payload's fields"),
-            401: _error("missing or invalid signature"),
+            401: _error("missing or invalid signature, or no active configuration of this adapter for a client of "
+                        "that name (the two are not told apart)"),
             403: _error("the API client lacks the scope reports:write"),
-            404: _error("no active configuration of this adapter for a client of that name"),
             409: _error("no active policy for the report (policy_unmapped)"),
             413: _error(f"body over {MAX_BODY_BYTES} bytes"),
             415: _error("body is not application/json"),

@@ -1,7 +1,7 @@
 """Sign-in, sign-out, the failed sign-in limit and the security headers."""
 import pytest
 from django.core.cache import cache
-from django.test import Client, override_settings
+from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -53,28 +53,7 @@ def test_next_must_stay_on_this_site(people):
     assert response.status_code == 302 and response["Location"] == reverse("console:my-work")
 
 
-@override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_failed_sign_ins_are_limited_per_account(people):
-    client = Client()
-    for _ in range(3):
-        response = client.post(reverse("console:login"), {"username": "mod1", "password": "wrong"})
-        assert response.status_code == 400
-    # Even the right password is refused now, from any address.
-    other = Client(REMOTE_ADDR="10.9.8.7")
-    response = other.post(reverse("console:login"), {"username": "mod1", "password": "x-mod1"})
-    assert response.status_code == 429
-    assert b"Too many failed sign-ins" in response.content
-    assert "_auth_user_id" not in other.session
-    # Another account from another address is unaffected.
-    assert other.post(reverse("console:login"), {"username": "mod2", "password": "x-mod2"}).status_code == 302
-
-
-@override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_failed_sign_ins_are_limited_per_address(people):
-    client = Client(REMOTE_ADDR="10.1.1.1")
-    for name in ("mod1", "mod2", "mod3"):
-        assert client.post(reverse("console:login"), {"username": name, "password": "wrong"}).status_code == 400
-    assert client.post(reverse("console:login"), {"username": "mod4", "password": "x-mod4"}).status_code == 429
+# The sign-in limiter's tests are in tests/security/test_signin.py.
 
 
 def test_csrf_is_enforced(people):

@@ -407,26 +407,29 @@ def test_a_replaced_secret_takes_effect_at_once(mastodon):
     assert deliver(mastodon.url, payload, secret="rotated-secret-0123456789").status_code == 200
 
 
-def test_an_unknown_client_is_404(mastodon, counts):
+def test_an_unknown_client_is_401_like_an_unsigned_request(mastodon, counts):
+    """Unknown names answer exactly like a bad signature (no enumeration); an
+    unknown platform is a plain 404 (the platforms are public)."""
     before = counts()
     for url in ("/api/v1/adapters/mastodon/nobody", "/api/v1/adapters/mastodon/social-example%00",
-                "/api/v1/adapters/mastodon/" + "x" * 300, "/api/v1/adapters/pixelfed/social-example"):
-        assert_error(deliver(url, load("report_created_two_statuses")), 404)
+                "/api/v1/adapters/mastodon/" + "x" * 300):
+        assert_error(deliver(url, load("report_created_two_statuses")), 401, code="signature_invalid")
+    assert_error(deliver("/api/v1/adapters/pixelfed/social-example", load("report_created_two_statuses")), 404)
     assert counts() == before
 
 
-def test_a_client_without_a_mastodon_configuration_is_404(make_api_client, policy_book):
+def test_a_client_without_a_mastodon_configuration_is_401(make_api_client, policy_book):
     client, _ = make_api_client(name="plain-rest")
-    assert_error(deliver(f"/api/v1/adapters/mastodon/{client.name}", load("account_created")), 404)
+    assert_error(deliver(f"/api/v1/adapters/mastodon/{client.name}", load("account_created")), 401)
 
 
-def test_an_inactive_configuration_or_a_revoked_client_is_404(mastodon, system_actor):
+def test_an_inactive_configuration_or_a_revoked_client_is_401(mastodon, system_actor):
     payload = load("report_created_account_only")
     adapter_config_update(config_id=mastodon.config.pk, active=False, actor=system_actor)
-    assert_error(deliver(mastodon.url, payload), 404)
+    assert_error(deliver(mastodon.url, payload), 401)
     adapter_config_update(config_id=mastodon.config.pk, active=True, actor=system_actor)
     api_client_revoke(client_id=mastodon.client.pk, actor=system_actor)
-    assert_error(deliver(mastodon.url, payload), 404)
+    assert_error(deliver(mastodon.url, payload), 401)
 
 
 def test_a_client_without_reports_write_is_403(make_api_client, policy_book, system_actor):
