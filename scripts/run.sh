@@ -11,6 +11,9 @@
 # Without a .env it writes one (DEBUG=true, plus whichever of DATABASE_URL,
 # CELERY_BROKER_URL, REDIS_URL and QUORUM_VAR_DIR are set now): every Quorum
 # process reads .env, so the README's manage.py commands work in a new shell.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
 CELERY="$VENV/bin/celery"
