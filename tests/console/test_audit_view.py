@@ -242,7 +242,7 @@ def test_rewritten_tail_that_matches_the_head_is_caught_by_the_checkpoint(case_i
     fields = dict(stream=last.stream, seq=last.seq, action=last.action, actor_type=last.actor_type,
                   actor_id=last.actor_id, actor_name="mallory", target_type=last.target_type,
                   target_id=last.target_id, data=last.data, request_id=last.request_id, ip=last.ip,
-                  created_at=last.created_at, prev_hash=last.prev_hash)
+                  created_at=last.created_at, prev_hash=last.prev_hash, key_id=last.key_id)
     forged = event_hash(**fields)
     with tampering() as cursor:
         cursor.execute("UPDATE audit_auditevent SET actor_name = 'mallory', hash = %s WHERE id = %s", [forged, last.pk])
@@ -257,7 +257,7 @@ def test_events_appended_outside_audit_record_are_found(case_id):
     last = AuditEvent.objects.filter(stream=stream).order_by("-seq").first()
     fields = dict(stream=stream, seq=last.seq + 1, action="case.state_changed", actor_type="user", actor_id="1",
                   actor_name="mallory", target_type="case", target_id="1", data={}, request_id="", ip="",
-                  created_at=last.created_at, prev_hash=last.hash)
+                  created_at=last.created_at, prev_hash=last.hash, key_id=last.key_id)
     AuditEvent.objects.bulk_create([AuditEvent(**fields, hash=event_hash(**fields))])
     result = verify_stream(stream)
     assert result.problem.seq == last.seq + 1 and "appended after the stream head" in result.problem.message

@@ -44,6 +44,6 @@ class Command(BaseCommand):
                 "target": {"type": e.target_type, "id": e.target_id}, "data": e.data,
                 "request_id": e.request_id, "ip": e.ip,
                 "created_at": e.created_at.isoformat(timespec="microseconds"),
-                "prev_hash": e.prev_hash, "hash": e.hash,
+                "prev_hash": e.prev_hash, "hash": e.hash, "key_id": e.key_id,
             }, ensure_ascii=False, sort_keys=True)
             out.write(line.translate(_LINE_BREAKS), ending="\n")
