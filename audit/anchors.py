@@ -15,7 +15,7 @@ and uses `anchor_cursor_claim`/`anchor_cursor_advance` from here.
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -152,5 +152,3 @@ def index_anchors(anchors: Iterable[Anchor]) -> tuple[dict[int, Anchor], list[st
     return by_number, conflicts
 
 
-def iter_anchor_numbers(by_number: dict[int, Anchor]) -> Iterator[int]:
-    return iter(sorted(by_number))
