@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -21,6 +21,7 @@ from audit.services import audit_checkpoint_create, audit_record, case_stream
 from audit.verify import verify_stream
 from cases.models import Queue
 from reviews.services import claim_next
+from tests.dbroles import as_owner
 
 from .hostile_corpus import XSS
 
@@ -36,7 +37,7 @@ def tampering():
     """A cursor with the audit tables' append-only triggers disabled, as
     tests/audit/conftest.py does: what someone with database access could do."""
     tables = ("audit_auditevent", "audit_auditcheckpoint")
-    with connection.cursor() as cursor:
+    with as_owner() as cursor:
         for table in tables:
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
