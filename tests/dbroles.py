@@ -23,11 +23,16 @@ def ensure_roles(test_database_name):
     owner, app = settings.DATABASE_OWNER_ROLE, settings.DATABASE_APP_ROLE
     with admin_connect(autocommit=True) as conn:
         for role, options in ((owner, "LOGIN CREATEDB NOSUPERUSER NOCREATEROLE"),
-                              (app, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT")):
+                              (app, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE")):
             if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 conn.execute(sql.SQL("CREATE ROLE {} " + options).format(sql.Identifier(role)))
         # The owner may SET ROLE to the application role (membership), never the other way round.
         conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(app), sql.Identifier(owner)))
+        # In production every application session logs in as the application role and sees its
+        # own sessions' xids in pg_stat_activity (the webhook tail's watermark reads them). Here
+        # sessions log in as the owner and SET ROLE, so the application role needs to read stats.
+        conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(app)))
+        conn.execute(sql.SQL("ALTER ROLE {} INHERIT").format(sql.Identifier(app)))
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [test_database_name]).fetchone():
             conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(test_database_name),
                                                                        sql.Identifier(owner)))
