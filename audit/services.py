@@ -118,13 +118,14 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
         seq, prev_hash = head.seq + 1, head.hash
     # Taken after the head lock, so that times never go backwards in a stream.
     now = timezone.now()
+    ring = keyring()
 
     fields = dict(
         stream=stream, seq=seq, action=action, actor_type=actor.type, actor_id=actor.id[:64],
         actor_name=actor.name[:200], target_type=target_type, target_id=str(target_id), data=data,
-        request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash, key_id=keyring().current_id,
+        request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash, key_id=ring.current_id,
     )
-    event = AuditEvent(hash=event_hash(**fields), **fields)
+    event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
     _insert_events([event])
 
     if new_stream:
