@@ -26,7 +26,8 @@ class Problem:
 
     def __str__(self):
         where = f"event id={self.event_id} " if self.event_id is not None else ""
-        position = f"(stream {self.stream!r} seq {self.seq}) " if self.stream else ""
+        position = "" if not self.stream else (
+            f"(stream {self.stream!r} seq {self.seq}) " if self.seq is not None else f"(stream {self.stream!r}) ")
         return f"{where}{position}{self.message}".strip()
 
 
