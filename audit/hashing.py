@@ -4,9 +4,15 @@ The canonical form is JSON with sorted keys, no whitespace, UTF-8. Every field
 that describes the event is in it, including its position (stream, seq) and
 the previous hash, so altering, removing, re-ordering or inserting an event
 breaks the chain.
+
+Since G2 both hashes are HMAC-SHA256 under a key outside the database
+(audit.keys), named by `key_id`, which is part of the hashed content. An
+empty `key_id` is the legacy scheme: plain SHA-256 of the same content
+without the key id (kept so that trails written before keys still verify).
 """
 
 import hashlib
+import hmac
 import json
 import math
 from datetime import UTC
@@ -60,8 +66,27 @@ def _normalize_text(text):
     return text
 
 
+def _digest(content, key_id, keyring):
+    """HMAC-SHA256 under `key_id` (one HMAC, from the ring's cached key
+    object), or plain SHA-256 for the legacy scheme (key_id "")."""
+    if key_id:
+        content["key"] = key_id
+        if keyring is None:
+            from .keys import keyring as configured
+
+            keyring = configured()
+        mac = keyring.mac(key_id).copy()
+        mac.update(canonical_json(content).encode("utf-8"))
+        return mac.hexdigest()
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+def hashes_equal(a, b):
+    return hmac.compare_digest(str(a).encode(), str(b).encode())
+
+
 def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_type, target_id,
-               data, request_id, ip, created_at, prev_hash):
+               data, request_id, ip, created_at, prev_hash, key_id="", keyring=None):
     content = {
         "stream": stream,
         "seq": seq,
@@ -74,7 +99,7 @@ def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_
         "created_at": _instant(created_at),
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    return _digest(content, key_id, keyring)
 
 
 def _instant(moment):
@@ -85,8 +110,8 @@ def _instant(moment):
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def hash_of_event(event):
-    return event_hash(
+def hash_of_event(event, keyring=None):
+    return event_hash(key_id=event.key_id, keyring=keyring,
         stream=event.stream, seq=event.seq, action=event.action, actor_type=event.actor_type,
         actor_id=event.actor_id, actor_name=event.actor_name, target_type=event.target_type,
         target_id=event.target_id, data=event.data, request_id=event.request_id, ip=event.ip,
@@ -94,11 +119,11 @@ def hash_of_event(event):
     )
 
 
-def checkpoint_hash(*, number, created_at, heads, prev_hash):
+def checkpoint_hash(*, number, created_at, heads, prev_hash, key_id="", keyring=None):
     content = {
         "number": number,
         "created_at": _instant(created_at),
         "heads": heads,
         "prev_hash": prev_hash,
     }
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+    return _digest(content, key_id, keyring)

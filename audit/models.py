@@ -104,6 +104,8 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The audit key the hash is an HMAC under (audit.keys); "" = legacy unkeyed SHA-256.
+    key_id = models.CharField(max_length=32, blank=True, default="", db_default="")
     # Not part of the hashed content: which transaction wrote the event (the outbox tail's order).
     xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
@@ -148,9 +150,35 @@ class AuditCheckpoint(models.Model):
     heads = models.JSONField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # Not hashed: the highest event id when it was taken, for "a checkpoint at least every N events".
+    max_event_id = models.BigIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["number"]
 
     def __str__(self):
         return f"checkpoint {self.number}"
+
+    def anchor_record(self):
+        """What the anchor sinks keep of this checkpoint (docs/security.md)."""
+        return {
+            "number": self.number, "created_at": self.created_at.isoformat(timespec="microseconds"),
+            "prev_hash": self.prev_hash, "hash": self.hash, "key_id": self.key_id, "streams": len(self.heads or {}),
+        }
+
+
+class AuditAnchorCursor(models.Model):
+    """How far each anchor sink ("file", "witness") has taken the checkpoints.
+    A working table, not evidence: the sinks themselves are the evidence, and
+    a sink that is behind is caught up in checkpoint order."""
+
+    sink = models.CharField(max_length=32, primary_key=True)
+    number = models.BigIntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.sink}@{self.number}"

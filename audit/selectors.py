@@ -44,3 +44,10 @@ def audit_event_search(*, case_id=None, actor_name="", action="", since=None, un
     more = len(rows) > page_size
     rows = rows[:page_size]
     return EventPage(events=rows, next_cursor=rows[-1].pk if more else None)
+
+
+def audit_head():
+    """The latest checkpoint (what platforms fetch and keep as witnesses), or None."""
+    from .models import AuditCheckpoint
+
+    return AuditCheckpoint.objects.order_by("-number").first()

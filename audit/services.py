@@ -1,6 +1,7 @@
 import contextvars
 import json
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -10,6 +11,7 @@ from config.sql import update_from_values
 
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
+from .keys import keyring
 from .models import ActorType, AuditAction, AuditCheckpoint, AuditEvent, AuditStreamHead
 
 
@@ -116,13 +118,14 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
         seq, prev_hash = head.seq + 1, head.hash
     # Taken after the head lock, so that times never go backwards in a stream.
     now = timezone.now()
+    ring = keyring()
 
     fields = dict(
         stream=stream, seq=seq, action=action, actor_type=actor.type, actor_id=actor.id[:64],
         actor_name=actor.name[:200], target_type=target_type, target_id=str(target_id), data=data,
-        request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash,
+        request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash, key_id=ring.current_id,
     )
-    event = AuditEvent(hash=event_hash(**fields), **fields)
+    event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
     _insert_events([event])
 
     if new_stream:
@@ -133,7 +136,7 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
 
 
 _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_name", "target_type", "target_id",
-                  "data", "request_id", "ip", "created_at", "prev_hash", "hash")
+                  "data", "request_id", "ip", "created_at", "prev_hash", "hash", "key_id")
 
 
 def _insert_events(events):
@@ -147,7 +150,7 @@ def _insert_events(events):
     params = []
     for e in events:
         params.extend((e.stream, e.seq, e.action, e.actor_type, e.actor_id, e.actor_name, e.target_type, e.target_id,
-                       json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash))
+                       json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash, e.key_id))
     sql = (f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "
            f"VALUES {', '.join([row] * len(events))} RETURNING id")
     with connection.cursor() as cursor:
@@ -157,35 +160,61 @@ def _insert_events(events):
             event._state.adding = False
 
 
-def audit_checkpoint_create():
+def audit_checkpoint_create(*, force: bool = True) -> AuditCheckpoint | None:
     """Records the heads of every stream that changed since the last
-    checkpoint, chained to the previous checkpoint. Returns the checkpoint,
-    or None when nothing changed. Safe to run concurrently: on PostgreSQL
-    checkpoint writers are serialized by a transaction-level advisory lock
-    (elsewhere by the latest row's lock and the unique number)."""
+    checkpoint, chained to the previous checkpoint and HMAC'd under the
+    current audit key. Returns the checkpoint, or None when nothing changed
+    (or, with force=False, when neither AUDIT_CHECKPOINT_SECONDS have passed
+    since the last one nor AUDIT_CHECKPOINT_EVERY_EVENTS were written).
+
+    The first keyed checkpoint after legacy (unkeyed) entries records the
+    head of *every* stream: it seals the legacy trail, and verification
+    accepts an unkeyed event only at or before the position it sealed.
+
+    Safe to run concurrently: on PostgreSQL checkpoint writers are
+    serialized by a transaction-level advisory lock (elsewhere by the unique
+    number). Takes no row lock on the checkpoint table, which the
+    application role may only read and insert."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Row locks cannot serialize the first checkpoint (no row yet), and a
-            # writer that waited on the latest row would still see it as the
-            # latest and collide on the number; a transaction-level lock does both.
+            # A transaction-level lock serializes even the first checkpoint (no row yet to lock).
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHECKPOINT_LOCK_KEY])
-        last = AuditCheckpoint.objects.select_for_update().order_by("-number").first()
-        dirty = list(
-            AuditStreamHead.objects.filter(dirty=True).order_by("stream").values_list("stream", "seq", "hash")[:100_000]
-        )
+        last = AuditCheckpoint.objects.order_by("-number").first()
+        max_event_id = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        if not force and last is not None:
+            due = timezone.now() - last.created_at >= timedelta(seconds=settings.AUDIT_CHECKPOINT_SECONDS)
+            many = max_event_id - last.max_event_id >= settings.AUDIT_CHECKPOINT_EVERY_EVENTS
+            if not (due or many):
+                return None
+        sealing = _needs_seal(last)
+        heads_qs = AuditStreamHead.objects.filter(seq__gt=0) if sealing else AuditStreamHead.objects.filter(dirty=True)
+        limit = None if sealing else 100_000
+        dirty = list(heads_qs.order_by("stream").values_list("stream", "seq", "hash")[:limit])
         if not dirty:
             return None
         number = (last.number + 1) if last else 1
         prev_hash = last.hash if last else GENESIS
         heads = {stream: [seq, hash_] for stream, seq, hash_ in dirty}
         now = timezone.now()
+        ring = keyring()
         checkpoint = AuditCheckpoint.objects.create(
-            number=number, created_at=now, heads=heads, prev_hash=prev_hash,
-            hash=checkpoint_hash(number=number, created_at=now, heads=heads, prev_hash=prev_hash),
+            number=number, created_at=now, heads=heads, prev_hash=prev_hash, key_id=ring.current_id,
+            max_event_id=max_event_id,
+            hash=checkpoint_hash(number=number, created_at=now, heads=heads, prev_hash=prev_hash,
+                                 key_id=ring.current_id, keyring=ring),
         )
         _clear_dirty([(stream, seq) for stream, seq, _hash in dirty])
         return checkpoint
+
+
+def _needs_seal(last) -> bool:
+    """True while no keyed checkpoint exists and the trail holds legacy entries."""
+    if last is None:
+        return AuditEvent.objects.filter(key_id="").exists()
+    if last.key_id == "":
+        return True
+    return False
 
 
 def _clear_dirty(recorded):
@@ -225,6 +254,8 @@ def audit_record_many(*, entries, actor=None):
     heads = _lock_heads(e["stream"] for e in entries if not e.get("new_stream"))
     now = timezone.now()
     position = {stream: (head.seq, head.hash) for stream, head in heads.items()}
+    ring = keyring()
+    key_id = ring.current_id
     events, created_heads = [], []
     for entry, action in zip(entries, actions):
         stream = entry["stream"]
@@ -235,9 +266,9 @@ def audit_record_many(*, entries, actor=None):
             stream=stream, seq=seq, action=action, actor_type=who.type, actor_id=who.id[:64],
             actor_name=who.name[:200], target_type=entry["target_type"], target_id=str(entry["target_id"]),
             data=normalize_data(entry.get("data") or {}), request_id=request_id, ip=ip, created_at=now,
-            prev_hash=prev_hash,
+            prev_hash=prev_hash, key_id=key_id,
         )
-        event = AuditEvent(hash=event_hash(**fields), **fields)
+        event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
         events.append(event)
         position[stream] = (seq, event.hash)
     _insert_events(events)

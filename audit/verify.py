@@ -11,7 +11,9 @@ from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.fields.json import KeyTransform
 
-from .hashing import GENESIS, checkpoint_hash, hash_of_event
+from .anchors import Anchor, index_anchors
+from .hashing import GENESIS, checkpoint_hash, hash_of_event, hashes_equal
+from .keys import AuditKeyring, keyring
 from .models import AuditCheckpoint, AuditEvent, AuditStreamHead
 
 
@@ -24,7 +26,8 @@ class Problem:
 
     def __str__(self):
         where = f"event id={self.event_id} " if self.event_id is not None else ""
-        position = f"(stream {self.stream!r} seq {self.seq}) " if self.stream else ""
+        position = "" if not self.stream else (
+            f"(stream {self.stream!r} seq {self.seq}) " if self.seq is not None else f"(stream {self.stream!r}) ")
         return f"{where}{position}{self.message}".strip()
 
 
@@ -33,6 +36,8 @@ class VerifyResult:
     events: int = 0
     streams: int = 0
     checkpoints: int = 0
+    anchored: int = 0  # checkpoints matched against an anchor
+    last_anchored: int | None = None
     problems: list = field(default_factory=list)
 
     @property
@@ -40,22 +45,100 @@ class VerifyResult:
         return not self.problems
 
 
-def verify_audit(*, stop_at_first=True, chunk_size=5000):
+# Checks that the layers above register (AppConfig.ready): each is called with
+# chunk_size and yields Problems, e.g. "case X has no case.opened event".
+_completeness_checks: dict = {}
+
+
+def register_completeness_check(name, check):
+    _completeness_checks[name] = check
+
+
+def verify_audit(*, stop_at_first=True, chunk_size=5000, anchors=None, keys=None, completeness=True):
     """Checks that every stream is gapless from seq 1, that every prev_hash
-    links and every hash recomputes, that the checkpoints chain and every
-    (stream, seq, hash) they recorded exists, and that each stream ends at its
-    head. Returns a VerifyResult; writes nothing.
+    links and every hash recomputes under its key (audit.keys), that the
+    checkpoints chain and every (stream, seq, hash) they recorded exists,
+    that each stream ends at its head, that every checkpoint agrees with the
+    given `anchors` (audit.anchors.Anchor; none missing, none altered), and,
+    with `completeness`, the registered completeness checks (every case
+    has its stream, every decision its event). Returns a VerifyResult;
+    writes nothing.
 
     On PostgreSQL, called outside a transaction, it reads one consistent
     snapshot (REPEATABLE READ, READ ONLY), so that writers committing during
     the walk cannot look like tampering."""
-    verifier = _Verifier(stop_at_first=stop_at_first, chunk_size=chunk_size)
+    verifier = _Verifier(stop_at_first=stop_at_first, chunk_size=chunk_size, anchors=anchors or [],
+                         keys=keys or keyring(), completeness=completeness)
     if _on_postgresql() and not connection.in_atomic_block:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             return verifier.run()
     return verifier.run()
+
+
+# ---- checks shared by the database walk and the offline one (audit/offline.py) -------------------------------------
+
+
+def seal_of(heads):
+    """{stream: seq} sealed by the first keyed checkpoint."""
+    if not isinstance(heads, dict):
+        return {}
+    return {s: v[0] for s, v in heads.items() if isinstance(v, list) and v and type(v[0]) is int}
+
+
+def event_problems(event, *, expected_seq, prev, keyed, keys, seal):
+    """Problems of one event given the one before it in its stream. `keyed`:
+    an earlier event of the stream was keyed; `seal`: {stream: seq} of the
+    first keyed checkpoint, or None if there is none yet."""
+    where = dict(event_id=event.pk, stream=event.stream, seq=event.seq)
+    if event.seq != expected_seq:
+        yield Problem(
+            f"expected seq {expected_seq}: event(s) before it were removed"
+            if event.seq > expected_seq else f"duplicate or re-ordered position (expected seq {expected_seq})",
+            **where,
+        )
+    if event.prev_hash != prev:
+        yield Problem("does not chain to the event before it (removed, inserted or re-ordered)", **where)
+    if event.key_id:
+        if event.key_id not in keys.secrets:
+            yield Problem(f"hashed under audit key {event.key_id!r}, which the verifier was not given "
+                          f"(or which never existed)", **where)
+            return
+    elif keyed:
+        yield Problem("unkeyed (legacy) event after keyed ones: forged without the audit key", **where)
+        return
+    elif seal is not None and event.seq > seal.get(event.stream, 0):
+        yield Problem("unkeyed (legacy) event that the first keyed checkpoint did not seal: forged without the "
+                      "audit key", **where)
+        return
+    if not hashes_equal(hash_of_event(event, keys), event.hash):
+        yield Problem("content was altered (hash mismatch)", **where)
+
+
+def checkpoint_problems(cp, *, expected_number, prev_hash, keyed, keys, anchor):
+    if cp.number != expected_number:
+        yield Problem(f"checkpoint {expected_number} is missing (found {cp.number} next)")
+    if cp.prev_hash != prev_hash:
+        yield Problem(f"checkpoint {cp.number} does not chain to checkpoint {cp.number - 1}")
+    if cp.key_id and cp.key_id not in keys.secrets:
+        yield Problem(f"checkpoint {cp.number} is hashed under audit key {cp.key_id!r}, which the verifier was not given")
+    elif not cp.key_id and keyed:
+        yield Problem(f"checkpoint {cp.number} is unkeyed after keyed checkpoints: forged without the audit key")
+    elif not hashes_equal(checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=cp.heads,
+                                          prev_hash=cp.prev_hash, key_id=cp.key_id, keyring=keys), cp.hash):
+        yield Problem(f"checkpoint {cp.number} was altered (hash mismatch)")
+    if _checkpoint_entries(cp) is None:
+        yield Problem(f"checkpoint {cp.number} has malformed heads")
+    if anchor is not None and not hashes_equal(anchor.hash, cp.hash):
+        yield Problem(f"checkpoint {cp.number} differs from its anchor ({anchor.source}): the checkpoint, or the "
+                      f"events it covers, were rewritten after it was anchored")
+
+
+def missing_anchored(remaining):
+    for number in sorted(remaining):
+        yield Problem(f"checkpoint {number} is anchored ({remaining[number].source}) but missing from the trail: "
+                      f"checkpoints (and the events they covered) were removed")
 
 
 def _on_postgresql():
@@ -67,10 +150,14 @@ class _Stop(Exception):
 
 
 class _Verifier:
-    def __init__(self, *, stop_at_first, chunk_size):
+    def __init__(self, *, stop_at_first, chunk_size, anchors, keys, completeness):
         self.result = VerifyResult()
         self.stop_at_first = stop_at_first
         self.chunk_size = chunk_size
+        self.anchors: list[Anchor] = anchors
+        self.keys: AuditKeyring = keys
+        self.completeness = completeness
+        self.seal = None  # heads of the first keyed checkpoint: where unkeyed events end
 
     def fail(self, problem):
         self.result.problems.append(problem)
@@ -83,29 +170,40 @@ class _Verifier:
             self.check_event_chains()
             self.check_checkpointed_heads()
             self.check_heads_without_events()
+            if self.completeness:
+                for check in _completeness_checks.values():
+                    for problem in check(self.chunk_size):
+                        self.fail(problem)
         except _Stop:
             pass
         return self.result
 
     # Checkpoints chain to each other and recompute.
     def check_checkpoint_chain(self):
-        prev_hash, expected_number = GENESIS, 1
+        anchored, conflicts = index_anchors(self.anchors)
+        for conflict in conflicts:
+            self.fail(Problem(conflict))
+        prev_hash, expected_number, keyed = GENESIS, 1, False
         for cp in AuditCheckpoint.objects.order_by("number").iterator(chunk_size=self.chunk_size):
             self.result.checkpoints += 1
-            if cp.number != expected_number:
-                self.fail(Problem(f"checkpoint {expected_number} is missing (found {cp.number} next)"))
-            if cp.prev_hash != prev_hash:
-                self.fail(Problem(f"checkpoint {cp.number} does not chain to checkpoint {cp.number - 1}"))
-            if checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=cp.heads, prev_hash=cp.prev_hash) != cp.hash:
-                self.fail(Problem(f"checkpoint {cp.number} was altered (hash mismatch)"))
-            if _checkpoint_entries(cp) is None:
-                self.fail(Problem(f"checkpoint {cp.number} has malformed heads"))
+            anchor = anchored.pop(cp.number, None)
+            if anchor is not None:
+                self.result.anchored += 1
+                self.result.last_anchored = cp.number
+            for problem in checkpoint_problems(cp, expected_number=expected_number, prev_hash=prev_hash, keyed=keyed,
+                                               keys=self.keys, anchor=anchor):
+                self.fail(problem)
+            if cp.key_id and not keyed:
+                keyed = True
+                self.seal = seal_of(cp.heads)
             prev_hash, expected_number = cp.hash, cp.number + 1
+        for problem in missing_anchored(anchored):
+            self.fail(problem)
 
     # Each stream is gapless from seq 1, links and recomputes, and ends at its head.
     def check_event_chains(self):
         ends = []  # (stream, last seq, last hash, last event id) of finished streams
-        stream, expected_seq, prev, last_id = None, 1, GENESIS, None
+        stream, expected_seq, prev, last_id, keyed = None, 1, GENESIS, None, False
         for event in AuditEvent.objects.order_by("stream", "seq").iterator(chunk_size=self.chunk_size):
             self.result.events += 1
             if event.stream != stream:
@@ -114,19 +212,12 @@ class _Verifier:
                     if len(ends) >= self.chunk_size:
                         self.compare_with_heads(ends)
                         ends = []
-                stream, expected_seq, prev = event.stream, 1, GENESIS
+                stream, expected_seq, prev, keyed = event.stream, 1, GENESIS, False
                 self.result.streams += 1
-            where = dict(event_id=event.pk, stream=event.stream, seq=event.seq)
-            if event.seq != expected_seq:
-                self.fail(Problem(
-                    f"expected seq {expected_seq}: event(s) before it were removed"
-                    if event.seq > expected_seq else f"duplicate or re-ordered position (expected seq {expected_seq})",
-                    **where,
-                ))
-            if event.prev_hash != prev:
-                self.fail(Problem("does not chain to the event before it (removed, inserted or re-ordered)", **where))
-            if hash_of_event(event) != event.hash:
-                self.fail(Problem("content was altered (hash mismatch)", **where))
+            for problem in event_problems(event, expected_seq=expected_seq, prev=prev, keyed=keyed, keys=self.keys,
+                                          seal=self.seal):
+                self.fail(problem)
+            keyed = keyed or bool(event.key_id)
             expected_seq, prev, last_id = event.seq + 1, event.hash, event.pk
         if stream is not None:
             ends.append((stream, expected_seq - 1, prev, last_id))
@@ -310,22 +401,15 @@ def _verify_stream(stream, chunk_size):
         return result
     head = AuditStreamHead.objects.filter(stream=stream).values_list("seq", "hash").first()
     result.head_seq = head[0] if head else None
-    expected_seq, prev, last_id = 1, GENESIS, None
+    expected_seq, prev, last_id, keyed, keys = 1, GENESIS, None, False, keyring()
     for event in AuditEvent.objects.filter(stream=stream).order_by("seq").iterator(chunk_size=chunk_size):
         result.events += 1
         where = dict(event_id=event.pk, stream=stream, seq=event.seq)
-        if event.seq != expected_seq:
-            result.problem = Problem(
-                f"expected seq {expected_seq}: event(s) before it were removed"
-                if event.seq > expected_seq else f"duplicate or re-ordered position (expected seq {expected_seq})",
-                **where)
+        # Without the first keyed checkpoint's seal (verify_audit checks it): unkeyed events only as a prefix.
+        for problem in event_problems(event, expected_seq=expected_seq, prev=prev, keyed=keyed, keys=keys, seal=None):
+            result.problem = problem
             return result
-        if event.prev_hash != prev:
-            result.problem = Problem("does not chain to the event before it (removed, inserted or re-ordered)", **where)
-            return result
-        if hash_of_event(event) != event.hash:
-            result.problem = Problem("content was altered (hash mismatch)", **where)
-            return result
+        keyed = keyed or bool(event.key_id)
         recorded = checkpointed.pop(event.seq, None)
         if recorded is not None and recorded[0] != event.hash:
             result.problem = Problem(f"differs from the hash recorded in checkpoint {recorded[1]}", **where)

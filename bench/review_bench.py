@@ -53,6 +53,7 @@ def setup_database():
     os.environ.update(
         DATABASE_URL=f"{host_url}/{DB_NAME}", DJANGO_SETTINGS_MODULE="config.settings", SECURE_SSL_REDIRECT="false",
         SECRET_KEY=os.environ.get("SECRET_KEY") or "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        AUDIT_HMAC_KEYS=os.environ.get("AUDIT_HMAC_KEYS") or "bench:bench-only-audit-key-0123456789-abcdefghijkl",
         LOG_LEVEL="WARNING", REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3"),
     )
     sys.path.insert(0, str(ROOT))

@@ -188,6 +188,7 @@ def main(argv):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false", SECRET_KEY="bench-webhooks-" + "k" * 40,
+        AUDIT_HMAC_KEYS="bench:bench-only-audit-key-0123456789-abcdefghijkl",
         ALLOWED_HOSTS="127.0.0.1", SECURE_SSL_REDIRECT="false", DATABASE_URL=db_url,
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/1", CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
         QUORUM_VAR_DIR=str(work / "var"), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",

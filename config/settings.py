@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from audit.keys import KeyringError, build_keyring
+
 from .client_ip import parse_networks
 from .env import (
     ImproperlyConfiguredEnv,
@@ -77,6 +79,30 @@ try:
     # Benchmark-only switch: measures what the audit trail costs. Never set it in production.
     AUDIT_DISABLED_FOR_BENCHMARK = env_bool("AUDIT_DISABLED_FOR_BENCHMARK", False)
     AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+    # Audit keys (docs/security.md): HMAC keys outside the database, with ids for rotation.
+    AUDIT_KEYRING = build_keyring(
+        env_keys=env_str("AUDIT_HMAC_KEYS", ""), key_file=env_str("AUDIT_HMAC_KEY_FILE", ""),
+        current_id=env_str("AUDIT_HMAC_KEY_ID", ""), fallback_secret=SECRET_KEY if DEBUG else None,
+    )
+    # A checkpoint is also taken once this many events were written since the last one
+    # (the checkpoint task looks every AUDIT_CHECKPOINT_POLL_SECONDS).
+    AUDIT_CHECKPOINT_EVERY_EVENTS = env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 10_000, minimum=1)
+    AUDIT_CHECKPOINT_POLL_SECONDS = env_float("AUDIT_CHECKPOINT_POLL_SECONDS", 5.0, minimum=0.2, maximum=3600)
+    # Anchor sinks outside the database: an append-only file, and a witness that gets a signed POST.
+    AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE", "")
+    if AUDIT_ANCHOR_FILE and not Path(AUDIT_ANCHOR_FILE).is_absolute():
+        raise ImproperlyConfiguredEnv(f"AUDIT_ANCHOR_FILE={AUDIT_ANCHOR_FILE!r} must be an absolute path")
+    AUDIT_WITNESS_URL = env_url("AUDIT_WITNESS_URL", None, schemes={"http", "https"}) or ""
+    AUDIT_WITNESS_SECRET = env_str("AUDIT_WITNESS_SECRET", "")
+    if AUDIT_WITNESS_URL and len(AUDIT_WITNESS_SECRET) < 32:
+        raise ImproperlyConfiguredEnv("AUDIT_WITNESS_SECRET must be set (at least 32 characters) when AUDIT_WITNESS_URL is")
+    AUDIT_WITNESS_RETRY_BASE_SECONDS = env_float("AUDIT_WITNESS_RETRY_BASE_SECONDS", 5.0, minimum=0.001, maximum=3600)
+    AUDIT_WITNESS_RETRY_MAX_SECONDS = env_float("AUDIT_WITNESS_RETRY_MAX_SECONDS", 600.0, minimum=0.001, maximum=86400)
+    # PostgreSQL role that the application connects as; `migrate` (run as the owner role)
+    # grants it exactly what it needs (config/dbroles.py). Empty: no grants.
+    DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "")
+    if DATABASE_APP_ROLE and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", DATABASE_APP_ROLE):
+        raise ImproperlyConfiguredEnv(f"DATABASE_APP_ROLE={DATABASE_APP_ROLE!r} is not a plain lower-case role name")
     REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 900, minimum=30)
     ESCALATION_PRIORITY_BONUS = env_int("ESCALATION_PRIORITY_BONUS", 100, minimum=0)
     APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 183, minimum=1)
@@ -131,7 +157,7 @@ try:
     LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
     if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ImproperlyConfiguredEnv(f"LOG_LEVEL={LOG_LEVEL!r} is not a logging level")
-except ImproperlyConfiguredEnv as exc:
+except (ImproperlyConfiguredEnv, KeyringError) as exc:
     sys.stderr.write(f"Quorum configuration error: {exc}\n")
     raise SystemExit(2) from None
 
@@ -337,10 +363,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The single place where periodic work is scheduled.
 CELERY_BEAT_SCHEDULE = {
+    # Looks often; checkpoints when AUDIT_CHECKPOINT_SECONDS passed with changes, or
+    # AUDIT_CHECKPOINT_EVERY_EVENTS were written, and appends new checkpoints to the anchor file.
     "audit-checkpoint": {
         "task": "audit.tasks.audit_checkpoint_task",
-        "schedule": timedelta(seconds=AUDIT_CHECKPOINT_SECONDS),
+        "schedule": timedelta(seconds=AUDIT_CHECKPOINT_POLL_SECONDS),
+        "options": {"expires": AUDIT_CHECKPOINT_POLL_SECONDS},
     },
+    # Sends new checkpoints to the witness (signed POST, retried with back-off).
+    "audit-witness": {"task": "integrations.tasks.audit_witness_task",
+                      "schedule": timedelta(seconds=AUDIT_CHECKPOINT_POLL_SECONDS),
+                      "options": {"expires": AUDIT_CHECKPOINT_POLL_SECONDS}},
     # A sweep not started within one interval is dropped: the next tick does the same work,
     # so a worker outage does not leave a pile of stale sweeps behind.
     "sla-warnings": {"task": "reviews.tasks.sweep_warnings_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),

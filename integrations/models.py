@@ -10,6 +10,7 @@ SCOPES = {
     "cases:read": "read the client's own cases",
     "appeals:write": "file appeals",
     "webhooks:manage": "manage the client's own webhook endpoints",
+    "audit:read": "read the latest audit checkpoint (GET /api/v1/audit/head), to keep as a witness",
 }
 
 

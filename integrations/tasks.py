@@ -93,3 +93,15 @@ def _publish_kick():
     finally:
         with _kick_lock:
             _kick["busy"] = False
+
+
+# ---- the audit witness ---------------------------------------------------------------------------------------
+
+
+@shared_task(acks_late=False, soft_time_limit=120, time_limit=150, **_CONNECTION_TROUBLE)
+def audit_witness_task():
+    """Sends new audit checkpoints to AUDIT_WITNESS_URL (integrations/witness.py).
+    Repeated by the beat; a failed POST waits for its back-off, then the next tick retries it."""
+    from .witness import witness_send
+
+    return witness_send()

@@ -72,7 +72,19 @@ echo "== Quorum (DEBUG=$DEBUG)"
 "$PY" scripts/ensure_database.py
 
 echo "== migrate"
-"$PY" manage.py migrate --noinput
+# On PostgreSQL with least privilege (docs/security.md): DATABASE_URL is the
+# application role, DATABASE_OWNER_URL the owner that migrations run as (and
+# DATABASE_APP_ROLE the role they grant to). Without DATABASE_OWNER_URL one
+# URL does both, as on SQLite.
+if [[ -n ${DATABASE_OWNER_URL:-} ]]; then
+    DATABASE_URL=$DATABASE_OWNER_URL "$PY" manage.py migrate --noinput
+else
+    "$PY" manage.py migrate --noinput
+fi
+if [[ ${DATABASE_URL:-} == postgres* ]]; then
+    # Warns (quorum.W001) when the application connects as an owner or superuser.
+    "$PY" manage.py check --database default
+fi
 echo "== demo data"
 demo=$("$PY" manage.py load_demo_data --no-color)
 echo "$demo"

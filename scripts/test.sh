@@ -20,6 +20,7 @@ DJANGO_SETTINGS_MODULE=config.test_settings "$PY" manage.py makemigrations --che
 
 echo "== check --deploy (production settings)"
 env -u DEBUG SECRET_KEY="deploy-check-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    AUDIT_HMAC_KEYS="deploy:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
     ALLOWED_HOSTS=quorum.example.org SECURE_SSL_REDIRECT=true \
     DJANGO_SETTINGS_MODULE=config.settings "$PY" manage.py check --deploy --fail-level WARNING
 

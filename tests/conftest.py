@@ -15,6 +15,8 @@ from integrations.services import api_client_create
 from reviews.workflows import GROUPS, install_default_workflows, invalidate_routing_cache
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
+from . import dbroles
+
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
@@ -68,18 +70,49 @@ def api(make_api_client, policy_book):
     return http
 
 
-@pytest.fixture(autouse=True)
-def _audit_truncate_guard():
-    """Transactional tests end with Django emptying every table by TRUNCATE,
-    which the audit trigger refuses unless this session allows it."""
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb,
+                    django_db_modify_db_settings):
+    """pytest-django's database set-up, run as the owner role (it creates the
+    test database and migrates, and the post_migrate grants give the
+    application role its privileges); afterwards the connection acts as the
+    application role (config/test_settings.py, tests/dbroles.py)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    settings_dict = connection.settings_dict
+    assume = settings_dict["OPTIONS"].pop("assume_role")
+    with django_db_blocker.unblock():
+        dbroles.ensure_roles(connection.creation._get_test_db_name())
+        connection.close()
+        db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False,
+                                 keepdb=django_db_keepdb)
+        connection.close()
+    settings_dict["OPTIONS"]["assume_role"] = assume
     yield
-    if connection.vendor == "postgresql":
-        try:
-            connection.ensure_connection()
-            with connection.cursor() as cursor:
-                cursor.execute("SET quorum.allow_audit_truncate = 'on'")
-        except Exception:  # a test without database access: nothing to flush
-            pass
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            connection.close()
+            settings_dict["OPTIONS"].pop("assume_role")
+            try:
+                teardown_databases(db_cfg, verbosity=request.config.option.verbose)
+            finally:
+                settings_dict["OPTIONS"]["assume_role"] = assume
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_as_owner():
+    """Transactional tests end with Django emptying every table by TRUNCATE,
+    which the application role may not do and the audit trigger refuses:
+    the owner does it (tests/dbroles.py)."""
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+    DatabaseOperations.execute_sql_flush = dbroles.flush_as_owner
+    yield
+    DatabaseOperations.execute_sql_flush = original
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 
 from audit.context import Actor
 from audit.services import audit_record
+from tests.dbroles import as_owner
 
 AUDIT_TABLES = ("audit_auditevent", "audit_auditcheckpoint")
 
@@ -30,7 +31,7 @@ def record(stream, *, action="case.state_changed", actor=None, data=None, new_st
 def tampering():
     """A cursor on the audit tables with their append-only triggers disabled,
     as someone with direct database access would have."""
-    with connection.cursor() as cursor:
+    with as_owner() as cursor:
         for table in AUDIT_TABLES:
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
@@ -93,7 +94,7 @@ def wait_until_lock_waiters(count, timeout=60):
     """Waits until `count` sessions on the test database wait for a lock."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
+        with as_owner() as cursor:  # the sessions' login role: what they wait for is visible to it
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )

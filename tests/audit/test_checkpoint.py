@@ -1,15 +1,18 @@
 """Checkpoints: the heads of the streams that changed since the previous
 checkpoint, chained together; written by a periodic Celery task."""
 
+from datetime import timedelta
+
 import pytest
-from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from audit.hashing import GENESIS, checkpoint_hash
 from audit.models import AuditCheckpoint, AuditStreamHead
 from audit.services import CONFIG_STREAM, _clear_dirty, audit_checkpoint_create
 from audit.tasks import audit_checkpoint_task
 from audit.verify import verify_audit
+from tests.processes import wait_for
 
 from .conftest import Worker, record, wait_until_lock_waiters
 
@@ -50,7 +53,8 @@ def test_checkpoints_record_changed_heads_and_chain():
     assert second.heads["case:1"][0] == 3
 
     for cp in AuditCheckpoint.objects.all():
-        assert cp.hash == checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=cp.heads, prev_hash=cp.prev_hash)
+        assert cp.hash == checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=cp.heads,
+                                         prev_hash=cp.prev_hash, key_id=cp.key_id)
     result = verify_audit()
     assert result.ok and result.checkpoints == 2
 
@@ -66,7 +70,8 @@ def test_a_head_that_moved_after_it_was_read_stays_dirty():
 
 
 @pytest.mark.django_db
-def test_task_writes_a_checkpoint_and_is_scheduled():
+def test_task_writes_a_checkpoint_and_is_scheduled(settings):
+    settings.AUDIT_CHECKPOINT_EVERY_EVENTS = 1
     assert audit_checkpoint_task.apply().get() is None
     record(CONFIG_STREAM)
     assert audit_checkpoint_task.apply().get() == 1
@@ -76,7 +81,25 @@ def test_task_writes_a_checkpoint_and_is_scheduled():
     assert audit_checkpoint_task.name == "audit.tasks.audit_checkpoint_task"
     schedule = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
     assert schedule["task"] == audit_checkpoint_task.name
-    assert schedule["schedule"].total_seconds() == settings.AUDIT_CHECKPOINT_SECONDS
+    assert schedule["schedule"].total_seconds() == settings.AUDIT_CHECKPOINT_POLL_SECONDS
+
+
+@pytest.mark.django_db
+def test_task_checkpoints_only_when_the_interval_passed_or_enough_events_were_written(settings):
+    settings.AUDIT_CHECKPOINT_EVERY_EVENTS = 3
+    settings.AUDIT_CHECKPOINT_SECONDS = 3600
+    record(CONFIG_STREAM)
+    assert audit_checkpoint_task.apply().get() == 1  # the first one is always due
+    record(CONFIG_STREAM)
+    record(CONFIG_STREAM)
+    assert audit_checkpoint_task.apply().get() is None  # 2 events, 0 s: not yet
+    record(CONFIG_STREAM)
+    assert audit_checkpoint_task.apply().get() == 2  # the third event makes it due
+    record(CONFIG_STREAM)
+    settings.AUDIT_CHECKPOINT_SECONDS = 1
+    wait_for(lambda: timezone.now() - AuditCheckpoint.objects.get(number=2).created_at >= timedelta(seconds=1),
+             timeout=30, what="a second to pass", interval=0.05)
+    assert audit_checkpoint_task.apply().get() == 3  # one event, but the interval passed
 
 
 @pytest.mark.django_db(transaction=True)

@@ -47,7 +47,7 @@ def test_every_event_as_one_json_line_with_hashes(events):
     assert [line["id"] for line in lines] == [e.pk for e in events]
     first = lines[0]
     assert set(first) == {"id", "stream", "seq", "action", "actor", "target", "data", "request_id", "ip", "created_at",
-                          "prev_hash", "hash"}
+                          "prev_hash", "hash", "key_id"}
     assert first["prev_hash"] == GENESIS and first["hash"] == events[0].hash
     assert lines[1]["actor"] == {"type": "api_client", "id": "4", "name": "forum"}
     assert lines[3]["data"] == {"n": 3, "floats": [0.1, 10**20, 1e-7]}
@@ -61,7 +61,7 @@ def test_export_can_be_verified_without_the_database(events):
             stream=line["stream"], seq=line["seq"], action=line["action"], actor_type=line["actor"]["type"],
             actor_id=line["actor"]["id"], actor_name=line["actor"]["name"], target_type=line["target"]["type"],
             target_id=line["target"]["id"], data=line["data"], request_id=line["request_id"], ip=line["ip"],
-            created_at=parse_datetime(line["created_at"]), prev_hash=line["prev_hash"],
+            created_at=parse_datetime(line["created_at"]), prev_hash=line["prev_hash"], key_id=line["key_id"],
         )
         assert recomputed == line["hash"]
         prev[line["stream"]] = line["hash"]

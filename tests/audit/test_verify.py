@@ -16,6 +16,7 @@ from django.db import connection, transaction
 
 import audit.verify as verify_module
 from audit.hashing import GENESIS, checkpoint_hash, event_hash
+from audit.keys import keyring
 from audit.models import AuditCheckpoint, AuditEvent, AuditStreamHead
 from audit.services import CONFIG_STREAM, audit_checkpoint_create
 from audit.verify import verify_audit
@@ -50,6 +51,7 @@ def forged_fields(stream, seq, prev_hash, **changes):
         stream=stream, seq=seq, action="case.state_changed", actor_type="user", actor_id="1", actor_name="mallory",
         target_type="case", target_id="1", data={"forged": True}, request_id="", ip="",
         created_at=AuditEvent.objects.latest("created_at").created_at, prev_hash=prev_hash,
+        key_id=keyring().current_id,  # the forger holds the audit key: only checkpoints and anchors stop them
     )
     fields.update(changes)
     return dict(fields, hash=event_hash(**fields))
@@ -309,7 +311,8 @@ def test_altered_and_rehashed_checkpoint_breaks_the_checkpoint_chain(three_check
     with tampering() as cursor:
         cursor.execute("UPDATE audit_auditcheckpoint SET heads = %s::jsonb, hash = %s WHERE id = %s", [
             json.dumps(heads),
-            checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=heads, prev_hash=cp.prev_hash), cp.pk])
+            checkpoint_hash(number=cp.number, created_at=cp.created_at, heads=heads, prev_hash=cp.prev_hash,
+                            key_id=cp.key_id), cp.pk])
     assert_broken(contains=["checkpoint 3 does not chain to checkpoint 2"])
 
 
@@ -412,7 +415,7 @@ def test_writers_committing_during_verification_are_not_mistaken_for_tampering(m
     audit_checkpoint_create()
     original, calls = verify_module.hash_of_event, []
 
-    def hash_while_others_write(event):
+    def hash_while_others_write(event, *args):
         if not calls:
             def write():
                 with transaction.atomic():
@@ -424,7 +427,7 @@ def test_writers_committing_during_verification_are_not_mistaken_for_tampering(m
             writer.start()
             writer.value()
         calls.append(event.pk)
-        return original(event)
+        return original(event, *args)
 
     monkeypatch.setattr(verify_module, "hash_of_event", hash_while_others_write)
     result = verify_audit()

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -21,6 +21,7 @@ from audit.services import audit_checkpoint_create, audit_record, case_stream
 from audit.verify import verify_stream
 from cases.models import Queue
 from reviews.services import claim_next
+from tests.dbroles import as_owner
 
 from .hostile_corpus import XSS
 
@@ -36,7 +37,7 @@ def tampering():
     """A cursor with the audit tables' append-only triggers disabled, as
     tests/audit/conftest.py does: what someone with database access could do."""
     tables = ("audit_auditevent", "audit_auditcheckpoint")
-    with connection.cursor() as cursor:
+    with as_owner() as cursor:
         for table in tables:
             cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
@@ -244,7 +245,7 @@ def test_rewritten_tail_that_matches_the_head_is_caught_by_the_checkpoint(case_i
     fields = dict(stream=last.stream, seq=last.seq, action=last.action, actor_type=last.actor_type,
                   actor_id=last.actor_id, actor_name="mallory", target_type=last.target_type,
                   target_id=last.target_id, data=last.data, request_id=last.request_id, ip=last.ip,
-                  created_at=last.created_at, prev_hash=last.prev_hash)
+                  created_at=last.created_at, prev_hash=last.prev_hash, key_id=last.key_id)
     forged = event_hash(**fields)
     with tampering() as cursor:
         cursor.execute("UPDATE audit_auditevent SET actor_name = 'mallory', hash = %s WHERE id = %s", [forged, last.pk])
@@ -259,7 +260,7 @@ def test_events_appended_outside_audit_record_are_found(case_id):
     last = AuditEvent.objects.filter(stream=stream).order_by("-seq").first()
     fields = dict(stream=stream, seq=last.seq + 1, action="case.state_changed", actor_type="user", actor_id="1",
                   actor_name="mallory", target_type="case", target_id="1", data={}, request_id="", ip="",
-                  created_at=last.created_at, prev_hash=last.hash)
+                  created_at=last.created_at, prev_hash=last.hash, key_id=last.key_id)
     AuditEvent.objects.bulk_create([AuditEvent(**fields, hash=event_hash(**fields))])
     result = verify_stream(stream)
     assert result.problem.seq == last.seq + 1 and "appended after the stream head" in result.problem.message

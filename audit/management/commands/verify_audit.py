@@ -1,23 +1,89 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.anchors import AnchorFormatError, read_anchors
+from audit.keys import AuditKeyring, KeyringError, parse_key_entries
 from audit.verify import verify_audit
 
 
 class Command(BaseCommand):
-    help = "Walks every audit hash chain and checkpoint. Exits 0 when intact, 1 naming the first bad event."
+    help = ("Walks every audit hash chain and checkpoint, checks them against the audit keys and the given anchors, "
+            "and checks completeness. Exits 0 when intact, 1 naming the first problem. With --events and "
+            "--checkpoints it verifies an export without the database.")
 
     def add_arguments(self, parser):
         parser.add_argument("--all", action="store_true", help="list every problem, not just the first")
+        parser.add_argument("--anchors", action="append", default=[], metavar="FILE",
+                            help="anchor file (AUDIT_ANCHOR_FILE) or a witness's JSON-lines record; repeatable. "
+                                 "Default: AUDIT_ANCHOR_FILE when set")
+        parser.add_argument("--no-anchor-file", action="store_true", help="do not read AUDIT_ANCHOR_FILE by default")
+        parser.add_argument("--keys-file", metavar="FILE",
+                            help="'<id> <secret>' lines to verify with instead of the configured audit keys")
+        parser.add_argument("--events", metavar="FILE", help="offline: events exported by export_audit")
+        parser.add_argument("--checkpoints", metavar="FILE", help="offline: export_audit --checkpoints output")
 
     def handle(self, *args, **options):
-        result = verify_audit(stop_at_first=not options["all"])
+        keys = self._keys(options["keys_file"])
+        anchor_files = list(options["anchors"])
+        if not anchor_files and not options["no_anchor_file"] and settings.AUDIT_ANCHOR_FILE \
+                and Path(settings.AUDIT_ANCHOR_FILE).exists():
+            anchor_files.append(settings.AUDIT_ANCHOR_FILE)
+        anchors = []
+        for path in anchor_files:
+            try:
+                anchors.extend(read_anchors(path))
+            except OSError as exc:
+                raise CommandError(f"cannot read anchors {path!r}: {exc.strerror}") from None
+            except AnchorFormatError as exc:
+                raise CommandError(f"malformed anchors: {exc}") from None
+        if bool(options["events"]) != bool(options["checkpoints"]):
+            raise CommandError("--events and --checkpoints go together (an offline verification needs both)")
+        if options["events"]:
+            result = self._offline(options, anchors, keys)
+            what = "export"
+        else:
+            result = verify_audit(stop_at_first=not options["all"], anchors=anchors, keys=keys)
+            what = "audit trail"
         if not result.ok:
             for problem in result.problems:
-                self.stderr.write(f"audit trail broken: {problem}")
+                self.stderr.write(f"{what} broken: {problem}")
             raise CommandError(
                 f"audit verification failed ({len(result.problems)} problem(s)); first: {result.problems[0]}", returncode=1
             )
+        anchored = (f", {result.anchored} anchored (last: {result.last_anchored})" if anchors
+                    else " (no anchors given: rewriting by a key holder is not ruled out)")
         self.stdout.write(
-            f"audit trail intact: {result.events} events in {result.streams} streams, "
-            f"{result.checkpoints} checkpoints"
+            f"{what} intact: {result.events} events in {result.streams} streams, "
+            f"{result.checkpoints} checkpoints{anchored}"
         )
+
+    def _keys(self, path):
+        if not path:
+            return None
+        try:
+            secrets = parse_key_entries(Path(path).read_text(encoding="utf-8").splitlines(), source=path, separator=" ")
+        except OSError as exc:
+            raise CommandError(f"cannot read --keys-file {path!r}: {exc.strerror}") from None
+        except KeyringError as exc:
+            raise CommandError(str(exc)) from None
+        if not secrets:
+            raise CommandError(f"--keys-file {path!r} holds no key")
+        return AuditKeyring(current_id=list(secrets)[-1], secrets=secrets)
+
+    def _offline(self, options, anchors, keys):
+        from audit.keys import keyring
+        from audit.offline import ExportFormatError, read_checkpoints, read_events, verify_export
+
+        try:
+            with open(options["events"], encoding="utf-8") as handle:
+                events = read_events(handle, options["events"])
+            with open(options["checkpoints"], encoding="utf-8") as handle:
+                checkpoints = read_checkpoints(handle, options["checkpoints"])
+        except OSError as exc:
+            raise CommandError(f"cannot read the export: {exc}") from None
+        except ExportFormatError as exc:
+            raise CommandError(str(exc)) from None
+        return verify_export(events=events, checkpoints=checkpoints, anchors=anchors, keys=keys or keyring(),
+                             stop_at_first=not options["all"])
