@@ -38,7 +38,8 @@ def test_hsts_preload_and_subdomains_are_opt_in(db):
 
 def _settings_process(tmp_path, **env):
     base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    base.update({"QUORUM_VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "example.org", **env})
+    base.update({"QUORUM_VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "example.org",
+                 "AUDIT_HMAC_KEYS": "k1:" + "a" * 64, **env})
     code = ("import config.settings as s; print(s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
             "s.SECURE_HSTS_PRELOAD)")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True,
