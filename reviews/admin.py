@@ -20,15 +20,6 @@ from django.utils.html import format_html, format_html_join
 
 from audit.context import Actor
 
-from .config_services import (
-    calendar_save,
-    outcome_problems,
-    outcome_save,
-    routing_rule_save,
-    sla_policy_save,
-    workflow_draft_lock,
-    workflow_draft_save,
-)
 from .errors import WorkflowInvalid
 from .models import (
     Appeal,
@@ -42,6 +33,15 @@ from .models import (
     VersionState,
     Workflow,
     WorkflowVersion,
+)
+from .services.configuration import (
+    calendar_save,
+    outcome_problems,
+    outcome_save,
+    routing_rule_save,
+    sla_policy_save,
+    workflow_draft_lock,
+    workflow_draft_save,
 )
 from .workflows import version_problems, workflow_draft_from, workflow_publish
 

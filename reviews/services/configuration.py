@@ -10,9 +10,9 @@ import audit
 from audit.services import CONFIG_STREAM
 from cases.services import field_changes
 
-from .errors import NotAllowed
-from .models import Outcome, RoutingRule, StageKind, VersionState, Workflow, WorkflowVersion
-from .workflows import invalidate_routing_cache
+from ..errors import NotAllowed
+from ..models import Outcome, RoutingRule, StageKind, VersionState, Workflow, WorkflowVersion
+from ..workflows import invalidate_routing_cache
 
 _OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited", "active",
                    "position")
@@ -134,8 +134,8 @@ def calendar_save(*, calendar, actor):
     afterwards use it; running deadlines keep theirs. Audited."""
     from django.core.exceptions import ValidationError
 
-    from .models import BusinessCalendar
-    from .sla import invalidate_sla_cache
+    from ..models import BusinessCalendar
+    from ..sla import invalidate_sla_cache
 
     with transaction.atomic():
         before = {}
@@ -157,8 +157,8 @@ def calendar_save(*, calendar, actor):
 
 def sla_policy_save(*, policy, actor):
     """Creates or updates an SLA policy; applies to stages opened afterwards. Audited."""
-    from .models import SlaPolicy
-    from .sla import invalidate_sla_cache
+    from ..models import SlaPolicy
+    from ..sla import invalidate_sla_cache
 
     def describe(p):
         return {n: (str(getattr(p, n)) if n in ("policy", "calendar") and getattr(p, n) is not None else getattr(p, n))
