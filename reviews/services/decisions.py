@@ -20,6 +20,7 @@ from ..models import (
     Outcome,
     Vote,
 )
+from ..states import appeal_check_transition
 from ._common import is_lead
 
 
@@ -102,6 +103,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         supersedes=supersedes, is_current=True, sequence=_next_sequence(),
     )
     if appeal is not None:
+        appeal_check_transition(Appeal.objects.select_for_update().values_list("state", flat=True).get(pk=appeal.pk),
+                                AppealState.DECIDED)
         result = {DecisionKind.APPEAL_UPHELD: AppealResult.UPHELD, DecisionKind.APPEAL_OVERTURNED:
                   AppealResult.OVERTURNED}.get(kind, AppealResult.MODIFIED)
         Appeal.objects.filter(pk=appeal.pk).update(state=AppealState.DECIDED, result=result, result_decision=decision,

@@ -19,6 +19,7 @@ from ..models import (
     SeatState,
     StageKind,
 )
+from ..states import review_check_transition
 from ._common import _active_review, _lock_case, is_lead
 from .lifecycle import _close_review, _go_to
 
@@ -65,6 +66,7 @@ def case_hold(*, case_id, lead, reason, now=None):
             return case
         if review is None:
             raise NotAllowed("only a case under review can be put on hold")
+        review_check_transition(review.state, ReviewState.ON_HOLD)
         # The SLA clock stops: resume moves the deadlines by the open time spent on hold.
         Review.objects.filter(pk=review.pk).update(state=ReviewState.ON_HOLD, held_at=now)
         return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason)
@@ -80,6 +82,7 @@ def case_resume(*, case_id, lead, reason="", now=None):
         case = _lock_case(case_id)
         if case.state != CaseState.ON_HOLD or review is None:
             return case
+        review_check_transition(review.state, ReviewState.OPEN)
         changes = {"state": ReviewState.OPEN, "held_at": None}
         if review.held_at is not None:
             calendar = sla.calendar_of(review)

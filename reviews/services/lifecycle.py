@@ -13,6 +13,7 @@ from ..models import (
     SeatState,
     StageKind,
 )
+from ..states import review_check_transition
 from ._common import _case_policy_id, _raise_priority
 
 
@@ -41,6 +42,7 @@ def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason=
 
 
 def _close_review(review, *, state, now, result=None, reason=""):
+    review_check_transition(review.state, state)
     review.state = state
     review.closed_at = now
     review.close_reason = reason[:500]

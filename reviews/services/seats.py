@@ -20,6 +20,7 @@ from ..models import (
     StageKind,
     Vote,
 )
+from ..states import seat_check_transition
 from ._common import ACTIVE, _lease, is_lead
 
 
@@ -153,10 +154,12 @@ def seat_release(*, seat_id, actor_user, now=None, reason=""):
         seat = Seat.objects.select_related("review").get(pk=seat_id)
         review = Review.objects.select_for_update(of=("self",)).get(pk=seat.review_id)
         seat = Seat.objects.select_for_update().get(pk=seat_id)
-        if seat.state != SeatState.CLAIMED:
-            return seat
         if actor_user.pk != seat.moderator_id and not is_lead(actor_user):
             raise NotAllowed("only the holder or a lead can release a seat")
+        if seat.state == SeatState.VOTED:
+            return seat  # its vote is cast: nothing to give back
+        if not seat_check_transition(seat.state, SeatState.RELEASED):
+            return seat
         seat.state = SeatState.RELEASED
         seat.released_at = now
         seat.save(update_fields=["state", "released_at"])

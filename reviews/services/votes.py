@@ -18,6 +18,7 @@ from ..models import (
     StageKind,
     Vote,
 )
+from ..states import seat_check_transition
 from .decisions import _decide_from_review
 from .lifecycle import _close_review, _go_to
 
@@ -57,6 +58,7 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
                                    duration_days=duration_days, rationale=rationale, cast_at=now)
+        seat_check_transition(seat.state, SeatState.VOTED)
         seat.state = SeatState.VOTED
         seat.save(update_fields=["state"])
         votes = list(Vote.objects.filter(review=review).order_by("cast_at", "pk"))
