@@ -22,7 +22,9 @@ from audit.services import case_stream
 from cases.models import Case
 from config.sql import update_from_values
 
+from . import triggers as T
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
+from .states import ACTIVE_REVIEW_STATES, seat_sources
 
 SYSTEM = Actor.system("sla clock")
 LEASES = Actor.system("claim leases")
@@ -84,10 +86,12 @@ def _breach_batch(*, now, batch_size):
     the audit events with audit_record_many."""
     from audit.services import audit_record_many
     from cases.models import CaseState, Report
+    from cases.priority import priority_raise
     from cases.states import check_transition
 
     from . import sla
     from .models import Stage, StageKind
+    from .services.lifecycle import review_build, review_opened_data, reviews_close_many, reviews_open_many
 
     reviews = list(
         Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False, due_at__lte=now)
@@ -128,51 +132,44 @@ def _breach_batch(*, now, batch_size):
                                                            "due_at": review.due_at.isoformat(), "late": True}))
         entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
                             target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
-                                                       "action": review.stage.on_timeout or "record"}))
+                                                       "action": review.stage.on_timeout or "record",
+                                                       "trigger": T.SLA_BREACH}))
         change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
         if review.stage.on_timeout == RAISE_PRIORITY:
-            change["priority"] += bonus
+            change["priority"] = priority_raise(change["priority"], bonus)
             continue
         if target is None:
             continue
         if target.kind == StageKind.ESCALATION:
-            change["priority"] += bonus
+            change["priority"] = priority_raise(change["priority"], bonus)
             new_state = CaseState.ESCALATED
         else:
             new_state = CaseState.IN_REVIEW
         if check_transition(change["state"], new_state):
             entries.append(dict(stream=case_stream(case.pk), action="case.state_changed", target_type="case",
                                 target_id=case.pk, data={"from": change["state"], "to": new_state,
-                                                         "reason": "SLA breached"}))
+                                                         "reason": "SLA breached", "trigger": T.SLA_BREACH}))
             change["state"] = new_state
         rule = sla.resolve(stage=target, policy_id=first_policy.get(case.pk), priority=change["priority"],
                            reporter_kinds=kinds.get(case.pk, set()))
-        warn_at, due_at = sla.deadlines(rule, now)
-        opened = Review(
-            case_id=case.pk, stage=target, queue_id=case.queue_id, group_id=target.group_id,
-            priority=change["priority"], case_opened_at=case.opened_at, free_seats=target.seats, opened_at=now,
-            sla_seconds=rule.seconds, calendar_id=rule.calendar_id, warn_at=warn_at, due_at=due_at,
-            appeal_id=review.appeal_id,
-        )
+        opened = review_build(case_id=case.pk, stage=target, queue_id=case.queue_id, priority=change["priority"],
+                              case_opened_at=case.opened_at, clock=rule, now=now, appeal_id=review.appeal_id)
         new_reviews.append(opened)
         entries.append(dict(stream=case_stream(case.pk), action="review.opened", target_type="review",
-                            target_id=opened.pk, data={"stage": target.key, "kind": target.kind, "rule": target.rule,
-                                                       "reason": "SLA breached", "due_at": due_at.isoformat(),
-                                                       "proposed": None}))
+                            target_id=opened.pk, data=review_opened_data(opened, trigger=T.SLA_BREACH,
+                                                                         reason="SLA breached")))
 
     moved_ids = [r.pk for r in moved]
     Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
     if unwarned:
         Review.objects.filter(pk__in=unwarned, warned_at__isnull=True).update(warned_at=now)
     if moved_ids:
-        Review.objects.filter(pk__in=moved_ids).update(state=ReviewState.TIMED_OUT, closed_at=now,
-                                                       close_reason="SLA breached")
-        Seat.objects.filter(review_id__in=moved_ids, state=SeatState.CLAIMED).update(
-            state=SeatState.RELEASED, released_at=now)
-        Review.objects.bulk_create(new_reviews)
-    if raised:
-        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=F("priority") + bonus)
+        reviews_close_many(review_ids=moved_ids, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached")
+        reviews_open_many(new_reviews)
+    # the review's copy of the priority follows the case's (capped) one
+    update_from_values(model=Review, key=("id", "uuid"), columns=[("priority", "integer")],
+                       rows=[(r.pk, case_updates[r.case_id]["priority"]) for r in raised])
     rows, moved_cases = [], {r.case_id for r in moved}
     for case_id, change in sorted(case_updates.items()):
         case = cases[case_id]
@@ -197,11 +194,13 @@ def _lease_batch(*, now, batch_size):
         .select_for_update(skip_locked=True).select_related("review", "moderator")[:batch_size]
     )
     for seat in seats:
-        Seat.objects.filter(pk=seat.pk, state=SeatState.CLAIMED).update(state=SeatState.RELEASED, released_at=now)
-        Review.objects.filter(pk=seat.review_id, state__in=[ReviewState.OPEN, ReviewState.ON_HOLD]).update(
+        Seat.objects.filter(pk=seat.pk, state__in=seat_sources(SeatState.RELEASED)).update(
+            state=SeatState.RELEASED, released_at=now)
+        Review.objects.filter(pk=seat.review_id, state__in=ACTIVE_REVIEW_STATES).update(
             free_seats=F("free_seats") + 1)
         audit.record(stream=case_stream(seat.review.case_id), action="review.seat_released", actor=LEASES,
                      target_type="review", target_id=seat.review_id,
                      data={"moderator": seat.moderator.get_username(), "reason": "lease expired",
+                           "trigger": T.LEASE_EXPIRED,
                            "lease_expires_at": seat.lease_expires_at.isoformat()})
     return len(seats)

@@ -179,6 +179,9 @@ FIELD_MESSAGES = {
 CODE_MESSAGES = {
     "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),
     "review_closed": gettext_lazy("This stage is closed; your vote was not counted."),
+    "vote_final": gettext_lazy("You already voted in this stage, differently; votes are final and yours was not changed."),
+    "duration_not_allowed": gettext_lazy("This outcome takes no duration: leave the field empty."),
+    "duration_required": gettext_lazy("This outcome is time-limited: give the duration in days."),
 }
 
 
@@ -187,15 +190,12 @@ def _domain_error(form, exc):
     field = {"approved": "decision"}.get(exc.field, exc.field)
     if field not in form.fields:
         field = None
-    if field == "duration_days":
-        message = (_("This outcome takes no duration: leave the field empty.") if "takes no duration" in str(exc)
-                   else _("This outcome is time-limited: give the duration in days."))
+    if exc.code in CODE_MESSAGES:
+        message = CODE_MESSAGES[exc.code]
     elif field in FIELD_MESSAGES:
         message = FIELD_MESSAGES[field]
-    elif isinstance(exc, InvalidVote) and field is None and "already voted" in str(exc):
-        message = _("You already voted in this stage, differently; votes are final and yours was not changed.")
     else:
-        message = CODE_MESSAGES.get(exc.code) or str(exc)
+        message = str(exc)
     form.add_error(field, message)
     return 400 if isinstance(exc, InvalidVote) and field is not None else 409
 

@@ -10,6 +10,7 @@ from audit.services import case_stream
 from cases.models import CaseState, Report
 from cases.services import case_change_state
 
+from .. import triggers as T
 from ..errors import NotAllowed, NotEligible, NotSeated, ReviewClosed
 from ..models import (
     ModeratorIdentity,
@@ -87,7 +88,8 @@ def _take_seat(*, review, moderator, now, actor, assigned_by=None):
     Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
     review.free_seats -= 1
     if review.case.state == CaseState.OPEN:
-        case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim")
+        case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim",
+                          trigger=T.FIRST_CLAIM)
     audit.record(stream=case_stream(review.case_id), action="review.seat_claimed", actor=actor,
                  target_type="review", target_id=review.pk,
                  data={"moderator": moderator.get_username(), "assigned_by": assigned_by.get_username()
@@ -167,7 +169,7 @@ def seat_release(*, seat_id, actor_user, now=None, reason=""):
             Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") + 1)
         audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=Actor.user(actor_user),
                      target_type="review", target_id=review.pk,
-                     data={"moderator_id": seat.moderator_id, "reason": reason})
+                     data={"moderator_id": seat.moderator_id, "reason": reason, "trigger": T.RELEASE})
         return seat
 
 
