@@ -109,8 +109,14 @@ def _breach_batch(*, now, batch_size):
     for version_id, key in wanted:
         targets[(version_id, key)] = Stage.objects.select_related("group").get(version_id=version_id, key=key)
 
-    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets]
-    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY]
+    # A breach never takes a seat whose lease is valid: a review someone is working on is kept (its
+    # priority raised instead); a move to another stage waits until nobody holds a valid lease
+    # (services.lifecycle.review_timeout_if_owed, run when a seat is released, expires or votes).
+    held = set(Seat.objects.filter(review_id__in=[r.pk for r in reviews], state=SeatState.CLAIMED,
+                                   lease_expires_at__gt=now).values_list("review_id", flat=True))
+    kept = {r.pk for r in reviews if r.pk in held and (r.stage.version_id, r.stage.on_timeout) in targets}
+    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets and r.pk not in kept]
+    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY or r.pk in kept]
     first_policy, kinds = {}, {}
     if moved:
         moved_cases = [r.case_id for r in moved]
@@ -130,13 +136,17 @@ def _breach_batch(*, now, batch_size):
             entries.append(dict(stream=case_stream(case.pk), action="case.sla_warning", target_type="review",
                                 target_id=review.pk, data={"warn_at": review.warn_at.isoformat(),
                                                            "due_at": review.due_at.isoformat(), "late": True}))
+        action = review.stage.on_timeout or "record"
+        facts = {"stage": review.stage.key, "due_at": review.due_at.isoformat(), "action": action,
+                 "trigger": T.SLA_BREACH}
+        if review.pk in kept:
+            facts.update(action=RAISE_PRIORITY, seats_held=True,
+                         deferred_to=None if target.key == review.stage.key else target.key)
         entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
-                            target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
-                                                       "action": review.stage.on_timeout or "record",
-                                                       "trigger": T.SLA_BREACH}))
+                            target_id=review.pk, data=facts))
         change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
-        if review.stage.on_timeout == RAISE_PRIORITY:
+        if review.stage.on_timeout == RAISE_PRIORITY or review.pk in kept:
             change["priority"] = priority_raise(change["priority"], bonus)
             continue
         if target is None:
@@ -193,9 +203,14 @@ def _lease_batch(*, now, batch_size):
         Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
         .select_for_update(skip_locked=True).select_related("review", "moderator")[:batch_size]
     )
+    from .services.lifecycle import review_timeout_if_owed
+
+    owed = set()
     for seat in seats:
         Seat.objects.filter(pk=seat.pk, state__in=seat_sources(SeatState.RELEASED)).update(
             state=SeatState.RELEASED, released_at=now)
+        if seat.review.breached_at is not None and seat.review.state == ReviewState.OPEN:
+            owed.add(seat.review_id)
         Review.objects.filter(pk=seat.review_id, state__in=ACTIVE_REVIEW_STATES).update(
             free_seats=F("free_seats") + 1)
         audit.record(stream=case_stream(seat.review.case_id), action="review.seat_released", actor=LEASES,
@@ -203,4 +218,10 @@ def _lease_batch(*, now, batch_size):
                      data={"moderator": seat.moderator.get_username(), "reason": "lease expired",
                            "trigger": T.LEASE_EXPIRED,
                            "lease_expires_at": seat.lease_expires_at.isoformat()})
+    for review_id in sorted(owed):
+        # A reviewer working on it may hold the review's lock: their vote or release runs the move then.
+        review = (Review.objects.select_for_update(skip_locked=True, of=("self",)).select_related("stage__version")
+                  .filter(pk=review_id).first())
+        if review is not None:
+            review_timeout_if_owed(review=review, now=now, actor=LEASES)
     return len(seats)

@@ -11,7 +11,7 @@ from cases.services import case_change_state
 
 from .. import sla
 from .. import triggers as T
-from ..errors import NotAllowed
+from ..errors import NotAllowed, ReviewClosed
 from ..models import (
     Review,
     ReviewNote,
@@ -21,7 +21,7 @@ from ..models import (
     StageKind,
 )
 from ..states import review_check_transition
-from ._common import _active_review, _lock_case, is_lead
+from ._common import ACTIVE, _active_review, _lock_case, is_lead
 from .lifecycle import review_advance, review_close
 
 
@@ -111,7 +111,9 @@ def note_add(*, review_id, author, text, now=None):
     if not text.strip():
         raise NotAllowed("a note needs text")
     with transaction.atomic(), audit.batch():
-        review = Review.objects.get(pk=review_id)
+        review = Review.objects.select_for_update(of=("self",)).get(pk=review_id)
+        if review.state not in ACTIVE:
+            raise ReviewClosed(f"this review is {review.state}; notes go to the stage under way")
         if not (Seat.objects.filter(review=review, moderator=author).exists() or is_lead(author)):
             raise NotAllowed("only a reviewer of this review, or a lead, can add notes")
         note = ReviewNote.objects.create(review=review, author=author, text=text, created_at=now)

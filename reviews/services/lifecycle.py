@@ -17,8 +17,9 @@ from cases.priority import priority_raise
 from cases.services import case_change_state
 
 from .. import sla
+from .. import triggers as T
 from ..errors import NotAllowed
-from ..models import Appeal, Review, Seat, SeatState, Stage, StageKind
+from ..models import RAISE_PRIORITY, Appeal, Review, ReviewState, Seat, SeatState, Stage, StageKind
 from ..states import review_check_transition, review_sources, seat_sources
 
 
@@ -144,3 +145,23 @@ def review_advance(*, review: Review, target: str, actor: Actor, now: datetime, 
     return review_open(case=case, stage=stage, actor=actor, now=now, trigger=trigger, reason=reason,
                        proposed=proposed, appeal=review.appeal)
 
+
+
+def review_timeout_if_owed(*, review: Review, now: datetime, actor: Actor) -> Review | None:
+    """Runs the timeout move the SLA sweep deferred because a reviewer held a
+    valid lease (a breach never takes such a seat): once the review is
+    breached, still open, its stage times out into another stage, and nobody
+    holds a valid lease any more. The caller holds the review's lock.
+    Returns the review opened, or None when nothing is owed."""
+    stage = review.stage
+    target = stage.on_timeout
+    if review.state != ReviewState.OPEN or review.breached_at is None:
+        return None
+    if not target or target in (RAISE_PRIORITY, stage.key):
+        return None
+    if Seat.objects.filter(review=review, state=SeatState.CLAIMED, lease_expires_at__gt=now).exists():
+        return None
+    review.case = Case.objects.select_for_update().get(pk=review.case_id)
+    review_close(review, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached (moved once no seat was held)")
+    return review_advance(review=review, target=target, actor=actor, now=now, reason="SLA breached",
+                          trigger=T.SLA_BREACH)

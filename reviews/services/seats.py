@@ -23,6 +23,7 @@ from ..models import (
 )
 from ..states import seat_check_transition
 from ._common import ACTIVE, _lease, is_lead
+from .lifecycle import review_timeout_if_owed
 
 
 def _identities(moderator):
@@ -115,7 +116,9 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
             candidates = (
                 Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
                 .exclude(pk__in=skipped)
-                .exclude(seat_set__moderator=moderator)
+                # a seat they hold or voted from; a released one (expired lease) does not keep them out
+                .exclude(pk__in=Seat.objects.filter(moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED])
+                         .values("review_id"))
                 .order_by("-priority", "case_opened_at")
                 .select_for_update(skip_locked=True, of=("self",))
                 # only what every claim needs; identities and appeals load lazily when they apply
@@ -170,6 +173,7 @@ def seat_release(*, seat_id, actor_user, now=None, reason=""):
         audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=Actor.user(actor_user),
                      target_type="review", target_id=review.pk,
                      data={"moderator_id": seat.moderator_id, "reason": reason, "trigger": T.RELEASE})
+        review_timeout_if_owed(review=review, now=now, actor=Actor.user(actor_user))
         return seat
 
 

@@ -9,7 +9,7 @@ from audit.services import case_stream
 
 from .. import triggers as T
 from ..consensus import CONSENSUS, SPLIT, evaluate
-from ..errors import InvalidVote, NotSeated, ReviewClosed
+from ..errors import InvalidVote, NotEligible, NotSeated, ReviewClosed
 from ..models import (
     DECIDE,
     Review,
@@ -21,7 +21,8 @@ from ..models import (
 )
 from ..states import seat_check_transition
 from .decisions import _decide_from_review
-from .lifecycle import review_advance, review_close
+from .lifecycle import review_advance, review_close, review_timeout_if_owed
+from .seats import eligibility_problem
 
 
 def _vote_key(stage, vote):
@@ -56,6 +57,10 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
                                                        state=SeatState.CLAIMED).first()
         if seat is None:
             raise NotSeated("you hold no seat in this review (claim one first, or your lease expired)")
+        # Eligibility again, not only at claim: identities, groups and earlier stages may have changed since.
+        problem = eligibility_problem(review, reviewer, seat_checked=True)
+        if problem:
+            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted")
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
                                    duration_days=duration_days, rationale=rationale, cast_at=now)
@@ -79,6 +84,8 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
             review_advance(review=review, target=stage.on_split, actor=actor, now=now,
                            reason="rejected in approval" if rejected else "split",
                            trigger=T.REJECTION if rejected else T.SPLIT)
+        else:
+            review_timeout_if_owed(review=review, now=now, actor=actor)
         return vote
 
 
