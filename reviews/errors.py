@@ -31,3 +31,15 @@ class AppealRefused(DomainError):
 
 class NotAllowed(DomainError):
     code = "not_allowed"
+
+
+class ReviewTransitionNotAllowed(DomainError):
+    code = "review_transition_not_allowed"
+
+
+class SeatTransitionNotAllowed(DomainError):
+    code = "seat_transition_not_allowed"
+
+
+class AppealTransitionNotAllowed(DomainError):
+    code = "appeal_transition_not_allowed"

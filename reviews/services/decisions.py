@@ -1,0 +1,153 @@
+"""Decisions: recording them, their statement of reasons, the decision feed sequence."""
+
+from django.db import connection, transaction
+from django.db.models import F
+
+import audit
+from audit.context import Actor
+from audit.services import case_stream
+from cases.models import CaseState, Report
+from cases.services import case_change_state
+
+from .. import triggers as T
+from ..errors import NotAllowed
+from ..models import (
+    Appeal,
+    AppealResult,
+    AppealState,
+    Decision,
+    DecisionKind,
+    DecisionSequence,
+    Outcome,
+    Vote,
+)
+from ..states import appeal_check_transition
+from ._common import is_lead
+
+
+def _next_sequence():
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE reviews_decisionsequence SET value = value + 1 WHERE id = 1 RETURNING value")
+            row = cursor.fetchone()
+        if row:
+            return row[0]
+        DecisionSequence.objects.get_or_create(pk=1)
+        return _next_sequence()
+    counter, _ = DecisionSequence.objects.select_for_update().get_or_create(pk=1)
+    DecisionSequence.objects.filter(pk=1).update(value=F("value") + 1)
+    return counter.value + 1
+
+
+def _review_chain(review):
+    chain, seen = [], set()
+    while review is not None and review.pk not in seen:
+        seen.add(review.pk)
+        chain.append(review)
+        review = review.proposed_from
+    return chain
+
+
+def statement_of_reasons(*, outcome, policy, votes, duration_days=None):
+    """Facts and reasons, built from the policy and the reviewers' rationales."""
+    lines = [f"Decision: {outcome.name}" + (f" for {duration_days} days" if duration_days else "") + "."]
+    if policy is not None:
+        lines.append(f"Ground: the {policy.name} policy ({policy.code}) of the terms of service. {policy.description}")
+    rationales = [v.rationale.strip() for v in votes if v.rationale.strip()]
+    if rationales:
+        lines.append("Reasons given by the reviewers:")
+        lines.extend(f"- {r}" for r in dict.fromkeys(rationales))
+    return "\n".join(lines)
+
+
+def _decide_from_review(*, review, result, actor, now):
+    chain = _review_chain(review)
+    votes = list(Vote.objects.filter(review__in=chain).select_related("reviewer", "outcome", "policy").order_by("cast_at"))
+    deciding_votes = [v for v in votes if v.outcome_id == result["outcome"].pk or v.approved]
+    kind, supersedes = DecisionKind.ORIGINAL, None
+    appeal = review.appeal
+    if appeal is not None:
+        supersedes = appeal.decision
+        if result["outcome"].pk == supersedes.outcome_id and result["policy"] == supersedes.policy:
+            kind = DecisionKind.APPEAL_UPHELD
+        elif not result["outcome"].is_violation and supersedes.outcome.is_violation:
+            kind = DecisionKind.APPEAL_OVERTURNED
+        else:
+            kind = DecisionKind.APPEAL_MODIFIED
+    return decision_record(
+        case=review.case, review=review, kind=kind, outcome=result["outcome"], policy=result["policy"],
+        duration_days=result["duration_days"], votes=votes, facts=statement_of_reasons(
+            outcome=result["outcome"], policy=result["policy"], votes=deciding_votes,
+            duration_days=result["duration_days"]),
+        actor=actor, now=now, supersedes=supersedes, appeal=appeal,
+    )
+
+
+def decision_record(*, case, review, kind, outcome, policy, duration_days, votes, facts, actor, now,
+                    supersedes=None, appeal=None, decided_by=None):
+    """Records a Decision and moves the case to `decided`. The previous
+    current decision (if any) stays in the history, no longer current."""
+    Decision.objects.filter(case=case, is_current=True).update(is_current=False)
+    reports = Report.objects.filter(case=case)
+    automated_detection = reports.filter(reporter_kind="automated").exists()
+    jurisdictions = sorted({code for j in reports.values_list("jurisdiction", flat=True) for code in (j or [])})
+    decision = Decision.objects.create(
+        case=case, review=review, stage_key=review.stage.key if review else "", kind=kind, outcome=outcome,
+        policy=policy, duration_days=duration_days,
+        reviewers=[{"user_id": v.reviewer_id, "username": v.reviewer.get_username(), "review_id": str(v.review_id),
+                    "outcome": v.outcome.code if v.outcome else None, "policy": v.policy.code if v.policy else None,
+                    "approved": v.approved, "rationale": v.rationale} for v in votes],
+        automated_detection=automated_detection,
+        # Humans decide every case in this workflow engine; appeals never automated.
+        automated_decision=False,
+        facts_and_reasons=facts, territorial_scope=jurisdictions, decided_at=now, decided_by=decided_by,
+        supersedes=supersedes, is_current=True, sequence=_next_sequence(),
+    )
+    if appeal is not None:
+        appeal_check_transition(Appeal.objects.select_for_update().values_list("state", flat=True).get(pk=appeal.pk),
+                                AppealState.DECIDED)
+        result = {DecisionKind.APPEAL_UPHELD: AppealResult.UPHELD, DecisionKind.APPEAL_OVERTURNED:
+                  AppealResult.OVERTURNED}.get(kind, AppealResult.MODIFIED)
+        Appeal.objects.filter(pk=appeal.pk).update(state=AppealState.DECIDED, result=result, result_decision=decision,
+                                                   decided_at=now)
+        audit.record(stream=case_stream(case.pk), action="appeal.decided", actor=actor, target_type="appeal",
+                     target_id=appeal.pk, data={"result": result, "decision_id": str(decision.pk), "trigger": T.APPEAL})
+    case_change_state(case_id=case.pk, to_state=CaseState.DECIDED, actor=actor, reason=f"decision {kind}",
+                      trigger=T.DECISION)
+    audit.record(
+        stream=case_stream(case.pk),
+        action="decision.reversed" if kind == DecisionKind.APPEAL_OVERTURNED else "decision.made",
+        actor=actor, target_type="decision", target_id=decision.pk,
+        data={"outcome": outcome.code, "policy": policy.code if policy else None, "duration_days": duration_days,
+              "kind": kind, "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
+              "trigger": T.APPEAL if appeal is not None else T.DECISION},
+    )
+    return decision
+
+
+def decision_amend_reasons(*, decision_id, lead, text, now=None):
+    """A lead edits the statement of reasons of a current decision (the
+    generated text is a draft built from the rationales). Outcome, policy and
+    reviewers never change; the audit event keeps the previous text."""
+    if not is_lead(lead):
+        raise NotAllowed("only a lead can edit the statement of reasons")
+    if not text.strip():
+        raise NotAllowed("the statement of reasons cannot be empty")
+    with transaction.atomic(), audit.batch():
+        decision = Decision.objects.select_for_update().get(pk=decision_id)
+        if not decision.is_current:
+            raise NotAllowed("only the current decision's statement can be edited")
+        if decision.facts_and_reasons == text:
+            return decision
+        before = decision.facts_and_reasons
+        decision.facts_and_reasons = text
+        decision.decided_by = lead
+        decision.save(update_fields=["facts_and_reasons", "decided_by"])
+        audit.record(stream=case_stream(decision.case_id), action="decision.reasons_amended", actor=Actor.user(lead),
+                     target_type="decision", target_id=decision.pk, data={"before": before, "after": text})
+        return decision
+
+
+def outcome_by_code(code):
+    return Outcome.objects.filter(code=code, active=True).first()
+

@@ -1,0 +1,190 @@
+"""Seats in a review: eligibility, claiming, assignment by a lead, release and lease renewal."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import audit
+from audit.context import Actor
+from audit.services import case_stream
+from cases.models import CaseState, Report
+from cases.services import case_change_state
+
+from .. import triggers as T
+from ..errors import NotAllowed, NotEligible, NotSeated, ReviewClosed
+from ..models import (
+    ModeratorIdentity,
+    Review,
+    ReviewState,
+    Seat,
+    SeatState,
+    StageKind,
+    Vote,
+)
+from ..states import seat_check_transition
+from ._common import ACTIVE, _lease, is_lead
+from .lifecycle import review_timeout_if_owed
+
+
+def _identities(moderator):
+    """{source id: the moderator's own external ids there}."""
+    out = {}
+    for source_id, external_id in ModeratorIdentity.objects.filter(user=moderator).values_list("source_id", "external_id"):
+        out.setdefault(source_id, set()).add(external_id)
+    return out
+
+
+def eligibility_problem(review, moderator, *, group_ids=None, identities=None, seat_checked=False):
+    """Why `moderator` may not take a seat in `review`, or None.
+
+    claim_next passes what it already knows (the moderator's groups and
+    platform identities, and that its candidate query excluded reviews where
+    the moderator holds or held a seat — a vote needs a seat) so that the
+    common case costs no query at all."""
+    stage = review.stage
+    if not moderator.is_active:
+        return "the account is inactive"
+    in_group = (stage.group_id in group_ids) if group_ids is not None else \
+        moderator.groups.filter(pk=stage.group_id).exists()
+    if not in_group:
+        return f"not in the group {stage.group.name!r} that reviews stage {stage.key!r}"
+    if not seat_checked:
+        if Vote.objects.filter(review=review, reviewer=moderator).exists():
+            return "already voted in this review"
+        if Seat.objects.filter(review=review, moderator=moderator,
+                               state__in=[SeatState.CLAIMED, SeatState.VOTED]).exists():
+            return "already holds a seat in this review"
+    case = review.case
+    if identities is None:
+        identities = _identities(moderator)
+    mine = identities.get(case.source_id)
+    if mine:
+        subject = case.subject
+        involved = {subject.external_id}
+        if subject.author_id:
+            involved.add(subject.author.external_id)
+        if mine & involved:
+            return "is the subject of this case (linked platform identity)"
+        if Report.objects.filter(case=case, reporter_external_id__in=mine).exists():
+            return "reported this case (linked platform identity)"
+    if stage.kind == StageKind.APPROVAL and review.proposed_from_id:
+        if Vote.objects.filter(review_id=review.proposed_from_id, reviewer=moderator).exists():
+            return "voted for the result under approval (four eyes)"
+    if stage.kind == StageKind.APPEAL or review.appeal_id:
+        before = review.appeal.opened_at if review.appeal_id else review.opened_at
+        if Vote.objects.filter(review__case=case, reviewer=moderator, review__opened_at__lt=before).exclude(
+                review=review).exists():
+            return "took part in the decision under appeal"
+    if stage.exclude_earlier_reviewers and (
+        Vote.objects.filter(review__case=case, reviewer=moderator).exclude(review=review).exists()
+        or Seat.objects.filter(review__case=case, moderator=moderator).exclude(review=review).exists()
+    ):
+        return "reviewed this case in an earlier stage"
+    return None
+
+
+def _take_seat(*, review, moderator, now, actor, assigned_by=None):
+    seat = Seat.objects.create(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
+                               lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
+    Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
+    review.free_seats -= 1
+    if review.case.state == CaseState.OPEN:
+        case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim",
+                          trigger=T.FIRST_CLAIM)
+    audit.record(stream=case_stream(review.case_id), action="review.seat_claimed", actor=actor,
+                 target_type="review", target_id=review.pk,
+                 data={"moderator": moderator.get_username(), "assigned_by": assigned_by.get_username()
+                       if assigned_by else None, "lease_expires_at": seat.lease_expires_at.isoformat()})
+    return seat
+
+
+def claim_next(*, moderator, queue, now=None, max_skips=25):
+    """Gives `moderator` a seat in the highest-priority, oldest open review
+    of `queue` they are eligible for, with a lease; None when there is none.
+
+    Candidates come from one index scan (review_claim_idx) with FOR UPDATE
+    SKIP LOCKED, so concurrent claimers never wait for each other and never
+    get the same seat."""
+    now = now or timezone.now()
+    group_ids = set(moderator.groups.values_list("pk", flat=True))
+    if not group_ids:
+        return None
+    identities = _identities(moderator)
+    skipped = []
+    for _ in range(max_skips):
+        with transaction.atomic(), audit.batch():
+            candidates = (
+                Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
+                .exclude(pk__in=skipped)
+                # a seat they hold or voted from; a released one (expired lease) does not keep them out
+                .exclude(pk__in=Seat.objects.filter(moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED])
+                         .values("review_id"))
+                .order_by("-priority", "case_opened_at")
+                .select_for_update(skip_locked=True, of=("self",))
+                # only what every claim needs; identities and appeals load lazily when they apply
+                .select_related("stage", "case", "queue")
+            )
+            review = candidates.first()
+            if review is None:
+                return None
+            if eligibility_problem(review, moderator, group_ids=group_ids, identities=identities,
+                                   seat_checked=True) is not None:
+                skipped.append(review.pk)
+                continue
+            return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
+    return None
+
+
+def seat_assign(*, review_id, moderator, lead, now=None):
+    """A lead gives a seat to a named moderator (eligibility still applies)."""
+    now = now or timezone.now()
+    if not is_lead(lead):
+        raise NotAllowed("only a lead can assign seats")
+    with transaction.atomic(), audit.batch():
+        review = Review.objects.select_for_update(of=("self",)).select_related("stage", "case").get(pk=review_id)
+        if review.state != ReviewState.OPEN:
+            raise ReviewClosed(f"the review is {review.state}")
+        if review.free_seats <= 0:
+            raise NotAllowed("every seat in this review is taken")
+        problem = eligibility_problem(review, moderator)
+        if problem:
+            raise NotEligible(f"{moderator.get_username()} {problem}")
+        return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(lead), assigned_by=lead)
+
+
+def seat_release(*, seat_id, actor_user, now=None, reason=""):
+    """Gives a claimed seat back. The holder or a lead may; idempotent."""
+    now = now or timezone.now()
+    with transaction.atomic(), audit.batch():
+        seat = Seat.objects.select_related("review").get(pk=seat_id)
+        review = Review.objects.select_for_update(of=("self",)).get(pk=seat.review_id)
+        seat = Seat.objects.select_for_update().get(pk=seat_id)
+        if actor_user.pk != seat.moderator_id and not is_lead(actor_user):
+            raise NotAllowed("only the holder or a lead can release a seat")
+        if seat.state == SeatState.VOTED:
+            return seat  # its vote is cast: nothing to give back
+        if not seat_check_transition(seat.state, SeatState.RELEASED):
+            return seat
+        seat.state = SeatState.RELEASED
+        seat.released_at = now
+        seat.save(update_fields=["state", "released_at"])
+        if review.state in ACTIVE:
+            Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") + 1)
+        audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=Actor.user(actor_user),
+                     target_type="review", target_id=review.pk,
+                     data={"moderator_id": seat.moderator_id, "reason": reason, "trigger": T.RELEASE})
+        review_timeout_if_owed(review=review, now=now, actor=Actor.user(actor_user))
+        return seat
+
+
+def lease_renew(*, seat_id, moderator, now=None):
+    """Extends the holder's lease while they work on the case."""
+    now = now or timezone.now()
+    seat = Seat.objects.filter(pk=seat_id).select_related("review__queue").first()
+    lease = _lease(seat.review.queue if seat else None)
+    updated = Seat.objects.filter(pk=seat_id, moderator=moderator, state=SeatState.CLAIMED).update(
+        lease_expires_at=now + lease)
+    if not updated:
+        raise NotSeated("you do not hold this seat any more")
+    return now + lease
+

@@ -1,0 +1,166 @@
+"""Votes and what a stage does once M of them agree (consensus) or agreement became impossible (split)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+import audit
+from audit.context import Actor
+from audit.services import case_stream
+
+from .. import triggers as T
+from ..consensus import CONSENSUS, SPLIT, evaluate
+from ..errors import InvalidVote, NotEligible, NotSeated, ReviewClosed
+from ..models import (
+    DECIDE,
+    Review,
+    ReviewState,
+    Seat,
+    SeatState,
+    StageKind,
+    Vote,
+)
+from ..states import seat_check_transition
+from .decisions import _decide_from_review
+from .lifecycle import review_advance, review_close, review_timeout_if_owed
+from .seats import eligibility_problem
+
+
+def _vote_key(stage, vote):
+    if stage.kind == StageKind.APPROVAL:
+        return ("approve",) if vote.approved else ("reject",)
+    return (vote.outcome_id, vote.policy_id)
+
+
+def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", duration_days=None, approved=None,
+              now=None):
+    """Casts `reviewer`'s vote; final once cast. Requires a claimed seat in an
+    open review. Closes the stage as soon as M votes agree (consensus) or
+    agreement has become impossible (split), inside the review lock, so
+    exactly one result and at most one decision come out however many
+    reviewers vote at once. A repeated identical submission returns the
+    first vote; a vote after the stage closed raises ReviewClosed."""
+    now = now or timezone.now()
+    with transaction.atomic(), audit.batch():
+        review = Review.objects.select_for_update(of=("self",)).select_related(
+            "stage__version", "case", "appeal", "proposed_outcome", "proposed_policy").get(pk=review_id)
+        stage = review.stage
+        existing = Vote.objects.filter(review=review, reviewer=reviewer).first()
+        if existing is not None:
+            same = (existing.outcome_id == getattr(outcome, "pk", None) and existing.policy_id == getattr(policy, "pk", None)
+                    and existing.approved == approved)
+            if same:
+                return existing
+            raise InvalidVote("you already voted in this review; votes are final", code="vote_final")
+        if review.state != ReviewState.OPEN:
+            raise ReviewClosed(f"this review is {review.get_state_display().lower()}; the vote was not counted")
+        seat = Seat.objects.select_for_update().filter(review=review, moderator=reviewer,
+                                                       state=SeatState.CLAIMED).first()
+        if seat is None:
+            raise NotSeated("you hold no seat in this review (claim one first, or your lease expired)")
+        # Eligibility again, not only at claim: identities, groups and earlier stages may have changed since.
+        problem = eligibility_problem(review, reviewer, seat_checked=True)
+        if problem:
+            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted",
+                              code="not_eligible_to_vote")
+        _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
+        vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
+                                   duration_days=duration_days, rationale=rationale, cast_at=now)
+        seat_check_transition(seat.state, SeatState.VOTED)
+        seat.state = SeatState.VOTED
+        seat.save(update_fields=["state"])
+        votes = list(Vote.objects.filter(review=review).order_by("cast_at", "pk"))
+        actor = Actor.user(reviewer)
+        audit.record(stream=case_stream(review.case_id), action="vote.cast", actor=actor, target_type="review",
+                     target_id=review.pk, data={
+                         "outcome": outcome.code if outcome else None, "policy": policy.code if policy else None,
+                         "approved": approved, "duration_days": duration_days, "votes_cast": len(votes)})
+        tally = evaluate(quorum=stage.quorum, seats=stage.seats, votes=[_vote_key(stage, v) for v in votes])
+        if tally.state == CONSENSUS:
+            _on_consensus(review=review, votes=votes, key=tally.key, actor=actor, now=now)
+        elif tally.state == SPLIT:
+            review_close(review, state=ReviewState.SPLIT, now=now, reason="split")
+            audit.record(stream=case_stream(review.case_id), action="review.split", actor=actor,
+                         target_type="review", target_id=review.pk, data={"votes": len(votes), "trigger": T.SPLIT})
+            rejected = stage.kind == StageKind.APPROVAL
+            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
+                           reason="rejected in approval" if rejected else "split",
+                           trigger=T.REJECTION if rejected else T.SPLIT)
+        else:
+            review_timeout_if_owed(review=review, now=now, actor=actor)
+        return vote
+
+
+def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
+    if stage.kind == StageKind.APPROVAL:
+        if approved is None:
+            raise InvalidVote("an approval vote approves or rejects (approved=true/false)", field="approved")
+        if not approved and not rationale.strip():
+            raise InvalidVote("a rejection needs the approver's reason", field="rationale")
+        return
+    if approved is not None:
+        raise InvalidVote("approve/reject is only for approval stages", field="approved")
+    if outcome is None or not outcome.active or not stage.allowed_outcomes.filter(pk=outcome.pk).exists():
+        allowed = ", ".join(stage.allowed_outcomes.filter(active=True).values_list("code", flat=True))
+        raise InvalidVote(f"outcome must be one of: {allowed}", field="outcome")
+    if policy is None or not policy.active:
+        raise InvalidVote("a vote names the (active) policy it rests on", field="policy")
+    if outcome.is_violation and not rationale.strip():
+        raise InvalidVote("a rationale is required for outcomes other than no_violation", field="rationale")
+    if outcome.time_limited:
+        if not duration_days or duration_days < 1:
+            raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days",
+                              code="duration_required")
+    elif duration_days is not None:
+        raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days", code="duration_not_allowed")
+
+
+def _on_consensus(*, review, votes, key, actor, now):
+    stage = review.stage
+    version = stage.version
+    if stage.kind == StageKind.APPROVAL:
+        result = {"outcome": review.proposed_outcome, "policy": review.proposed_policy,
+                  "duration_days": review.proposed_duration_days}
+        if key == ("reject",):
+            review_close(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
+            reasons = "; ".join(v.rationale for v in votes if v.approved is False)
+            audit.record(stream=case_stream(review.case_id), action="review.approval_rejected", actor=actor,
+                         target_type="review", target_id=review.pk, data={"reason": reasons, "trigger": T.REJECTION})
+            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
+                           reason=f"approval rejected: {reasons}", trigger=T.REJECTION)
+            return
+        review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
+        audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor,
+                     target_type="review", target_id=review.pk,
+                     data={"outcome": result["outcome"].code, "approved": True, "trigger": T.APPROVAL})
+        _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                      trigger=T.APPROVAL)
+        return
+
+    agreeing = [v for v in votes if _vote_key(stage, v) == key]
+    durations = sorted(v.duration_days for v in agreeing if v.duration_days)
+    result = {"outcome": agreeing[0].outcome, "policy": agreeing[0].policy,
+              # agreeing reviewers may differ on the length: the shortest is what all of them support
+              "duration_days": durations[0] if durations else None}
+    review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="consensus")
+    audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor, target_type="review",
+                 target_id=review.pk, data={"outcome": result["outcome"].code, "policy": result["policy"].code,
+                                            "duration_days": result["duration_days"], "votes": len(votes),
+                                            "trigger": T.CONSENSUS})
+    if result["outcome"].requires_approval and version.approval_stage_key:
+        review_advance(review=review, target=version.approval_stage_key, actor=actor, now=now,
+                       reason=f"{result['outcome'].code} requires approval", trigger=T.CONSENSUS,
+                       proposed={**result, "review": review})
+        return
+    _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                  trigger=T.CONSENSUS)
+
+
+def _after_result(*, review, result, target, actor, now, trigger):
+    if target == DECIDE:
+        _decide_from_review(review=review, result=result, actor=actor, now=now)
+        return
+    next_stage = review.stage.version.stages.get(key=target)
+    proposed = {**result, "review": review} if next_stage.kind == StageKind.APPROVAL else None
+    review_advance(review=review, target=target, actor=actor, now=now, reason="consensus", trigger=trigger,
+                   proposed=proposed)
+
