@@ -125,3 +125,13 @@ def decide(workflows, people):
 def appeals_api(api, client_for):
     """A client of the same source as `api` that may file appeals (and read cases)."""
     return client_for(scopes=("appeals:write", "cases:read"), source_name=api.api_client.source.name)
+
+
+@pytest.fixture
+def steady_auth_cache(monkeypatch):
+    """API keys stay cached for the whole test. Query-count tests compare two
+    requests; with the 2-second cache a loaded machine can let it expire in
+    between and count one more key look-up, which is not what they measure."""
+    from integrations import auth
+
+    monkeypatch.setattr(auth, "_CACHE_SECONDS", 3600.0)

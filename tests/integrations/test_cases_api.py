@@ -221,13 +221,14 @@ def test_page_size_bounds_and_default(api, file_report):
     assert len(body["results"]) == 3 and body["next"] is None
 
 
-def test_list_runs_a_fixed_number_of_queries(api, file_report, django_assert_max_num_queries):
+def test_list_runs_a_fixed_number_of_queries(steady_auth_cache, api, file_report, django_assert_max_num_queries):
     _make_cases(file_report, 12)
     with django_assert_max_num_queries(6):
         assert len(_results(api.get(f"{CASES_URL}?page_size=12"))) == 12
 
 
-def test_list_with_decisions_and_appeals_runs_a_fixed_number_of_queries(api, client_for, file_report, decide, people):
+def test_list_with_decisions_and_appeals_runs_a_fixed_number_of_queries(steady_auth_cache, api, client_for, file_report,
+                                                                        decide, people):
     from django.test.utils import CaptureQueriesContext
 
     from .conftest import APPEALS_URL

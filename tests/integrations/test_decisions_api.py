@@ -237,7 +237,7 @@ def test_the_feed_never_names_reviewers(api, file_report, decide, people):
     assert_no_reviewer_data(response, people, "private-dissent")
 
 
-def test_the_feed_runs_a_fixed_number_of_queries(api, appeals_api, file_report, decide, people):
+def test_the_feed_runs_a_fixed_number_of_queries(steady_auth_cache, api, appeals_api, file_report, decide, people):
     decisions = _decide_cases(file_report, decide, 6)
     for d in decisions[:3]:
         assert post_json(appeals_api, APPEALS_URL.format(d.case_id), {"appellant": "affected_user",
