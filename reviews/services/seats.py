@@ -8,6 +8,7 @@ import audit
 from audit.context import Actor
 from audit.services import case_stream
 from cases.models import CaseState, Report
+from cases.visibility import hidden_queues
 from cases.services import case_change_state
 
 from .. import triggers as T
@@ -49,6 +50,11 @@ def eligibility_problem(review, moderator, *, group_ids=None, identities=None, s
     if not in_group:
         return f"not in the group {stage.group.name!r} that reviews stage {stage.key!r}"
     if not seat_checked:
+        # claim_next leaves hidden queues out of its candidate query; a lead's assignment and a
+        # vote are checked here, so no path seats someone on a case of a queue hidden from them.
+        hidden = hidden_queues(moderator)
+        if hidden is not None and hidden.filter(pk=review.queue_id).exists():
+            return "may not see this case's queue"
         if Vote.objects.filter(review=review, reviewer=moderator).exists():
             return "already voted in this review"
         if Seat.objects.filter(review=review, moderator=moderator,
@@ -124,6 +130,9 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
                 # only what every claim needs; identities and appeals load lazily when they apply
                 .select_related("stage", "case", "queue")
             )
+            hidden = hidden_queues(moderator)
+            if hidden is not None:  # a subquery, no query of its own
+                candidates = candidates.exclude(queue_id__in=hidden)
             review = candidates.first()
             if review is None:
                 return None

@@ -215,3 +215,19 @@ def test_audit_search_leaves_out_the_streams_of_hidden_cases(cases, child_safety
     assert case_stream(restricted) not in seen and case_stream(general) in seen and CONFIG_STREAM in seen
     assert streams(child_safety.senior, case_id=restricted) == set()
     assert hidden_case_streams(User.objects.create_user("root2", is_superuser=True)) is None
+
+
+def test_the_services_never_seat_someone_on_a_case_hidden_from_them(cases, child_safety):
+    """The console checks the queue before it calls claim_next or seat_assign; the services
+    check too, so no other caller (a command, a future API) can seat an outsider."""
+    from reviews.errors import NotEligible
+
+    _, restricted = cases
+    outsider = child_safety.senior  # a senior (in the stage's group) outside the child-safety team
+    assert services.claim_next(moderator=outsider, queue=child_safety.queue) is None
+    review = Review.objects.get(case_id=restricted, state="open")
+    with pytest.raises(NotEligible, match="may not see this case's queue"):
+        services.seat_assign(review_id=review.pk, moderator=outsider, lead=child_safety.admin)
+    assert not review.seat_set.exists()
+    # A member gets the seat the outsider could not.
+    assert services.claim_next(moderator=child_safety.member, queue=child_safety.queue).review_id == review.pk
