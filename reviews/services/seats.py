@@ -8,8 +8,8 @@ import audit
 from audit.context import Actor
 from audit.services import case_stream
 from cases.models import CaseState, Report
-from cases.visibility import hidden_queues
 from cases.services import case_change_state
+from cases.visibility import hidden_queues
 
 from .. import triggers as T
 from ..errors import NotAllowed, NotEligible, NotSeated, ReviewClosed
