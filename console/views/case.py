@@ -123,6 +123,23 @@ def _forms_for(cf, forms):
     return out
 
 
+# Where each form's errors are shown in full: the error summary links there.
+FORM_PANELS = {"vote": "vote-panel"}
+
+
+def _error_summary(forms) -> list[tuple[str, str]]:
+    summary = []
+    for prefix, form in forms.items():
+        if not form.is_bound:
+            continue
+        anchor = FORM_PANELS.get(prefix, "actions-panel")
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields and form.fields[field].label else ""
+            for error in errors:
+                summary.append((f"{label}: {error}" if label and field != "__all__" else str(error), anchor))
+    return summary
+
+
 def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
     roles = request.roles
     can_act = roles.can_review
@@ -156,6 +173,10 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         "timeline_limit": casefile.TIMELINE_LIMIT,
         # Errors that belong to no field, shown once at the top (the form itself may no longer be offered).
         "form_errors": [e for form in forms.values() if form.is_bound for e in form.non_field_errors()],
+        # Every error of a refused action, summarised at the top where the focus goes (WCAG 3.3.1, 2.4.3),
+        # each linking to the panel of its form.
+        "error_summary": _error_summary(forms) if status >= 400 else [],
+        "page_has_errors": status >= 400,
     }
     return render(request, "console/case/page.html", context, status=status)
 
