@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .ids import uuid7
+from .translations import NAME_TRANSLATIONS_HELP, translated_name, validate_name_translations
 
 
 class Source(models.Model):
@@ -23,6 +24,8 @@ class Policy(models.Model):
 
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
+    name_translations = models.JSONField(default=dict, blank=True, validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
     description = models.TextField(blank=True)
     severity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
     # The EU DSA statement-of-reasons category this policy maps to (see shared/reference).
@@ -37,6 +40,11 @@ class Policy(models.Model):
     def __str__(self):
         return self.code
 
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
+
 
 class Queue(models.Model):
     """A named work list. New cases land in the queue that lists the policy of
@@ -44,6 +52,8 @@ class Queue(models.Model):
 
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
+    name_translations = models.JSONField(default=dict, blank=True, validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
     description = models.TextField(blank=True)
     policies = models.ManyToManyField(Policy, blank=True, related_name="queues")
     is_default = models.BooleanField(default=False)
@@ -59,6 +69,11 @@ class Queue(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
 
 class SubjectKind(models.TextChoices):

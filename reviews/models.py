@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.ids import uuid7
 from cases.models import Case, Policy, Queue
+from cases.translations import NAME_TRANSLATIONS_HELP, translated_name, validate_name_translations
 
 
 class Outcome(models.Model):
@@ -18,6 +19,8 @@ class Outcome(models.Model):
 
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
+    name_translations = models.JSONField(default=dict, blank=True, validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
     description = models.TextField(blank=True)
     is_violation = models.BooleanField(default=True, help_text="false only for outcomes like no_violation")
     requires_approval = models.BooleanField(default=False)
@@ -30,6 +33,11 @@ class Outcome(models.Model):
 
     def __str__(self):
         return self.code
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
 
 class Workflow(models.Model):
@@ -95,6 +103,8 @@ class Stage(models.Model):
     version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="stages")
     key = models.SlugField(max_length=50)
     name = models.CharField(max_length=200)
+    name_translations = models.JSONField(default=dict, blank=True, validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
     kind = models.CharField(max_length=16, choices=StageKind.choices, default=StageKind.REVIEW)
     group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+", help_text="who may review")
     seats = models.PositiveSmallIntegerField(default=1, help_text="N: reviewers taking part")
@@ -118,6 +128,11 @@ class Stage(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.quorum} of {self.seats}{', blind' if self.blind else ''})"
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
     @property
     def rule(self):

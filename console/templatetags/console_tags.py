@@ -10,6 +10,8 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from cases.translations import translated_name
+
 register = template.Library()
 
 _SCHEMES = {"http", "https"}
@@ -89,3 +91,16 @@ def bidi_visible(value) -> str:
         return mark_safe(escaped)  # noqa: S308 - escaped above
     return mark_safe(_BIDI_RE.sub(  # noqa: S308 - escaped above; the inserted markup is fixed
         lambda m: f'<span class="bidi-control" data-bidi="{BIDI_CONTROLS[m.group(0)]}">{m.group(0)}</span>', escaped))
+
+
+@register.filter
+def in_language(name, translations) -> str:
+    """`name` in the console's language, given its translations (rows that carry both as columns)."""
+    return translated_name({"name": name or "", "name_translations": translations})
+
+
+@register.filter
+def local_name(obj) -> str:
+    """A configured name (outcome, policy, stage, queue) in the console's language: the admin's
+    translation for it (name_translations), else the name."""
+    return translated_name(obj) if obj is not None else ""

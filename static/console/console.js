@@ -127,7 +127,18 @@
     });
   }
 
+  // The browser's time zone, for users who chose none in Settings (console.preferences).
+  function rememberTimeZone() {
+    try {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone && document.cookie.indexOf("quorum_tz=" + encodeURIComponent(zone)) === -1) {
+        document.cookie = "quorum_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      }
+    } catch (e) { /* no Intl: the site's zone applies */ }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    rememberTimeZone();
     refreshCountdowns();
     window.setInterval(refreshCountdowns, 30000);
     setUpShortcutToggle();
