@@ -48,12 +48,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='outcome',
             name='name_translations',
-            field=models.JSONField(blank=True, default=dict, help_text='Translations of the name per console language, as a JSON object, e.g. {"de": "Spam"}. A language without an entry shows the name.', validators=[cases.translations.validate_name_translations]),
+            field=models.JSONField(blank=True, default=dict, help_text='Translations of the name per console language, as a JSON object, e.g. {"de": "Spam"}. A language without an entry shows the name.', validators=[cases.translations.validate_name_translations], verbose_name='name translations'),
         ),
         migrations.AddField(
             model_name='stage',
             name='name_translations',
-            field=models.JSONField(blank=True, default=dict, help_text='Translations of the name per console language, as a JSON object, e.g. {"de": "Spam"}. A language without an entry shows the name.', validators=[cases.translations.validate_name_translations]),
+            field=models.JSONField(blank=True, default=dict, help_text='Translations of the name per console language, as a JSON object, e.g. {"de": "Spam"}. A language without an entry shows the name.', validators=[cases.translations.validate_name_translations], verbose_name='name translations'),
         ),
         migrations.RunPython(forward, migrations.RunPython.noop),
     ]

@@ -86,3 +86,30 @@ def test_every_console_page_is_german(people, sign_in, german_data):
             if found:
                 problems.append(f"{url}: {found}")
     assert not problems, "English on German pages:\n" + "\n".join(problems)
+
+
+def test_admin_configuration_pages_are_german(admin_client, german_data):
+    """The admin pages where the configuration is edited: the models' field names and help texts
+    come from the project's catalogue (Django's own strings from Django's)."""
+    from reviews.models import WorkflowVersion
+
+    phrases = english_phrases() | {"Duration seconds", "Is violation", "Requires approval", "Name translations"}
+    admin_client.cookies["django_language"] = "de"
+    outcome = Outcome.objects.get(code="remove_content")
+    urls = [
+        reverse("admin:reviews_outcome_change", args=[outcome.pk]), reverse("admin:reviews_outcome_changelist"),
+        reverse("admin:cases_policy_change", args=[Policy.objects.get(code="spam").pk]),
+        reverse("admin:cases_queue_change", args=[Queue.objects.get(slug="general").pk]),
+        reverse("admin:reviews_slapolicy_add"),
+        reverse("admin:reviews_workflowversion_change", args=[WorkflowVersion.objects.first().pk]),
+    ]
+    problems = []
+    for url in urls:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        text = visible_text(response.content.decode())
+        assert "Dauer in Sekunden" in text or "slapolicy" not in url, url
+        found = sorted(p for p in phrases if re.search(r"(?<![\w-])" + re.escape(p) + r"(?![\w-])", text))
+        if found:
+            problems.append(f"{url}: {found}")
+    assert not problems, "English on German admin pages:\n" + "\n".join(problems)
