@@ -8,7 +8,7 @@ from django.urls import reverse
 from reviews.models import Review, Vote
 from reviews.services import seat_assign
 
-from .conftest import claim_via_ui, live_text, watch
+from .conftest import claim_via_ui, live_text, sign_in_form, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -162,3 +162,19 @@ def test_focus_outline_has_three_to_one_contrast(page_for, people):
     # white, panels, table headers, the dark top bar
     for background in ("#ffffff", "#f5f5f7", "#eceef3", "#17213a"):
         assert contrast(colour, background) >= 3, (colour, background, contrast(colour, background))
+
+
+def test_times_follow_the_browsers_time_zone_and_say_which(browser, live_server, people):
+    """No saved zone: console.js sends the browser's zone (Intl) in a cookie, and from the next page
+    on times are shown in it, with the zone named in the header."""
+    context = browser.new_context(base_url=live_server.url, locale="en-US", timezone_id="Europe/Berlin",
+                                  viewport={"width": 1280, "height": 900})
+    try:
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        sign_in_form(page, "mod1", "x-mod1")
+        page.wait_for_function("() => document.cookie.includes('quorum_tz=Europe%2FBerlin')", timeout=15_000)
+        page.goto(reverse("console:my-work"))
+        assert page.locator(".topbar .time-zone").inner_text() == "Times: Europe/Berlin"
+    finally:
+        context.close()
