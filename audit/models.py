@@ -80,9 +80,9 @@ class AuditAction(models.TextChoices):
 
 
 class ActorType(models.TextChoices):
-    USER = "user", "User"
-    API_CLIENT = "api_client", "API client"
-    SYSTEM = "system", "System task"
+    USER = "user", _("User")
+    API_CLIENT = "api_client", _("API client")
+    SYSTEM = "system", _("System task")
 
 
 class AuditEvent(models.Model):

@@ -4,6 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .ids import uuid7
+from .translations import NAME_TRANSLATIONS_HELP, translated_name, validate_name_translations
 
 
 class Source(models.Model):
@@ -21,41 +22,53 @@ class Source(models.Model):
 class Policy(models.Model):
     """An entry in the rule book."""
 
-    code = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    severity = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_translations = models.JSONField(_("name translations"), default=dict, blank=True,
+                                         validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
+    description = models.TextField(_("description"), blank=True)
+    severity = models.PositiveSmallIntegerField(_("severity"), validators=[MinValueValidator(1), MaxValueValidator(5)])
     # The EU DSA statement-of-reasons category this policy maps to (see shared/reference).
-    dsa_category = models.CharField(max_length=100, blank=True)
-    active = models.BooleanField(default=True)
+    dsa_category = models.CharField(_("dsa category"), max_length=100, blank=True)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
-        verbose_name_plural = "policies"
+        verbose_name = _("policy")
+        verbose_name_plural = _("policies")
         ordering = ["code"]
         constraints = [models.CheckConstraint(condition=Q(severity__gte=1, severity__lte=5), name="policy_severity_1_5")]
 
     def __str__(self):
         return self.code
 
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
+
 
 class Queue(models.Model):
     """A named work list. New cases land in the queue that lists the policy of
     their first report, or in the default queue."""
 
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    policies = models.ManyToManyField(Policy, blank=True, related_name="queues")
-    is_default = models.BooleanField(default=False)
-    lease_seconds = models.PositiveIntegerField(null=True, blank=True,
-                                                help_text="how long a claimed seat is held without activity; "
-                                                          "empty: REVIEW_LEASE_SECONDS")
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_translations = models.JSONField(_("name translations"), default=dict, blank=True,
+                                         validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
+    description = models.TextField(_("description"), blank=True)
+    policies = models.ManyToManyField(Policy, verbose_name=_("policies"), blank=True, related_name="queues")
+    is_default = models.BooleanField(_("is default"), default=False)
+    lease_seconds = models.PositiveIntegerField(_("lease seconds"), null=True, blank=True,
+                                                help_text=_("how long a claimed seat is held without activity; "
+                                                            "empty: REVIEW_LEASE_SECONDS"))
     # Per-team visibility (cases.visibility): empty, every console user sees the queue's cases; else only
     # members of one of these groups (and admins, superusers and, unless configured otherwise, auditors).
     restricted_to = models.ManyToManyField(
-        "auth.Group", blank=True, related_name="restricted_queues",
-        help_text="only members of these groups (and admins, superusers and auditors) see this queue and its "
-                  "cases in the console; empty: every console user")
+        "auth.Group", verbose_name=_("restricted to"), blank=True, related_name="restricted_queues",
+        help_text=_("only members of these groups (and admins, superusers and auditors) see this queue and its "
+                    "cases in the console; empty: every console user"))
 
     class Meta:
         ordering = ["slug"]
@@ -65,6 +78,11 @@ class Queue(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
 
 class SubjectKind(models.TextChoices):

@@ -191,6 +191,7 @@ MIDDLEWARE = [
     "config.middleware.ChunkedBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "console.middleware.ConsoleLocaleMiddleware",
+    "console.middleware.ConsoleTimeZoneMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -6,7 +6,7 @@ reported content is hostile, and escaping is the first defence, this the
 second."""
 from django.conf import settings
 from django.middleware.locale import LocaleMiddleware
-from django.utils import translation
+from django.utils import timezone, translation
 
 
 def content_security_policy():
@@ -61,3 +61,21 @@ class ConsoleLocaleMiddleware(LocaleMiddleware):
         if request.path.startswith(self.ENGLISH_ONLY):
             return response
         return super().process_response(request, response)
+
+
+class ConsoleTimeZoneMiddleware:
+    """Shows times in the user's zone (console.preferences.time_zone_for); after the session
+    middleware. The zone's name is on request.time_zone_name for the templates' label."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .preferences import time_zone_for
+
+        request.time_zone_name = time_zone_for(request)
+        timezone.activate(request.time_zone_name)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import auth, case, insight, work
+from .views import auth, case, insight, preferences, work
 
 app_name = "console"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:my-work"), name="home"),
     path("login/", auth.sign_in, name="login"),
     path("logout/", auth.sign_out, name="logout"),
+    path("settings/", preferences.preferences, name="preferences"),
     # my work, queues, senior and appeal lists (views/work.py)
     path("work/", work.my_work, name="my-work"),
     path("work/claim/<slug:queue>/", work.claim_next, name="claim-next"),

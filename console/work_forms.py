@@ -21,7 +21,7 @@ _PRIORITY_LIMIT = 2**31 - 1
 
 class PolicyChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return obj.name
+        return obj.local_name
 
 
 class QueueFilterForm(forms.Form):

@@ -71,7 +71,8 @@ def _change_url(obj):
 class OutcomeForm(forms.ModelForm):
     class Meta:
         model = Outcome
-        fields = ["code", "name", "description", "is_violation", "requires_approval", "time_limited", "active", "position"]
+        fields = ["code", "name", "name_translations", "description", "is_violation", "requires_approval", "time_limited",
+                  "active", "position"]
 
     def clean(self):
         cleaned = super().clean()
@@ -169,6 +170,7 @@ class StageInline(admin.StackedInline):
     extra = 0
     fields = [
         ("key", "name", "kind", "position"),
+        "name_translations",
         ("group", "seats", "quorum", "blind", "exclude_earlier_reviewers"),
         "allowed_outcomes",
         ("sla_seconds", "on_consensus", "on_split", "on_timeout"),

@@ -169,7 +169,8 @@ def _snapshot_text(snapshot):
 
 def _first_report(case_id):
     return (Report.objects.filter(case_id=case_id).select_related("policy").order_by("received_at", "id")
-            .only("id", "snapshot", "received_at", "reporter_kind", "policy__code", "policy__name").first())
+            .only("id", "snapshot", "received_at", "reporter_kind", "policy__code", "policy__name",
+                  "policy__name_translations").first())
 
 
 def review_is_of_case(*, review_id, case_id):
@@ -202,7 +203,7 @@ def case_media(*, case_id, viewer):
 def _report_groups(case_id):
     """Reports per policy and reporter kind, counted by the database."""
     rows = (Report.objects.filter(case_id=case_id)
-            .values("policy_id", "policy__code", "policy__name", "reporter_kind")
+            .values("policy_id", "policy__code", "policy__name", "policy__name_translations", "reporter_kind")
             .annotate(reports=Count("id"),
                       reporters=Count("reporter_external_id", distinct=True, filter=~Q(reporter_external_id="")),
                       anonymous=Count("id", filter=Q(reporter_external_id="")))
@@ -210,7 +211,9 @@ def _report_groups(case_id):
     groups = {}
     for row in rows:
         group = groups.setdefault(row["policy_id"], {"policy_id": row["policy_id"], "code": row["policy__code"],
-                                                     "name": row["policy__name"], "reports": 0, "kinds": []})
+                                                     "name": row["policy__name"],
+                                                     "name_translations": row["policy__name_translations"],
+                                                     "reports": 0, "kinds": []})
         group["reports"] += row["reports"]
         group["kinds"].append({"kind": row["reporter_kind"], "reports": row["reports"],
                                "reporters": row["reporters"], "anonymous": row["anonymous"]})
@@ -296,7 +299,8 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
 
     groups = _report_groups(case.pk)
     recent = list(Report.objects.filter(case_id=case.pk).exclude(description="").select_related("policy")
-                  .only("id", "description", "received_at", "reporter_kind", "policy__code", "policy__name")
+                  .only("id", "description", "received_at", "reporter_kind", "policy__code", "policy__name",
+                  "policy__name_translations")
                   .order_by("-received_at", "-id")[:RECENT_REPORTS])
 
     reviews = list(Review.objects.filter(case_id=case.pk).select_related(
@@ -332,7 +336,7 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
         outcomes = list(Outcome.objects.filter(
             active=True, pk__in=Stage.allowed_outcomes.through.objects.filter(stage_id=current.stage.pk)
             .values("outcome_id")).order_by("position", "code"))
-    policies = list(Policy.objects.filter(active=True).order_by("code").only("id", "code", "name"))
+    policies = list(Policy.objects.filter(active=True).order_by("code").only("id", "code", "name", "name_translations"))
 
     decisions = list(Decision.objects.filter(case_id=case.pk).select_related("outcome", "policy", "decided_by")
                      .order_by("-decided_at", "-sequence"))

@@ -10,26 +10,35 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.ids import uuid7
 from cases.models import Case, Policy, Queue
+from cases.translations import NAME_TRANSLATIONS_HELP, translated_name, validate_name_translations
 
 
 class Outcome(models.Model):
     """What a reviewer can decide. Admin-managed; `requires_approval` sends a
     consensus on it through the workflow's approval stage (four eyes)."""
 
-    code = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    is_violation = models.BooleanField(default=True, help_text="false only for outcomes like no_violation")
-    requires_approval = models.BooleanField(default=False)
-    time_limited = models.BooleanField(default=False, help_text="a vote for it must carry a duration")
-    active = models.BooleanField(default=True)
-    position = models.PositiveSmallIntegerField(default=0)
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_translations = models.JSONField(_("name translations"), default=dict, blank=True,
+                                         validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
+    description = models.TextField(_("description"), blank=True)
+    is_violation = models.BooleanField(_("is violation"), default=True, help_text=_("false only for outcomes like no_violation"))
+    requires_approval = models.BooleanField(_("requires approval"), default=False)
+    time_limited = models.BooleanField(_("time limited"), default=False, help_text=_("a vote for it must carry a duration"))
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["position", "code"]
 
     def __str__(self):
         return self.code
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
 
 class Workflow(models.Model):
@@ -92,22 +101,26 @@ class Stage(models.Model):
     """One step of a workflow version. Targets name another stage's key, or
     "decide" (record the decision and end the workflow)."""
 
-    version = models.ForeignKey(WorkflowVersion, on_delete=models.CASCADE, related_name="stages")
-    key = models.SlugField(max_length=50)
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=16, choices=StageKind.choices, default=StageKind.REVIEW)
-    group = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="+", help_text="who may review")
-    seats = models.PositiveSmallIntegerField(default=1, help_text="N: reviewers taking part")
-    quorum = models.PositiveSmallIntegerField(default=1, help_text="M: matching votes needed")
-    blind = models.BooleanField(default=True)
-    allowed_outcomes = models.ManyToManyField(Outcome, related_name="+", blank=True)
-    sla_seconds = models.PositiveIntegerField(default=86400)
-    on_consensus = models.SlugField(max_length=50, default=DECIDE)
-    on_split = models.SlugField(max_length=50, blank=True)
-    on_timeout = models.SlugField(max_length=50, blank=True,
-                                  help_text='a stage key, "raise_priority", or empty (record the breach only)')
-    exclude_earlier_reviewers = models.BooleanField(default=False)
-    position = models.PositiveSmallIntegerField(default=0)
+    version = models.ForeignKey(WorkflowVersion, verbose_name=_("version"), on_delete=models.CASCADE, related_name="stages")
+    key = models.SlugField(_("key"), max_length=50)
+    name = models.CharField(_("name"), max_length=200)
+    name_translations = models.JSONField(_("name translations"), default=dict, blank=True,
+                                         validators=[validate_name_translations],
+                                         help_text=NAME_TRANSLATIONS_HELP)
+    kind = models.CharField(_("kind"), max_length=16, choices=StageKind.choices, default=StageKind.REVIEW)
+    group = models.ForeignKey(Group, verbose_name=_("group"), on_delete=models.PROTECT, related_name="+",
+                              help_text=_("who may review"))
+    seats = models.PositiveSmallIntegerField(_("seats"), default=1, help_text=_("N: reviewers taking part"))
+    quorum = models.PositiveSmallIntegerField(_("quorum"), default=1, help_text=_("M: matching votes needed"))
+    blind = models.BooleanField(_("blind"), default=True)
+    allowed_outcomes = models.ManyToManyField(Outcome, verbose_name=_("allowed outcomes"), related_name="+", blank=True)
+    sla_seconds = models.PositiveIntegerField(_("sla seconds"), default=86400)
+    on_consensus = models.SlugField(_("on consensus"), max_length=50, default=DECIDE)
+    on_split = models.SlugField(_("on split"), max_length=50, blank=True)
+    on_timeout = models.SlugField(_("on timeout"), max_length=50, blank=True,
+                                  help_text=_('a stage key, "raise_priority", or empty (record the breach only)'))
+    exclude_earlier_reviewers = models.BooleanField(_("exclude earlier reviewers"), default=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["version", "position", "key"]
@@ -118,6 +131,11 @@ class Stage(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.quorum} of {self.seats}{', blind' if self.blind else ''})"
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (name_translations), else the name."""
+        return translated_name(self)
 
     @property
     def rule(self):
@@ -401,20 +419,23 @@ class SlaPolicy(models.Model):
     conditions all hold applies to a stage when it opens; a stage with no
     matching policy runs its own SLA around the clock."""
 
-    name = models.CharField(max_length=100)
-    position = models.PositiveIntegerField(default=0)
-    active = models.BooleanField(default=True)
-    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    stage_kind = models.CharField(max_length=16, choices=StageKind.choices, blank=True)
-    min_priority = models.IntegerField(null=True, blank=True)
-    max_priority = models.IntegerField(null=True, blank=True)
-    reporter_kind = models.CharField(max_length=20, blank=True,
-                                     help_text="applies when the case has a report from this kind of reporter")
-    duration_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="replaces the stage's SLA")
-    factor = models.FloatField(null=True, blank=True, help_text="multiplies the SLA, e.g. 0.5 for half the time")
-    calendar = models.ForeignKey(BusinessCalendar, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                 help_text="empty: 24/7")
-    warn_fraction = models.FloatField(default=0.75)
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+    policy = models.ForeignKey(Policy, verbose_name=_("policy"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    stage_kind = models.CharField(_("stage kind"), max_length=16, choices=StageKind.choices, blank=True)
+    min_priority = models.IntegerField(_("min priority"), null=True, blank=True)
+    max_priority = models.IntegerField(_("max priority"), null=True, blank=True)
+    reporter_kind = models.CharField(_("reporter kind"), max_length=20, blank=True,
+                                     help_text=_("applies when the case has a report from this kind of reporter"))
+    duration_seconds = models.PositiveIntegerField(_("duration seconds"), null=True, blank=True,
+                                                   help_text=_("replaces the stage's SLA"))
+    factor = models.FloatField(_("factor"), null=True, blank=True, help_text=_("multiplies the SLA, e.g. 0.5 for half the time"))
+    calendar = models.ForeignKey(BusinessCalendar, verbose_name=_("calendar"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="+",
+                                 help_text=_("empty: 24/7"))
+    warn_fraction = models.FloatField(_("warn fraction"), default=0.75)
 
     class Meta:
         ordering = ["position", "id"]

@@ -63,6 +63,7 @@ class QueueBacklog:
     escalated: int
     on_hold: int
     oldest_opened_at: datetime | None
+    name_translations: dict = field(default_factory=dict)  # the admin's translations of `name`
 
     @property
     def total(self):
@@ -160,7 +161,8 @@ def _backlog(hidden=()):
         n_escalated=Count("backlog", filter=Q(backlog__state=CaseState.ESCALATED)),
         n_on_hold=Count("backlog", filter=Q(backlog__state=CaseState.ON_HOLD)),
         oldest=Min("backlog__opened_at", filter=Q(backlog__state__in=BACKLOG_STATES)),
-    ).order_by("slug").values_list("slug", "name", "n_open", "n_in_review", "n_escalated", "n_on_hold", "oldest")
+    ).order_by("slug").values_list("slug", "name", "n_open", "n_in_review", "n_escalated", "n_on_hold", "oldest",
+                                      "name_translations")
     return [QueueBacklog(*row) for row in queues]
 
 

@@ -235,19 +235,41 @@ DEFAULT_OUTCOMES = [
     ("refer_to_law_enforcement", "Refer to law enforcement", True, True, False),
 ]
 
+# German names of the defaults (admins maintain these per language: Outcome/Stage.name_translations).
+DEFAULT_OUTCOME_NAMES_DE = {
+    "no_violation": "Kein Verstoß",
+    "label": "Kennzeichnen",
+    "restrict_visibility": "Sichtbarkeit einschränken",
+    "remove_content": "Inhalt entfernen",
+    "suspend_account": "Konto sperren (befristet)",
+    "ban_account": "Konto dauerhaft sperren",
+    "refer_to_law_enforcement": "An Strafverfolgung übergeben",
+}
+DEFAULT_STAGE_NAMES_DE = {
+    "Review": "Prüfung",
+    "Senior review": "Senior-Prüfung",
+    "Approval (four eyes)": "Freigabe (Vier-Augen-Prinzip)",
+    "Lead decision": "Entscheidung der Leitung",
+    "Appeal review": "Prüfung des Einspruchs",
+    "Senior appeal review": "Senior-Prüfung des Einspruchs",
+}
+
 GROUPS = ("moderator", "senior_moderator", "admin", "auditor")
 
 
 def install_default_outcomes():
     for position, (code, name, violation, approval, limited) in enumerate(DEFAULT_OUTCOMES):
         Outcome.objects.get_or_create(code=code, defaults=dict(
-            name=name, is_violation=violation, requires_approval=approval, time_limited=limited, position=position))
+            name=name, name_translations={"de": DEFAULT_OUTCOME_NAMES_DE[code]}, is_violation=violation,
+            requires_approval=approval, time_limited=limited, position=position))
 
 
 def _stage(version, key, name, kind, group, seats, quorum, *, blind=True, sla_hours=24, on_consensus=DECIDE,
            on_split="", on_timeout="", exclude_earlier=False, position=0):
     stage = Stage.objects.create(
-        version=version, key=key, name=name, kind=kind, group=group, seats=seats, quorum=quorum, blind=blind,
+        version=version, key=key, name=name,
+        name_translations={"de": DEFAULT_STAGE_NAMES_DE[name]} if name in DEFAULT_STAGE_NAMES_DE else {},
+        kind=kind, group=group, seats=seats, quorum=quorum, blind=blind,
         sla_seconds=int(sla_hours * 3600), on_consensus=on_consensus, on_split=on_split, on_timeout=on_timeout,
         exclude_earlier_reviewers=exclude_earlier, position=position,
     )

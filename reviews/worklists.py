@@ -266,7 +266,10 @@ def queue_cases_query(*, queue, state=None, policy=None, min_priority=None, at_r
             subject_external_id=F("subject__external_id"),
             policy_name=Subquery(Report.objects.filter(case=OuterRef("pk")).order_by("received_at", "id")
                                  .values("policy__name")[:1]),
+            policy_name_translations=Subquery(Report.objects.filter(case=OuterRef("pk")).order_by("received_at", "id")
+                                              .values("policy__name_translations")[:1]),
             stage_name=F("active__stage__name"),
+            stage_name_translations=F("active__stage__name_translations"),
             warn_at=F("active__warn_at"),
             due_at=F("active__due_at"),
             warned_at=F("active__warned_at"),

@@ -1,11 +1,16 @@
 """Template helpers shared by console pages. Everything reported is
 untrusted: URLs pass through `http_url` before they reach an href or src."""
+import re
 from urllib.parse import urlsplit
 
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+
+from cases.translations import translated_name
 
 register = template.Library()
 
@@ -53,3 +58,49 @@ def sla_state(review, now=None):
     if review.warned_at or (review.warn_at and review.warn_at <= now):
         return ("at-risk", _("At risk"))
     return ("ok", _("On time"))
+
+
+# A BCP 47 language tag as far as `lang` needs it (language, optional script/region/variants).
+_LANG_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}$")
+
+
+@register.filter
+def lang_tag(value) -> str:
+    """The subject's language if it is a well-formed tag (it is reported, so untrusted), else ""."""
+    value = str(value or "").strip()
+    return value if _LANG_TAG.fullmatch(value) else ""
+
+
+# Unicode's explicit directional formatting characters: the names moderators see in their place.
+BIDI_CONTROLS = {
+    "\u202a": "LRE", "\u202b": "RLE", "\u202c": "PDF", "\u202d": "LRO", "\u202e": "RLO",
+    "\u2066": "LRI", "\u2067": "RLI", "\u2068": "FSI", "\u2069": "PDI",
+    "\u200e": "LRM", "\u200f": "RLM", "\u061c": "ALM",
+}
+_BIDI_RE = re.compile("[" + "".join(BIDI_CONTROLS) + "]")
+
+
+@register.filter(is_safe=True)
+def bidi_visible(value) -> str:
+    """Escapes `value` and wraps every directional control character in a span that isolates it
+    (so an unclosed RLO reverses nothing around it) and shows its name (CSS ::before, from
+    data-bidi). Direction overrides are a spoofing technique ("admin\u202egnp.exe" reads
+    "adminexe.png"): moderators must see them. The characters themselves stay in the text."""
+    escaped = str(conditional_escape(value))
+    if not _BIDI_RE.search(escaped):
+        return mark_safe(escaped)  # noqa: S308 - escaped above
+    return mark_safe(_BIDI_RE.sub(  # noqa: S308 - escaped above; the inserted markup is fixed
+        lambda m: f'<span class="bidi-control" data-bidi="{BIDI_CONTROLS[m.group(0)]}">{m.group(0)}</span>', escaped))
+
+
+@register.filter
+def in_language(name, translations) -> str:
+    """`name` in the console's language, given its translations (rows that carry both as columns)."""
+    return translated_name({"name": name or "", "name_translations": translations})
+
+
+@register.filter
+def local_name(obj) -> str:
+    """A configured name (outcome, policy, stage, queue) in the console's language: the admin's
+    translation for it (name_translations), else the name."""
+    return translated_name(obj) if obj is not None else ""

@@ -18,6 +18,8 @@ Each action parses its form, calls one review service and redirects
 the error on the form, status 409 (conflict with the case's state) or 400
 (bad input), never 500."""
 import json
+import re
+from datetime import UTC
 from functools import wraps
 
 from django.contrib import messages
@@ -26,6 +28,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -51,6 +55,7 @@ from reviews.services import (
 )
 
 from ..decorators import console_view
+from ..domain_messages import domain_message
 from ..forms import AssignForm, NoteForm, OptionalReasonForm, ReasonForm, SeatForm, VoteForm
 
 REVEALED_SESSION_KEY = "console_revealed_media"
@@ -87,6 +92,45 @@ def _remember_revealed(request, case_id, index):
     request.session[REVEALED_SESSION_KEY] = revealed
 
 
+# Timeline data keys and the fixed reasons the services record, in the console's language.
+EVENT_FIELD_LABELS = {
+    "reason": gettext_lazy("reason"), "from": gettext_lazy("from"), "to": gettext_lazy("to"),
+    "from_stage": gettext_lazy("from stage"), "to_stage": gettext_lazy("to stage"),
+    "decision_id": gettext_lazy("decision"), "votes": gettext_lazy("votes"), "url": gettext_lazy("address"),
+    "result": gettext_lazy("result"), "outcome": gettext_lazy("outcome"), "note_id": gettext_lazy("note"),
+    "moderator_id": gettext_lazy("moderator"), "index": gettext_lazy("media"), "created": gettext_lazy("created"),
+    "changes": gettext_lazy("changes"), "before": gettext_lazy("before"), "after": gettext_lazy("after"),
+    "approved": gettext_lazy("approved"), "appellant_kind": gettext_lazy("appellant"),
+    "policy": gettext_lazy("policy"), "expires_at": gettext_lazy("expires"), "priority": gettext_lazy("priority"),
+}
+EVENT_REASONS = {
+    "SLA breached": gettext_lazy("SLA breached"), "appeal": gettext_lazy("appeal"),
+    "approved": gettext_lazy("approved"), "consensus": gettext_lazy("consensus"),
+    "first claim": gettext_lazy("first claim"), "rejected in approval": gettext_lazy("rejected in approval"),
+    "rejected": gettext_lazy("rejected"), "split": gettext_lazy("split"),
+}
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _event_value(key, value):
+    """A timeline value as a reader wants it: state codes and fixed reasons translated, ISO
+    timestamps in the user's zone and format; anything else as recorded (shortened)."""
+    if isinstance(value, str):
+        if key in ("from", "to") and value in CASE_STATES:
+            return str(CASE_STATES[value])
+        if key == "reason" and value in EVENT_REASONS:
+            return str(EVENT_REASONS[value])
+        if _ISO_DATETIME.match(value):
+            moment = parse_datetime(value.replace("Z", "+00:00"))
+            if moment is not None:
+                if timezone.is_naive(moment):
+                    moment = timezone.make_aware(moment, UTC)
+                return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return _short(value)
+
+
 def _short(value):
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= TIMELINE_VALUE_CHARS else text[:TIMELINE_VALUE_CHARS] + "…"
@@ -109,7 +153,8 @@ def _present(cf):
     for event in cf.events:
         event.label = ACTION_LABELS.get(event.action, event.action)
         data = event.data if isinstance(event.data, dict) else {}
-        event.fields = [(key, _short(value)) for key, value in data.items() if value not in (None, "", [], {})]
+        event.fields = [(str(EVENT_FIELD_LABELS.get(key, key)), _event_value(key, value))
+                        for key, value in data.items() if value not in (None, "", [], {})]
     return cf
 
 
@@ -149,6 +194,23 @@ def visible_case_only(view):
     return wrapped
 
 
+# Where each form's errors are shown in full: the error summary links there.
+FORM_PANELS = {"vote": "vote-panel"}
+
+
+def _error_summary(forms) -> list[tuple[str, str]]:
+    summary = []
+    for prefix, form in forms.items():
+        if not form.is_bound:
+            continue
+        anchor = FORM_PANELS.get(prefix, "actions-panel")
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields and form.fields[field].label else ""
+            for error in errors:
+                summary.append((f"{label}: {error}" if label and field != "__all__" else str(error), anchor))
+    return summary
+
+
 def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
     roles = request.roles
     can_act = roles.can_review
@@ -182,6 +244,10 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         "timeline_limit": casefile.TIMELINE_LIMIT,
         # Errors that belong to no field, shown once at the top (the form itself may no longer be offered).
         "form_errors": [e for form in forms.values() if form.is_bound for e in form.non_field_errors()],
+        # Every error of a refused action, summarised at the top where the focus goes (WCAG 3.3.1, 2.4.3),
+        # each linking to the panel of its form.
+        "error_summary": _error_summary(forms) if status >= 400 else [],
+        "page_has_errors": status >= 400,
     }
     return render(request, "console/case/page.html", context, status=status)
 
@@ -223,7 +289,7 @@ def _domain_error(form, exc):
     elif field in FIELD_MESSAGES:
         message = FIELD_MESSAGES[field]
     else:
-        message = str(exc)
+        message = domain_message(exc)
     form.add_error(field, message)
     return 400 if isinstance(exc, InvalidVote) and field is not None else 409
 
@@ -365,7 +431,7 @@ def _seat_action(request, case_id, call, success):
         result = call(form.cleaned_data["seat"])
     except (DomainError, ObjectDoesNotExist) as exc:
         messages.error(request, CODE_MESSAGES.get(getattr(exc, "code", ""))
-                       or (str(exc) if isinstance(exc, DomainError) else _("That seat no longer exists.")))
+                       or (domain_message(exc) if isinstance(exc, DomainError) else _("That seat no longer exists.")))
         return _render_case(request, case_id, status=409)
     messages.success(request, success(result))
     return _done(request, _case_url(case_id))

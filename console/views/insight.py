@@ -21,6 +21,7 @@ from audit.services import case_stream
 from audit.verify import verify_stream
 from cases.services import case_access_denied_record
 from cases.visibility import case_access, hidden_case_streams, sees_all_queues
+from cases.translations import translated_name
 from reviews import stats
 
 from ..charts import Series, bar_chart
@@ -39,7 +40,8 @@ class WindowForm(forms.Form):
 @console_view(require="can_see_dashboard")
 @require_GET
 def dashboard(request):
-    form = WindowForm(request.GET)
+    # Unbound fields show their first choice; the select must show the window the figures cover.
+    form = WindowForm(request.GET or {"window": stats.DEFAULT_WINDOW})
     if not form.is_valid():
         return render(request, "console/insight/dashboard.html",
                       {"nav": "dashboard", "form": form, "figures": None}, status=400)
@@ -52,7 +54,7 @@ def dashboard(request):
         "decision_text": _median_text(figures.decision, figures.now),
         "backlog_chart": bar_chart(
             chart_id="backlog-chart", title=_("Backlog per queue"),
-            categories=[q.name for q in figures.backlog],
+            categories=[translated_name(q) for q in figures.backlog],
             series=[
                 Series(_("Open"), tuple(q.open for q in figures.backlog), "series-0"),
                 Series(_("In review"), tuple(q.in_review for q in figures.backlog), "series-1"),
@@ -87,6 +89,17 @@ def _median_text(median, now):
 # ---- audit view --------------------------------------------------------------------
 
 _DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]
+
+
+# What an audit event is about, in the console's language (the code stays in the data).
+TARGET_TYPES = {
+    "adapter_config": gettext_lazy("platform adapter"), "api_client": gettext_lazy("API client"),
+    "appeal": gettext_lazy("appeal"), "calendar": gettext_lazy("business calendar"), "case": gettext_lazy("case"),
+    "decision": gettext_lazy("decision"), "demo_data": gettext_lazy("demo data"), "outcome": gettext_lazy("outcome"),
+    "policy": gettext_lazy("policy"), "queue": gettext_lazy("queue"), "review": gettext_lazy("review"),
+    "routing_rule": gettext_lazy("routing rule"), "sla_policy": gettext_lazy("SLA policy"), "user": gettext_lazy("user"),
+    "webhook_endpoint": gettext_lazy("webhook endpoint"), "workflow": gettext_lazy("workflow"),
+}
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -134,7 +147,8 @@ def audit_search(request):
         "nav": "audit", "form": form, "page": page, "case_id": query["case"], "next_url": next_url,
         "first_page_url": (f"{reverse('console:audit')}?{urlencode({k: v for k, v in request.GET.items() if k != 'before'})}"
                            if query["before"] else None),
-        "rows": [(event, _compact_json(event.data)) for event in page.events],
+        "rows": [(event, _compact_json(event.data), TARGET_TYPES.get(event.target_type, event.target_type))
+                 for event in page.events],
     })
 
 

@@ -13,6 +13,7 @@ from cases.errors import DomainError
 from reviews import services, worklists
 
 from ..decorators import console_view
+from ..domain_messages import domain_message
 from ..work_forms import QueueFilterForm
 
 
@@ -43,13 +44,13 @@ def claim_next(request, queue):
     try:
         seat = services.claim_next(moderator=request.user, queue=queue_obj)
     except DomainError as exc:
-        messages.error(request, _("Could not claim: %(reason)s") % {"reason": exc})
+        messages.error(request, _("Could not claim: %(reason)s") % {"reason": domain_message(exc)})
         return redirect("console:my-work")
     if seat is None:
         messages.info(request, _("No case is waiting in %(queue)s for you") % {"queue": queue_obj.name})
         return redirect("console:my-work")
     messages.success(request, _("Claimed: %(stage)s on case %(case)s") % {
-        "stage": seat.review.stage.name, "case": seat.review.case_id})
+        "stage": seat.review.stage.local_name, "case": seat.review.case_id})
     return redirect("console:case", case_id=seat.review.case_id)
 
 

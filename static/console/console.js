@@ -49,9 +49,14 @@
 
   // Keyboard shortcuts: elements with data-shortcut="k" are clicked (buttons,
   // links, radio buttons) or focused (fields) when k is pressed outside a field.
+  // They can be turned off (WCAG 2.1.4): the choice is kept in this browser's localStorage.
+  var SHORTCUTS_KEY = "quorum.shortcuts";
+  function shortcutsOn() {
+    try { return window.localStorage.getItem(SHORTCUTS_KEY) !== "off"; } catch (e) { return true; }
+  }
   var pendingG = false;
   document.addEventListener("keydown", function (event) {
-    if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) return;
+    if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target) || !shortcutsOn()) return;
     var key = event.key;
     if (pendingG) {
       pendingG = false;
@@ -91,13 +96,59 @@
       el.textContent = rtf.format(value, unit);
     });
   }
+  // An element the server marks data-focus-on-load (an error summary, a swapped-in result) takes the
+  // focus, once, so keyboard and screen-reader users land where the answer is (WCAG 2.4.3, 3.3.1).
+  function focusMarked() {
+    var el = document.querySelector("[data-focus-on-load]");
+    if (!el) return;
+    el.removeAttribute("data-focus-on-load");
+    if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+    el.focus();
+  }
+
+  // Flash messages are moved into the live region after load, so that they are announced.
+  function announceFlash() {
+    var flash = document.getElementById("flash"), live = document.getElementById("live");
+    if (!flash || !live || !flash.children.length) return;
+    window.setTimeout(function () {
+      live.textContent = "";
+      while (flash.firstChild) live.appendChild(flash.firstChild);
+      document.documentElement.setAttribute("data-flash-announced", "yes");
+    }, 150);
+  }
+
+  function setUpShortcutToggle() {
+    var box = document.getElementById("shortcuts-enabled");
+    if (!box) return;
+    box.checked = shortcutsOn();
+    box.closest(".shortcut-toggle").hidden = false;
+    box.addEventListener("change", function () {
+      try { window.localStorage.setItem(SHORTCUTS_KEY, box.checked ? "on" : "off"); } catch (e) { /* private mode */ }
+    });
+  }
+
+  // The browser's time zone, for users who chose none in Settings (console.preferences).
+  function rememberTimeZone() {
+    try {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (zone && document.cookie.indexOf("quorum_tz=" + encodeURIComponent(zone)) === -1) {
+        document.cookie = "quorum_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+      }
+    } catch (e) { /* no Intl: the site's zone applies */ }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    rememberTimeZone();
     refreshCountdowns();
     window.setInterval(refreshCountdowns, 30000);
+    setUpShortcutToggle();
+    focusMarked();
+    announceFlash();
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     refreshCountdowns();
     var msg = event.target.querySelector ? event.target.querySelector("[data-announce-on-load]") : null;
     if (msg) announce(msg.getAttribute("data-announce-on-load"));
+    focusMarked();
   });
 })();

@@ -188,7 +188,8 @@ def test_verify_intact_chain_plain_post_redirects_with_a_message(auditor_client,
     assert response.status_code == 302
     assert response["Location"] == f"{URL}?case={case_id}"
     html = auditor_client.get(response["Location"]).content.decode()
-    live = re.search(r'<div id="live".*?</div>', html, re.S).group(0)
+    # Shown in #flash at load; console.js moves it into the (then announced) #live region.
+    live = re.search(r'<div id="flash".*?</div>', html, re.S).group(0)
     assert f"Chain intact: {count} events, the head matches (seq {count})" in live
 
 
@@ -197,7 +198,9 @@ def test_verify_with_htmx_returns_the_result_fragment(auditor_client, case_id):
     response = auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.startswith('<p class="verify-ok">Chain intact:') and "1 checkpoint(s) agree" in html
+    # The result takes the focus when it is swapped in (data-focus-on-load, console.js).
+    assert html.startswith('<p class="verify-ok" tabindex="-1" data-focus-on-load>Chain intact:')
+    assert "1 checkpoint(s) agree" in html
     assert "<html" not in html
 
 

@@ -206,7 +206,7 @@ def test_seated_moderator_escalates_with_a_reason(people, file_case, sign_in):
 def test_unseated_moderator_cannot_escalate(people, file_case, sign_in):
     case_id = file_case()
     response = sign_in(people["moderators"][0]).post(_url(case_id, "escalate"), {"escalate-reason": "why not"})
-    assert response.status_code == 409 and "only a reviewer holding a seat" in response.content.decode()
+    assert response.status_code == 409 and "Only a reviewer holding a seat" in response.content.decode()
     assert _review(case_id).stage.key == "review"
 
 

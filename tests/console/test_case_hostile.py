@@ -11,6 +11,7 @@ from django.utils.html import escape
 
 from audit.models import AuditEvent
 from cases.services import ReportInput, SubjectInput
+from console.templatetags.console_tags import bidi_visible
 from reviews.intake import report_intake
 from reviews.models import Review
 from reviews.services import seat_assign
@@ -105,7 +106,9 @@ def test_hostile_text_renders_exactly_and_inert(name, payload, file_hostile, peo
     response = client.get(_url(case_id))
     assert response.status_code == 200
     html = response.content.decode()
-    escaped = escape(payload)
+    # Escaped, with every directional control character wrapped in a visible, isolating marker span
+    # (console_tags.bidi_visible); the characters themselves stay.
+    escaped = str(bidi_visible(payload))
     # text as reported, the report's description, the media URL as placeholder text
     # (+ display name and the original's address when they fit their columns)
     expected = 3 + fits_url + fits_name

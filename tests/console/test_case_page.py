@@ -1,5 +1,7 @@
 """The case page: what each role sees, and a fixed number of SQL queries
 whatever the number of reports, reporters and earlier cases."""
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -274,3 +276,15 @@ def test_timeline_speaks_german(people, file_case, sign_in):
     html = client.get(_url(case_id)).content.decode()
     assert '<html lang="de"' in html
     assert "Fall eröffnet" in html and "Case opened" not in html
+
+
+def test_case_pages_have_distinct_titles(people, file_case, sign_in):
+    """UUIDv7 ids filed in the same millisecond share their first characters: the title uses the
+    random tail and the subject, so two cases open in two tabs are told apart (WCAG 2.4.2)."""
+    first, second = file_case(external_id="alpha-post"), file_case(external_id="beta-post")
+    client = sign_in(people["auditor"])
+    titles = [re.search(r"<title>(.*?)</title>", client.get(_url(c)).content.decode(), re.S).group(1)
+              for c in (first, second)]
+    assert titles[0] != titles[1]
+    assert str(first)[-12:] in titles[0] and "alpha-post" in titles[0]
+    assert str(second)[-12:] in titles[1] and "beta-post" in titles[1]

@@ -100,6 +100,9 @@ def test_window_selector(activity, people, sign_in):
     response = client.get(URL, {"window": "24h"})
     assert response.status_code == 200
     assert '<option value="24h" selected>' in response.content.decode()
+    # Without a choice the figures cover the default window (7 days), and the select says so.
+    default = client.get(URL).content.decode()
+    assert '<option value="7d" selected>' in default and '<option value="24h" selected>' not in default
     bad = client.get(URL, {"window": "1y"})
     assert bad.status_code == 400
     assert "Select a valid choice" in bad.content.decode() and "Backlog per queue" not in bad.content.decode()

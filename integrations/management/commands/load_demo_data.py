@@ -50,6 +50,8 @@ DEMO_QUEUES = (
     ("child-safety", "Child safety", "Specialist team; reports about the safety of minors.", ("child_safety",)),
     ("spam", "Spam", "High volume, low severity: spam, scams and platform manipulation.", ("spam",)),
 )
+# The demo queues' German names (admins maintain these in Queue.name_translations).
+DEMO_QUEUE_NAMES_DE = {"child-safety": "Kinderschutz", "spam": "Spam", "general": "Allgemein"}
 DEFAULT_QUEUE = ("general", "General", "Everything no other queue takes.")
 # Per-team visibility (cases.visibility): the child-safety queue is seen only by its team (all three seniors:
 # the child-safety workflow needs two reviewers and a third approver), admins and auditors; the moderators
@@ -154,7 +156,8 @@ class Command(BaseCommand):
                                           dsa_category=category), actor=self.actor)
         if not Queue.objects.filter(is_default=True).exists():
             slug, name, description = DEFAULT_QUEUE
-            queue = Queue.objects.filter(slug=slug).first() or Queue(slug=slug, name=name, description=description)
+            queue = Queue.objects.filter(slug=slug).first() or Queue(
+                slug=slug, name=name, description=description, name_translations={"de": DEMO_QUEUE_NAMES_DE[slug]})
             queue.is_default = True
             queue_save(queue=queue, actor=self.actor)
 
@@ -164,7 +167,9 @@ class Command(BaseCommand):
             if slug in existing:
                 continue
             policies = list(Policy.objects.filter(code__in=codes))
-            queue_save(queue=Queue(slug=slug, name=name, description=description), actor=self.actor, policies=policies)
+            queue_save(queue=Queue(slug=slug, name=name, description=description,
+                                   name_translations={"de": DEMO_QUEUE_NAMES_DE[slug]} if slug in DEMO_QUEUE_NAMES_DE else {}),
+                       actor=self.actor, policies=policies)
         # New queues take their policies' cases from the next report on, in this process too.
         invalidate_configuration_cache()
 

@@ -38,7 +38,33 @@ def console_data(people, file_case, media_url, system_actor):
     return {"with_media": with_media, "decided": decided, "split": split}
 
 
+WIDTHS = (1280, 390, 320)
+
+
+def check_widths(page):
+    """axe (WCAG 2.2 A/AA + best practice) and no sideways page scroll at desktop, phone and
+    the 320 px reflow width (WCAG 1.4.10); the viewport is put back afterwards."""
+    original = page.viewport_size
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 900})
+            assert_no_overflow(page)
+            axe_check(page)
+    finally:
+        page.set_viewport_size(original)
+
+
+def set_language(page, code):
+    """Switches the console language through the real switcher (a POST), staying on the page."""
+    page.get_by_label("Language" if code == "de" else "Sprache").select_option(code)
+    with page.expect_navigation():
+        page.locator("form.language button").click()
+    assert page.locator("html").get_attribute("lang") == code
+
+
 def visit(page, url, name=None, *, heading=None):
+    """Opens `url` and checks it in English and in German at every width; the page is left
+    in English. Screenshots are taken in both languages (<name>.png and <name>-de.png)."""
     response = page.goto(url)
     assert response.status == 200, f"{url}: {response.status}"
     if heading:
@@ -46,8 +72,12 @@ def visit(page, url, name=None, *, heading=None):
     assert page.locator("h1").count() == 1
     if name:
         screenshot(page, name)
-    assert_no_overflow(page)
-    axe_check(page)
+    check_widths(page)
+    set_language(page, "de")
+    if name:
+        screenshot(page, f"{name}-de")
+    check_widths(page)
+    set_language(page, "en")
 
 
 def test_moderator_pages(page_for, people, console_data):
