@@ -20,8 +20,8 @@ from audit.selectors import audit_event_search
 from audit.services import case_stream
 from audit.verify import verify_stream
 from cases.services import case_access_denied_record
-from cases.visibility import case_access, hidden_case_streams, sees_all_queues
 from cases.translations import translated_name
+from cases.visibility import case_access, hidden_case_streams, sees_all_queues
 from reviews import stats
 
 from ..charts import Series, bar_chart
