@@ -93,6 +93,8 @@ def test_five_new_distinct_reporters_reopen_but_four_do_not(api, report_body, de
         assert report(api, report_body)["effect"] == "post_decision"
     case = Case.objects.get(pk=case_id)
     assert case.state == "decided" and case.post_decision_report_count == 8
+    detail = api.get(f"{CASES_URL}/{case_id}").json()
+    assert detail["state"] == "decided" and detail["post_decision_report_count"] == 8 and detail["reopen_count"] == 0
     body = report(api, report_body, reporter=("user", "new-4"))
     assert body["effect"] == "reopened_review"
     assert active_review(case_id).stage.version.workflow.slug == "standard"
