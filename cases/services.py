@@ -15,7 +15,7 @@ from config.sql import update_from_values
 
 from .errors import IdempotencyConflict
 from .ids import uuid7
-from .models import Case, CaseState, Policy, Queue, Report, Source, Subject, SubjectKind
+from .models import Case, CaseState, Policy, Queue, Report, RereviewRule, Source, Subject, SubjectKind
 from .priority import REPORTER_WEIGHTS, case_priority, reach_of
 from .rereview import content_changed, content_hash, judge_after_decision, reopen_reasons
 from .selectors import invalidate_configuration_cache, queue_for_policy, rereview_settings_for
@@ -518,6 +518,44 @@ def queue_save(*, queue, actor, policies=None):
         audit.record(stream=CONFIG_STREAM, action="queue.changed", actor=actor, target_type="queue",
                      target_id=queue.slug, data=data)
         return queue
+
+
+_RULE_FIELDS = ("policy", "on_more_severe", "on_trusted_flagger", "on_content_change", "new_reporters", "window_hours")
+
+
+def _rule_values(rule):
+    return {"policy": rule.policy.code if rule.policy_id else None,
+            **{n: getattr(rule, n) for n in _RULE_FIELDS if n != "policy"}}
+
+
+def rereview_rule_save(*, rule: RereviewRule, actor: Actor) -> RereviewRule:
+    """Creates or updates a re-review rule (admin), validated, audited with a
+    before/after diff on the configuration stream; intake sees it within
+    the configuration cache's few seconds."""
+    with transaction.atomic():
+        before = {}
+        if rule.pk:
+            old = RereviewRule.objects.select_for_update(of=("self",)).select_related("policy").filter(pk=rule.pk).first()
+            before = _rule_values(old) if old else {}
+        rule.full_clean()
+        rule.save()
+        changes = field_changes(before, _rule_values(rule), _RULE_FIELDS)
+        transaction.on_commit(invalidate_configuration_cache)
+        if changes:
+            audit.record(stream=CONFIG_STREAM, action="routing_rule.changed", actor=actor, target_type="rereview_rule",
+                         target_id=rule.policy.code if rule.policy_id else "default",
+                         data={"rule": "rereview", "changes": changes, "created": not before})
+        return rule
+
+
+def rereview_rule_delete(*, rule: RereviewRule, actor: Actor) -> None:
+    """Removes a rule: its policy falls back to the default rule (audited)."""
+    with transaction.atomic():
+        values = _rule_values(rule)
+        RereviewRule.objects.filter(pk=rule.pk).delete()
+        transaction.on_commit(invalidate_configuration_cache)
+        audit.record(stream=CONFIG_STREAM, action="routing_rule.changed", actor=actor, target_type="rereview_rule",
+                     target_id=values["policy"] or "default", data={"rule": "rereview", "deleted": values})
 
 
 def source_get_or_create(*, name, actor):
