@@ -212,3 +212,22 @@ def test_auto_close_waits_for_the_appeal_window_and_is_idempotent(api, report_bo
     events = AuditEvent.objects.filter(stream=f"case:{case_id}", action="case.state_changed", data__trigger="auto_close")
     assert events.count() == 1
     assert verify_audit().ok
+
+
+def test_the_batch_endpoint_applies_the_same_rules(api, report_body, decided_spam):
+    from .conftest import BATCH_URL
+
+    case_id, cleared = decided_spam
+    items = [report_body("acct-1", "spam"), report_body("acct-1", "spam"),
+             {**report_body("acct-1", "child_safety"), "reporter": {"kind": "user", "external_id": "b-1"}},
+             report_body("fresh", "spam"), report_body("fresh", "child_safety")]
+    response = post_json(api, BATCH_URL, {"reports": items})
+    assert response.status_code == 200, response.content
+    effects = [r["effect"] for r in response.json()["results"]]
+    assert effects == ["post_decision", "post_decision", "reopened_review", "opened_case", "joined_case"]
+    review = active_review(case_id)
+    assert review.stage.version.workflow.slug == "child-safety" and review.follows_decision_id == cleared.pk
+    fresh = response.json()["results"][3]["case"]["id"]
+    # a case the batch opens is routed by the most severe of its items
+    assert active_review(fresh).stage.version.workflow.slug == "child-safety"
+    assert verify_audit().ok
