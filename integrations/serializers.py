@@ -445,7 +445,8 @@ class DecisionOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     sequence = serializers.IntegerField(help_text="position in the decision feed (GET /api/v1/decisions)")
     # A plain string in the schema: an enum named "kind" would collide with the subject's kind.
-    kind = serializers.CharField(help_text="original, or the result of an appeal against the decision it supersedes: "
+    kind = serializers.CharField(help_text="original; rereview (a later review round decided again); or the result of an "
+                                           "appeal against the decision it supersedes: "
                                            + ", ".join(DecisionKind.values))
     outcome = serializers.CharField(help_text="the action, e.g. remove_content, suspend_account, no_violation")
     policy = serializers.CharField(allow_null=True, help_text="code of the policy the decision rests on")
