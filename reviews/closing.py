@@ -31,9 +31,9 @@ from audit.services import audit_record_many, case_stream
 from cases.models import Case, CaseState
 
 from .models import Appeal, AppealState, Heartbeat
+from .triggers import AUTO_CLOSE
 
 CLOSER = Actor.system("case closer")
-AUTO_CLOSE = "auto_close"
 
 # fn(cases) -> ids of the cases whose decision is not delivered yet. `cases` have id, source_id, decided_at.
 DeliveryCheck = Callable[[list[Case]], set]

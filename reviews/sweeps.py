@@ -22,7 +22,9 @@ from audit.services import case_stream
 from cases.models import Case
 from config.sql import update_from_values
 
+from . import triggers as T
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
+from .states import ACTIVE_REVIEW_STATES, seat_sources
 
 SYSTEM = Actor.system("sla clock")
 LEASES = Actor.system("claim leases")
@@ -84,10 +86,12 @@ def _breach_batch(*, now, batch_size):
     the audit events with audit_record_many."""
     from audit.services import audit_record_many
     from cases.models import CaseState, Report
+    from cases.priority import priority_raise
     from cases.states import check_transition
 
     from . import sla
     from .models import Stage, StageKind
+    from .services.lifecycle import review_build, review_opened_data, reviews_close_many, reviews_open_many
 
     reviews = list(
         Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False, due_at__lte=now)
@@ -105,8 +109,14 @@ def _breach_batch(*, now, batch_size):
     for version_id, key in wanted:
         targets[(version_id, key)] = Stage.objects.select_related("group").get(version_id=version_id, key=key)
 
-    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets]
-    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY]
+    # A breach never takes a seat whose lease is valid: a review someone is working on is kept (its
+    # priority raised instead); a move to another stage waits until nobody holds a valid lease
+    # (services.lifecycle.review_timeout_if_owed, run when a seat is released, expires or votes).
+    held = set(Seat.objects.filter(review_id__in=[r.pk for r in reviews], state=SeatState.CLAIMED,
+                                   lease_expires_at__gt=now).values_list("review_id", flat=True))
+    kept = {r.pk for r in reviews if r.pk in held and (r.stage.version_id, r.stage.on_timeout) in targets}
+    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets and r.pk not in kept]
+    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY or r.pk in kept]
     first_policy, kinds = {}, {}
     if moved:
         moved_cases = [r.case_id for r in moved]
@@ -126,53 +136,50 @@ def _breach_batch(*, now, batch_size):
             entries.append(dict(stream=case_stream(case.pk), action="case.sla_warning", target_type="review",
                                 target_id=review.pk, data={"warn_at": review.warn_at.isoformat(),
                                                            "due_at": review.due_at.isoformat(), "late": True}))
+        action = review.stage.on_timeout or "record"
+        facts = {"stage": review.stage.key, "due_at": review.due_at.isoformat(), "action": action,
+                 "trigger": T.SLA_BREACH}
+        if review.pk in kept:
+            facts.update(action=RAISE_PRIORITY, seats_held=True,
+                         deferred_to=None if target.key == review.stage.key else target.key)
         entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
-                            target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
-                                                       "action": review.stage.on_timeout or "record"}))
+                            target_id=review.pk, data=facts))
         change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
-        if review.stage.on_timeout == RAISE_PRIORITY:
-            change["priority"] += bonus
+        if review.stage.on_timeout == RAISE_PRIORITY or review.pk in kept:
+            change["priority"] = priority_raise(change["priority"], bonus)
             continue
         if target is None:
             continue
         if target.kind == StageKind.ESCALATION:
-            change["priority"] += bonus
+            change["priority"] = priority_raise(change["priority"], bonus)
             new_state = CaseState.ESCALATED
         else:
             new_state = CaseState.IN_REVIEW
         if check_transition(change["state"], new_state):
             entries.append(dict(stream=case_stream(case.pk), action="case.state_changed", target_type="case",
                                 target_id=case.pk, data={"from": change["state"], "to": new_state,
-                                                         "reason": "SLA breached"}))
+                                                         "reason": "SLA breached", "trigger": T.SLA_BREACH}))
             change["state"] = new_state
         rule = sla.resolve(stage=target, policy_id=first_policy.get(case.pk), priority=change["priority"],
                            reporter_kinds=kinds.get(case.pk, set()))
-        warn_at, due_at = sla.deadlines(rule, now)
-        opened = Review(
-            case_id=case.pk, stage=target, queue_id=case.queue_id, group_id=target.group_id,
-            priority=change["priority"], case_opened_at=case.opened_at, free_seats=target.seats, opened_at=now,
-            sla_seconds=rule.seconds, calendar_id=rule.calendar_id, warn_at=warn_at, due_at=due_at,
-            appeal_id=review.appeal_id,
-        )
+        opened = review_build(case_id=case.pk, stage=target, queue_id=case.queue_id, priority=change["priority"],
+                              case_opened_at=case.opened_at, clock=rule, now=now, appeal_id=review.appeal_id)
         new_reviews.append(opened)
         entries.append(dict(stream=case_stream(case.pk), action="review.opened", target_type="review",
-                            target_id=opened.pk, data={"stage": target.key, "kind": target.kind, "rule": target.rule,
-                                                       "reason": "SLA breached", "due_at": due_at.isoformat(),
-                                                       "proposed": None}))
+                            target_id=opened.pk, data=review_opened_data(opened, trigger=T.SLA_BREACH,
+                                                                         reason="SLA breached")))
 
     moved_ids = [r.pk for r in moved]
     Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
     if unwarned:
         Review.objects.filter(pk__in=unwarned, warned_at__isnull=True).update(warned_at=now)
     if moved_ids:
-        Review.objects.filter(pk__in=moved_ids).update(state=ReviewState.TIMED_OUT, closed_at=now,
-                                                       close_reason="SLA breached")
-        Seat.objects.filter(review_id__in=moved_ids, state=SeatState.CLAIMED).update(
-            state=SeatState.RELEASED, released_at=now)
-        Review.objects.bulk_create(new_reviews)
-    if raised:
-        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=F("priority") + bonus)
+        reviews_close_many(review_ids=moved_ids, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached")
+        reviews_open_many(new_reviews)
+    # the review's copy of the priority follows the case's (capped) one
+    update_from_values(model=Review, key=("id", "uuid"), columns=[("priority", "integer")],
+                       rows=[(r.pk, case_updates[r.case_id]["priority"]) for r in raised])
     rows, moved_cases = [], {r.case_id for r in moved}
     for case_id, change in sorted(case_updates.items()):
         case = cases[case_id]
@@ -192,16 +199,37 @@ def sweep_leases(*, now=None, batch_size=None, max_seconds=20.0):
 
 
 def _lease_batch(*, now, batch_size):
+    """Locks in the house order — reviews first (SKIP LOCKED: a review a vote
+    or a release is working on waits for the next run), then their expired
+    seats — so that a release here never races a vote on the same seat, and a
+    timeout move the SLA sweep deferred while the seat was held can run here,
+    under the review lock, once the last valid lease is gone."""
+    from .services.lifecycle import review_timeout_if_owed
+
+    candidates = list(Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
+                      .order_by("lease_expires_at").values_list("pk", "review_id")[:batch_size])
+    if not candidates:
+        return 0
+    reviews = {r.pk: r for r in Review.objects.select_for_update(skip_locked=True, of=("self",))
+               .select_related("stage__version").filter(pk__in={rid for _, rid in candidates}).order_by("pk")}
     seats = list(
-        Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
-        .select_for_update(skip_locked=True).select_related("review", "moderator")[:batch_size]
+        Seat.objects.filter(pk__in=[sid for sid, rid in candidates if rid in reviews], state=SeatState.CLAIMED,
+                            lease_expires_at__lte=now)
+        .select_for_update(skip_locked=True, of=("self",)).select_related("moderator").order_by("pk")
     )
     for seat in seats:
-        Seat.objects.filter(pk=seat.pk, state=SeatState.CLAIMED).update(state=SeatState.RELEASED, released_at=now)
-        Review.objects.filter(pk=seat.review_id, state__in=[ReviewState.OPEN, ReviewState.ON_HOLD]).update(
+        review = reviews[seat.review_id]
+        Seat.objects.filter(pk=seat.pk, state__in=seat_sources(SeatState.RELEASED)).update(
+            state=SeatState.RELEASED, released_at=now)
+        Review.objects.filter(pk=seat.review_id, state__in=ACTIVE_REVIEW_STATES).update(
             free_seats=F("free_seats") + 1)
-        audit.record(stream=case_stream(seat.review.case_id), action="review.seat_released", actor=LEASES,
+        audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=LEASES,
                      target_type="review", target_id=seat.review_id,
                      data={"moderator": seat.moderator.get_username(), "reason": "lease expired",
+                           "trigger": T.LEASE_EXPIRED,
                            "lease_expires_at": seat.lease_expires_at.isoformat()})
+    for review_id in sorted({seat.review_id for seat in seats}):
+        review = reviews[review_id]
+        if review.breached_at is not None and review.state == ReviewState.OPEN:
+            review_timeout_if_owed(review=review, now=now, actor=LEASES)
     return len(seats)

@@ -11,6 +11,7 @@ from audit.services import case_stream
 from cases.models import CaseState
 from cases.services import case_change_state
 
+from .. import triggers as T
 from ..errors import AppealRefused
 from ..models import (
     Appeal,
@@ -20,7 +21,7 @@ from ..models import (
     Workflow,
 )
 from ._common import _lock_case
-from .lifecycle import _open_review
+from .lifecycle import review_open
 
 
 def appeal_file(*, case_id, appellant_kind, statement, actor, appellant_external_id="", now=None):
@@ -48,10 +49,12 @@ def appeal_file(*, case_id, appellant_kind, statement, actor, appellant_external
         appeal = Appeal.objects.create(case=case, decision=decision, appellant_kind=appellant_kind,
                                        appellant_external_id=appellant_external_id, statement=statement, opened_at=now)
         audit.record(stream=case_stream(case.pk), action="appeal.opened", actor=actor, target_type="appeal",
-                     target_id=appeal.pk, data={"decision_id": str(decision.pk), "appellant_kind": appellant_kind})
-        case_change_state(case_id=case.pk, to_state=CaseState.IN_REVIEW, actor=actor, reason="appeal")
+                     target_id=appeal.pk, data={"decision_id": str(decision.pk), "appellant_kind": appellant_kind,
+                                                     "trigger": T.APPEAL})
+        case_change_state(case_id=case.pk, to_state=CaseState.IN_REVIEW, actor=actor, reason="appeal",
+                          trigger=T.APPEAL)
         case.refresh_from_db()
-        _open_review(case=case, stage=stage, actor=actor, now=now, appeal=appeal, reason="appeal")
+        review_open(case=case, stage=stage, actor=actor, now=now, appeal=appeal, reason="appeal", trigger=T.APPEAL)
         return appeal
 
 

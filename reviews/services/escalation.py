@@ -10,7 +10,8 @@ from cases.models import Case, CaseState
 from cases.services import case_change_state
 
 from .. import sla
-from ..errors import NotAllowed
+from .. import triggers as T
+from ..errors import NotAllowed, ReviewClosed
 from ..models import (
     Review,
     ReviewNote,
@@ -20,8 +21,8 @@ from ..models import (
     StageKind,
 )
 from ..states import review_check_transition
-from ._common import _active_review, _lock_case, is_lead
-from .lifecycle import _close_review, _go_to
+from ._common import ACTIVE, _active_review, _lock_case, is_lead
+from .lifecycle import review_advance, review_close
 
 
 def case_escalate(*, case_id, actor_user, reason, now=None):
@@ -45,11 +46,13 @@ def case_escalate(*, case_id, actor_user, reason, now=None):
         if review.stage.key == target:
             return review
         actor = Actor.user(actor_user)
-        _close_review(review, state=ReviewState.CANCELLED, now=now, reason=f"escalated: {reason}")
+        review_close(review, state=ReviewState.CANCELLED, now=now, reason=f"escalated: {reason}")
         audit.record(stream=case_stream(case_id), action="case.escalated", actor=actor, target_type="case",
-                     target_id=case_id, data={"from_stage": review.stage.key, "to_stage": target, "reason": reason})
+                     target_id=case_id, data={"from_stage": review.stage.key, "to_stage": target, "reason": reason,
+                                              "trigger": T.ESCALATION})
         review.case = Case.objects.get(pk=case_id)
-        return _go_to(review=review, target=target, actor=actor, now=now, reason=reason)
+        return review_advance(review=review, target=target, actor=actor, now=now, reason=reason,
+                              trigger=T.ESCALATION)
 
 
 def case_hold(*, case_id, lead, reason, now=None):
@@ -69,7 +72,8 @@ def case_hold(*, case_id, lead, reason, now=None):
         review_check_transition(review.state, ReviewState.ON_HOLD)
         # The SLA clock stops: resume moves the deadlines by the open time spent on hold.
         Review.objects.filter(pk=review.pk).update(state=ReviewState.ON_HOLD, held_at=now)
-        return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason)
+        return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason,
+                                 trigger=T.LEAD_HOLD)
 
 
 def case_resume(*, case_id, lead, reason="", now=None):
@@ -97,7 +101,8 @@ def case_resume(*, case_id, lead, reason="", now=None):
             target = CaseState.IN_REVIEW
         else:
             target = CaseState.OPEN
-        return case_change_state(case_id=case_id, to_state=target, actor=Actor.user(lead), reason=reason or "resumed")
+        return case_change_state(case_id=case_id, to_state=target, actor=Actor.user(lead), reason=reason or "resumed",
+                                 trigger=T.LEAD_RESUME)
 
 
 def note_add(*, review_id, author, text, now=None):
@@ -106,7 +111,9 @@ def note_add(*, review_id, author, text, now=None):
     if not text.strip():
         raise NotAllowed("a note needs text")
     with transaction.atomic(), audit.batch():
-        review = Review.objects.get(pk=review_id)
+        review = Review.objects.select_for_update(of=("self",)).get(pk=review_id)
+        if review.state not in ACTIVE:
+            raise ReviewClosed(f"this review is {review.state}; notes go to the stage under way")
         if not (Seat.objects.filter(review=review, moderator=author).exists() or is_lead(author)):
             raise NotAllowed("only a reviewer of this review, or a lead, can add notes")
         note = ReviewNote.objects.create(review=review, author=author, text=text, created_at=now)

@@ -10,10 +10,11 @@ from audit.services import case_stream
 from cases.models import Case
 
 from .. import sla
+from .. import triggers as T
 from ..models import Decision, Review, ReviewState, Seat, SeatState, Stage
 from ..workflows import choose_first_stage
 from ._common import ACTIVE
-from .lifecycle import _close_review
+from .lifecycle import review_build, review_close, review_opened_data, reviews_open_many
 
 ROUTING = Actor.system("routing")
 
@@ -39,15 +40,12 @@ def route_new_cases(many):
         opened_at = kwargs["opened_at"]
         clock = sla.resolve(stage=stage, policy_id=kwargs["policy_id"], priority=kwargs["priority"],
                             reporter_kinds={kwargs.get("reporter_kind", "")})
-        warn_at, due_at = sla.deadlines(clock, opened_at)
-        reviews.append(Review(
-            case_id=kwargs["case_id"], stage=stage, queue_id=kwargs["queue_id"], group_id=stage.group_id,
-            priority=kwargs["priority"], case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at,
-            sla_seconds=clock.seconds, calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at,
-        ))
+        review = review_build(case_id=kwargs["case_id"], stage=stage, queue_id=kwargs["queue_id"],
+                              priority=kwargs["priority"], case_opened_at=opened_at, clock=clock, now=opened_at)
+        reviews.append(review)
         results.append({"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number,
-                        "stage": stage.key, "due_at": due_at.isoformat()})
-    Review.objects.bulk_create(reviews)
+                        "stage": stage.key, "due_at": review.due_at.isoformat(), "trigger": T.ROUTING})
+    reviews_open_many(reviews)
     return results
 
 
@@ -72,8 +70,8 @@ def sync_priority(*, case_id, priority):
 
 # ---- later rounds: re-routing an open case, re-opening a decided one -------------------------------------
 
-REROUTED = "rerouted"
-REREVIEW = "rereview"
+REROUTED = T.REROUTED
+REREVIEW = T.REREVIEW
 
 
 def _open_round(*, case_id: object, stage: Stage, policy_id: int, queue_id: int, priority: int, now: datetime,
@@ -82,17 +80,16 @@ def _open_round(*, case_id: object, stage: Stage, policy_id: int, queue_id: int,
     """Opens the first stage of a workflow on an existing case, with a fresh SLA."""
     case_opened_at = Case.objects.filter(pk=case_id).values_list("opened_at", flat=True).get()
     clock = sla.resolve(stage=stage, policy_id=policy_id, priority=priority, reporter_kinds={reporter_kind})
-    warn_at, due_at = sla.deadlines(clock, now)
-    review = Review.objects.create(
-        case_id=case_id, stage=stage, queue_id=queue_id, group_id=stage.group_id, priority=priority,
-        case_opened_at=case_opened_at, free_seats=stage.seats, opened_at=now, sla_seconds=clock.seconds,
-        calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at, follows_decision_id=follows_decision_id,
-    )
+    review = review_build(case_id=case_id, stage=stage, queue_id=queue_id, priority=priority,
+                          case_opened_at=case_opened_at, clock=clock, now=now)
+    review.follows_decision_id = follows_decision_id
+    review.save(force_insert=True)
     audit.record(stream=case_stream(case_id), action="review.opened", actor=actor, target_type="review",
-                 target_id=review.pk, data={"stage": stage.key, "kind": stage.kind, "rule": stage.rule,
-                                            "reason": reason, "trigger": trigger, "due_at": due_at.isoformat(),
-                                            "proposed": None, "workflow": stage.version.workflow.slug,
-                                            "follows_decision": str(follows_decision_id) if follows_decision_id else None})
+                 target_id=review.pk, data={**review_opened_data(review, trigger=trigger, reason=reason),
+                                            "workflow": stage.version.workflow.slug,
+                                            "follows_decision": str(follows_decision_id) if follows_decision_id
+                                            else None})
+    due_at = review.due_at
     return review, due_at
 
 
@@ -121,8 +118,8 @@ def case_reroute(*, case_id: object, policy_id: int, queue_id: int, jurisdiction
             "released": []}
     if active is not None:
         holders = list(Seat.objects.filter(review=active, state=SeatState.CLAIMED).select_related("moderator"))
-        _close_review(active, state=ReviewState.CANCELLED, now=now,
-                      reason=f"superseded: re-routed to workflow {stage.version.workflow.slug}")
+        review_close(active, state=ReviewState.CANCELLED, now=now,
+                     reason=f"superseded: re-routed to workflow {stage.version.workflow.slug}")
         for seat in holders:
             data["released"].append(seat.moderator.get_username())
             audit.record(stream=case_stream(case_id), action="review.seat_released", actor=actor,

@@ -7,8 +7,9 @@ import audit
 from audit.context import Actor
 from audit.services import case_stream
 
+from .. import triggers as T
 from ..consensus import CONSENSUS, SPLIT, evaluate
-from ..errors import InvalidVote, NotSeated, ReviewClosed
+from ..errors import InvalidVote, NotEligible, NotSeated, ReviewClosed
 from ..models import (
     DECIDE,
     Review,
@@ -20,7 +21,8 @@ from ..models import (
 )
 from ..states import seat_check_transition
 from .decisions import _decide_from_review
-from .lifecycle import _close_review, _go_to
+from .lifecycle import review_advance, review_close, review_timeout_if_owed
+from .seats import eligibility_problem
 
 
 def _vote_key(stage, vote):
@@ -48,13 +50,18 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
                     and existing.approved == approved)
             if same:
                 return existing
-            raise InvalidVote("you already voted in this review; votes are final")
+            raise InvalidVote("you already voted in this review; votes are final", code="vote_final")
         if review.state != ReviewState.OPEN:
             raise ReviewClosed(f"this review is {review.get_state_display().lower()}; the vote was not counted")
         seat = Seat.objects.select_for_update().filter(review=review, moderator=reviewer,
                                                        state=SeatState.CLAIMED).first()
         if seat is None:
             raise NotSeated("you hold no seat in this review (claim one first, or your lease expired)")
+        # Eligibility again, not only at claim: identities, groups and earlier stages may have changed since.
+        problem = eligibility_problem(review, reviewer, seat_checked=True)
+        if problem:
+            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted",
+                              code="not_eligible_to_vote")
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
                                    duration_days=duration_days, rationale=rationale, cast_at=now)
@@ -71,12 +78,15 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         if tally.state == CONSENSUS:
             _on_consensus(review=review, votes=votes, key=tally.key, actor=actor, now=now)
         elif tally.state == SPLIT:
-            _close_review(review, state=ReviewState.SPLIT, now=now, reason="split")
+            review_close(review, state=ReviewState.SPLIT, now=now, reason="split")
             audit.record(stream=case_stream(review.case_id), action="review.split", actor=actor,
-                         target_type="review", target_id=review.pk, data={"votes": len(votes)})
-            _go_to(review=review, target=stage.on_split, actor=actor, now=now,
-                   reason="rejected in approval" if stage.kind == StageKind.APPROVAL else "split",
-                   proposed=None)
+                         target_type="review", target_id=review.pk, data={"votes": len(votes), "trigger": T.SPLIT})
+            rejected = stage.kind == StageKind.APPROVAL
+            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
+                           reason="rejected in approval" if rejected else "split",
+                           trigger=T.REJECTION if rejected else T.SPLIT)
+        else:
+            review_timeout_if_owed(review=review, now=now, actor=actor)
         return vote
 
 
@@ -98,9 +108,10 @@ def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
         raise InvalidVote("a rationale is required for outcomes other than no_violation", field="rationale")
     if outcome.time_limited:
         if not duration_days or duration_days < 1:
-            raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days")
+            raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days",
+                              code="duration_required")
     elif duration_days is not None:
-        raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days")
+        raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days", code="duration_not_allowed")
 
 
 def _on_consensus(*, review, votes, key, actor, now):
@@ -110,17 +121,19 @@ def _on_consensus(*, review, votes, key, actor, now):
         result = {"outcome": review.proposed_outcome, "policy": review.proposed_policy,
                   "duration_days": review.proposed_duration_days}
         if key == ("reject",):
-            _close_review(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
+            review_close(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
             reasons = "; ".join(v.rationale for v in votes if v.approved is False)
             audit.record(stream=case_stream(review.case_id), action="review.approval_rejected", actor=actor,
-                         target_type="review", target_id=review.pk, data={"reason": reasons})
-            _go_to(review=review, target=stage.on_split, actor=actor, now=now, reason=f"approval rejected: {reasons}")
+                         target_type="review", target_id=review.pk, data={"reason": reasons, "trigger": T.REJECTION})
+            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
+                           reason=f"approval rejected: {reasons}", trigger=T.REJECTION)
             return
-        _close_review(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
+        review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
         audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor,
                      target_type="review", target_id=review.pk,
-                     data={"outcome": result["outcome"].code, "approved": True})
-        _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now)
+                     data={"outcome": result["outcome"].code, "approved": True, "trigger": T.APPROVAL})
+        _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                      trigger=T.APPROVAL)
         return
 
     agreeing = [v for v in votes if _vote_key(stage, v) == key]
@@ -128,22 +141,26 @@ def _on_consensus(*, review, votes, key, actor, now):
     result = {"outcome": agreeing[0].outcome, "policy": agreeing[0].policy,
               # agreeing reviewers may differ on the length: the shortest is what all of them support
               "duration_days": durations[0] if durations else None}
-    _close_review(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="consensus")
+    review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="consensus")
     audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor, target_type="review",
                  target_id=review.pk, data={"outcome": result["outcome"].code, "policy": result["policy"].code,
-                                            "duration_days": result["duration_days"], "votes": len(votes)})
+                                            "duration_days": result["duration_days"], "votes": len(votes),
+                                            "trigger": T.CONSENSUS})
     if result["outcome"].requires_approval and version.approval_stage_key:
-        _go_to(review=review, target=version.approval_stage_key, actor=actor, now=now,
-               reason=f"{result['outcome'].code} requires approval", proposed={**result, "review": review})
+        review_advance(review=review, target=version.approval_stage_key, actor=actor, now=now,
+                       reason=f"{result['outcome'].code} requires approval", trigger=T.CONSENSUS,
+                       proposed={**result, "review": review})
         return
-    _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now)
+    _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                  trigger=T.CONSENSUS)
 
 
-def _after_result(*, review, result, target, actor, now):
+def _after_result(*, review, result, target, actor, now, trigger):
     if target == DECIDE:
         _decide_from_review(review=review, result=result, actor=actor, now=now)
         return
     next_stage = review.stage.version.stages.get(key=target)
     proposed = {**result, "review": review} if next_stage.kind == StageKind.APPROVAL else None
-    _go_to(review=review, target=target, actor=actor, now=now, reason="consensus", proposed=proposed)
+    review_advance(review=review, target=target, actor=actor, now=now, reason="consensus", trigger=trigger,
+                   proposed=proposed)
 
