@@ -231,3 +231,21 @@ def test_the_batch_endpoint_applies_the_same_rules(api, report_body, decided_spa
     # a case the batch opens is routed by the most severe of its items
     assert active_review(fresh).stage.version.workflow.slug == "child-safety"
     assert verify_audit().ok
+
+
+def test_a_report_about_a_decided_subject_costs_at_most_one_more_statement(api, report_body, decided_spam, workflows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(external_id, reporter):
+        report(api, report_body, external_id, reporter=("user", "warm-" + reporter))  # warm caches for this id
+        with CaptureQueriesContext(connection) as captured:
+            body = report(api, report_body, external_id, reporter=("user", reporter))
+        return len(captured), body["effect"]
+
+    report(api, report_body, "open-one", reporter=("user", "opener"))
+    joined, effect = statements("open-one", "j1")
+    assert effect == "joined_case"
+    post, effect = statements("acct-1", "p1")
+    assert effect == "post_decision"
+    assert post <= joined + 1, (post, joined)
