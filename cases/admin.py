@@ -7,8 +7,8 @@ from django.contrib import admin
 from audit.admin import ReadOnlyAdmin
 from audit.context import Actor
 
-from .models import Case, Policy, Queue, Report, Source, Subject
-from .services import policy_save, queue_save
+from .models import Case, Policy, Queue, Report, RereviewRule, Source, Subject
+from .services import policy_save, queue_save, rereview_rule_delete, rereview_rule_save
 
 
 @admin.register(Policy)
@@ -42,6 +42,25 @@ class QueueAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         queue_save(queue=form.instance, actor=Actor.user(request.user), policies=list(form.cleaned_data["policies"]),
                    restricted_to=list(form.cleaned_data["restricted_to"]))
+
+
+@admin.register(RereviewRule)
+class RereviewRuleAdmin(admin.ModelAdmin):
+    """What a report about an already decided case does, per policy of the new report (README, "Re-review rules")."""
+
+    list_display = ["__str__", "on_more_severe", "on_trusted_flagger", "on_content_change", "new_reporters",
+                    "window_hours", "updated_at"]
+    list_select_related = ["policy"]
+
+    def save_model(self, request, obj, form, change):
+        rereview_rule_save(rule=obj, actor=Actor.user(request.user))
+
+    def delete_model(self, request, obj):
+        rereview_rule_delete(rule=obj, actor=Actor.user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            rereview_rule_delete(rule=rule, actor=Actor.user(request.user))
 
 
 @admin.register(Case)

@@ -1,6 +1,7 @@
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from .ids import uuid7
@@ -150,6 +151,17 @@ class Case(models.Model):
     # SLA (F3): when the current stage passed its warning time, and how many deadlines the case has missed.
     at_risk_since = models.DateTimeField(null=True, blank=True)
     breach_count = models.PositiveIntegerField(default=0, db_default=0)  # db_default: intake inserts by SQL
+    # Lifecycle after a decision (cases/states.py). Set by the layer that decides (reviews) when the case
+    # becomes `decided`: when, the most severe policy the decided round judged, and a hash of the subject's
+    # content as it was judged. Intake reads them (in the statement that finds the case) to apply the
+    # re-review rules; the auto-close sweep reads decided_at.
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_severity = models.PositiveSmallIntegerField(null=True, blank=True)
+    decided_content_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # Reports that joined the decided case without re-opening it (since the current decision).
+    post_decision_report_count = models.PositiveIntegerField(default=0, db_default=0)
+    # How many review rounds re-opened the case after a decision (0: never re-opened).
+    reopen_count = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -159,6 +171,8 @@ class Case(models.Model):
                 name="case_closed_iff_closed_at",
             ),
             models.CheckConstraint(condition=Q(report_count__gte=0, reporter_count__gte=0), name="case_counts_non_negative"),
+            models.CheckConstraint(condition=~Q(state="decided") | Q(decided_at__isnull=False),
+                                   name="case_decided_has_decided_at"),
         ]
         indexes = [
             models.Index(fields=["source", "opened_at"], name="case_source_opened_idx"),
@@ -182,10 +196,46 @@ class Case(models.Model):
                 fields=["queue", "-priority", "opened_at", "id"], name="case_queue_rare_state_idx",
                 condition=Q(closed_at__isnull=True, state__in=["escalated", "on_hold", "decided"]),
             ),
+            # The auto-close sweep walks decided cases by decision time (cases that re-open or close leave it).
+            models.Index(fields=["decided_at", "id"], name="case_decided_sweep_idx", condition=Q(state="decided")),
         ]
 
     def __str__(self):
         return str(self.id)
+
+
+class RereviewRule(models.Model):
+    """What a report about a subject whose case is already decided does
+    (README, "Re-review rules"). One row per policy (the policy of the new
+    report); the row without a policy is the default for every other policy,
+    and with no row at all the built-in defaults below apply. A report that
+    meets none of the enabled conditions joins the decided case as a
+    post-decision report: counted and shown, no new review."""
+
+    policy = models.OneToOneField(Policy, null=True, blank=True, on_delete=models.CASCADE, related_name="rereview_rule",
+                                  help_text="the new report's policy; empty: the default rule")
+    on_more_severe = models.BooleanField(default=True, help_text="re-open when the new report's policy is more "
+                                                                  "severe than any the decided round judged")
+    on_trusted_flagger = models.BooleanField(default=True, help_text="re-open on a trusted flagger's report (once per "
+                                                                      "flagger and decision)")
+    on_content_change = models.BooleanField(default=True, help_text="re-open when the subject's text or media "
+                                                                     "changed since the decision")
+    new_reporters = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(1000)],
+                                                     help_text="re-open when this many new distinct, identified "
+                                                               "reporters arrived within the window; 0: never")
+    window_hours = models.PositiveIntegerField(default=24, validators=[MinValueValidator(1), MaxValueValidator(24 * 365)],
+                                               help_text="the window for new reporters, in hours")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One rule per policy and one default (a NULL policy would not collide in a plain unique key).
+            models.UniqueConstraint(Coalesce(F("policy"), Value(0)), name="one_rereview_rule_per_policy"),
+            models.CheckConstraint(condition=Q(window_hours__gte=1), name="rereview_window_positive"),
+        ]
+
+    def __str__(self):
+        return f"re-review rule for {self.policy.code if self.policy_id else 'every other policy'}"
 
 
 class ReporterKind(models.TextChoices):

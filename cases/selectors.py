@@ -4,11 +4,12 @@ the page size, and API reads are scoped to the caller's source."""
 import threading
 import time
 
-from .models import Case, Policy, Queue, Report
+from .models import Case, Policy, Queue, Report, RereviewRule
+from .rereview import DEFAULT_SETTINGS, RereviewSettings
 
 _CACHE_SECONDS = 10.0
 _cache_lock = threading.Lock()
-_cache = {"at": 0.0, "policies": {}, "queue_by_policy": {}, "default_queue": None}
+_cache = {"at": 0.0, "policies": {}, "queue_by_policy": {}, "default_queue": None, "rereview": {}}
 
 
 def _refresh():
@@ -18,7 +19,9 @@ def _refresh():
         for policy in queue.policies.all():
             queue_by_policy.setdefault(policy.pk, queue)
     default = Queue.objects.filter(is_default=True).first() or Queue.objects.order_by("pk").first()
-    _cache.update(at=time.monotonic(), policies=policies, queue_by_policy=queue_by_policy, default_queue=default)
+    rereview = {rule.policy_id: RereviewSettings.of(rule) for rule in RereviewRule.objects.all()}
+    _cache.update(at=time.monotonic(), policies=policies, queue_by_policy=queue_by_policy, default_queue=default,
+                  rereview=rereview)
 
 
 def _current():
@@ -50,6 +53,12 @@ def queue_for_policy(policy):
     if queue is None:
         raise Queue.DoesNotExist("no queue is configured: create one (the demo data and migrations add 'general')")
     return queue
+
+
+def rereview_settings_for(policy) -> RereviewSettings:
+    """The re-review rule for a new report's policy: its own, else the default row, else the built-in defaults."""
+    rules = _current()["rereview"]
+    return rules.get(policy.pk) or rules.get(None) or DEFAULT_SETTINGS
 
 
 def cases_for_source(*, source):

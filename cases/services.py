@@ -15,10 +15,11 @@ from config.sql import update_from_values
 
 from .errors import IdempotencyConflict
 from .ids import uuid7
-from .models import Case, CaseState, Policy, Queue, Report, Source, Subject, SubjectKind
+from .models import Case, CaseState, Policy, Queue, Report, RereviewRule, Source, Subject, SubjectKind
 from .priority import REPORTER_WEIGHTS, case_priority, reach_of
-from .selectors import invalidate_configuration_cache, queue_for_policy
-from .states import check_transition
+from .rereview import content_changed, content_hash, judge_after_decision, reopen_reasons
+from .selectors import invalidate_configuration_cache, queue_for_policy, rereview_settings_for
+from .states import REVIEWING_STATES, check_transition
 
 SUBJECT_OPTIONAL_FIELDS = ("url", "display_name", "latest_text", "latest_media", "language", "metadata", "author_id")
 _JSON_COLUMNS = {"latest_media", "metadata"}
@@ -163,6 +164,16 @@ class IntakeHooks:
     def priority_changed(self, *, case_id, priority):
         return None
 
+    def case_rerouted(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind):
+        """An open case got a report more severe than any before: move it to
+        the workflow that policy routes to, if that is another one. Returns
+        audit data when it moved the case, None when it left it where it is."""
+        return None
+
+    def case_reopened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind, reasons):
+        """A decided case re-opens: start a new review round. Returns audit data."""
+        return {}
+
 
 NO_HOOKS = IntakeHooks()
 
@@ -206,9 +217,10 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
             source=source, subject_id=subject_id, subject_created=subject_created, policy=item.policy,
             reporter_weight=weight, classifier_score=item.classifier_score, reach=reach, now=now,
         )
-        priority_before = case["priority"]
         if not opened:
-            case = _join_case(case=case, item=item, weight=weight, reach=reach, now=now)
+            result, _case = _file_into_case(source=source, api_client_id=api_client_id, actor=actor, item=item,
+                                            subject_id=subject_id, case=case, reach=reach, now=now, hooks=hooks)
+            return result
 
         report_id = uuid7()
         body = {
@@ -217,49 +229,145 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
                 "id": str(case["id"]), "state": case["state"], "priority": case["priority"],
                 "report_count": case["report_count"],
             },
-            "deduplicated": not opened,
+            "deduplicated": False,
+            "effect": EFFECT_OPENED,
         }
-        status = 201 if opened else 200
-        Report(
-            id=report_id, case_id=case["id"], subject_id=subject_id, source=source, api_client_id=api_client_id,
-            reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
-            policy=item.policy, description=item.description, jurisdiction=list(item.jurisdiction),
-            classifier_score=item.classifier_score, snapshot=subject_in.as_received, received_at=now,
-            idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
-            response={"status": status, "body": body} if item.idempotency_key is not None else None,
-        ).save(force_insert=True)
-
-        if opened:
-            routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
-                                        jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now,
-                                        reporter_kind=item.reporter_kind)
-            audit.record(
-                stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
-                target_type="case", target_id=case["id"],
-                data={
-                    "report_id": str(report_id), "subject_id": str(subject_id), "policy": item.policy.code,
-                    "reporter_kind": item.reporter_kind, "queue_id": case["queue_id"], "priority": case["priority"],
-                    "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
-                    **routing,
-                },
-            )
-        else:
-            if case["priority"] != priority_before:
-                hooks.priority_changed(case_id=case["id"], priority=case["priority"])
-            audit.record(
-                stream=case_stream(case["id"]), action="report.filed", actor=actor,
-                target_type="case", target_id=case["id"],
-                data={
-                    "report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
-                    "report_count": case["report_count"], "priority": [priority_before, case["priority"]],
-                },
-            )
+        status = 201
+        _save_report(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
+                     api_client_id=api_client_id, item=item, now=now, status=status, body=body)
+        routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
+                                    jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now,
+                                    reporter_kind=item.reporter_kind)
+        audit.record(
+            stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
+            target_type="case", target_id=case["id"],
+            data={
+                "report_id": str(report_id), "subject_id": str(subject_id), "policy": item.policy.code,
+                "reporter_kind": item.reporter_kind, "queue_id": case["queue_id"], "priority": case["priority"],
+                "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+                **routing,
+            },
+        )
     return FileResult(status=status, body=body)
+
+
+# What a report did (the `effect` of the response body).
+EFFECT_OPENED = "opened_case"
+EFFECT_JOINED = "joined_case"
+EFFECT_REROUTED = "rerouted_case"
+EFFECT_REOPENED = "reopened_review"
+EFFECT_POST_DECISION = "post_decision"
+
+
+def _save_report(*, report_id, case_id, subject_id, source, api_client_id, item, now, status, body):
+    Report(
+        id=report_id, case_id=case_id, subject_id=subject_id, source=source, api_client_id=api_client_id,
+        reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+        policy=item.policy, description=item.description, jurisdiction=list(item.jurisdiction),
+        classifier_score=item.classifier_score, snapshot=item.subject.as_received, received_at=now,
+        idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
+        response={"status": status, "body": body} if item.idempotency_key is not None else None,
+    ).save(force_insert=True)
+
+
+def _routing_policy(*, case_id, item, max_severity):
+    """The policy a new round is routed by: the most severe reported on the
+    case (the new report's when it is the most severe)."""
+    if item.policy.severity >= max_severity:
+        return item.policy
+    policy_id = (Report.objects.filter(case_id=case_id).order_by("-policy__severity", "received_at", "id")
+                 .values_list("policy_id", flat=True).first())
+    return Policy.objects.get(pk=policy_id) if policy_id is not None else item.policy
+
+
+def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, reach, now, hooks):
+    """Files one report into an existing case whose row the caller holds
+    locked (the intake statement's ON CONFLICT DO UPDATE): joins a case under
+    review (re-routing it when the report is more severe than any before),
+    or applies the re-review rules to a decided one. Returns (FileResult,
+    the case as it is now)."""
+    before = dict(case)
+    state = case["state"]
+    reasons, new_reporter, effect = [], None, EFFECT_JOINED
+    if state == CaseState.DECIDED:
+        settings_ = rereview_settings_for(item.policy)
+        facts = judge_after_decision(case_id=case["id"], decided_at=case["decided_at"],
+                                     reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+                                     settings=settings_, now=now)
+        new_reporter = not facts.reporter_is_known
+        reasons = reopen_reasons(settings=settings_, report_severity=item.policy.severity,
+                                 decided_severity=case["decided_severity"], reporter_kind=item.reporter_kind,
+                                 facts=facts, changed=content_changed(case["decided_content_hash"], item.subject.fields))
+        effect = EFFECT_REOPENED if reasons else EFFECT_POST_DECISION
+    case = _join_counts(case=case, item=item, reach=reach, new_reporter=new_reporter)
+    updates, routing = {}, None
+    if effect == EFFECT_REOPENED:
+        policy = _routing_policy(case_id=case["id"], item=item, max_severity=case["max_severity"])
+        queue_id = queue_for_policy(policy).pk if item.policy.severity > before["max_severity"] else case["queue_id"]
+        routing = hooks.case_reopened(case_id=case["id"], policy_id=policy.pk, queue_id=queue_id,
+                                      jurisdictions=item.jurisdiction, priority=case["priority"], now=now,
+                                      reporter_kind=item.reporter_kind, reasons=reasons)
+        check_transition(state, CaseState.OPEN)
+        updates = dict(state=CaseState.OPEN, queue_id=queue_id, at_risk_since=None, reopen_count=F("reopen_count") + 1,
+                       post_decision_report_count=0)
+    elif effect == EFFECT_POST_DECISION:
+        updates = dict(post_decision_report_count=F("post_decision_report_count") + 1)
+    elif state in REVIEWING_STATES and item.policy.severity > before["max_severity"]:
+        queue_id = queue_for_policy(item.policy).pk
+        routing = hooks.case_rerouted(case_id=case["id"], policy_id=item.policy.pk, queue_id=queue_id,
+                                      jurisdictions=item.jurisdiction, priority=case["priority"], now=now,
+                                      reporter_kind=item.reporter_kind)
+        if routing is not None:
+            effect = EFFECT_REROUTED
+            target = CaseState.OPEN
+            check_transition(state, target)
+            updates = dict(state=target, queue_id=queue_id, at_risk_since=None)
+    if "state" in updates:
+        case["state"] = updates["state"]
+        case["queue_id"] = updates["queue_id"]
+    Case.objects.filter(pk=case["id"]).update(
+        report_count=F("report_count") + 1, reporter_count=case["reporter_count"],
+        reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
+        max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now, **updates,
+    )
+
+    report_id = uuid7()
+    body = {
+        "report_id": str(report_id),
+        "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
+                 "report_count": case["report_count"]},
+        "deduplicated": True,
+        "effect": effect,
+    }
+    status = 200
+    _save_report(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
+                 api_client_id=api_client_id, item=item, now=now, status=status, body=body)
+    if case["priority"] != before["priority"] and effect not in (EFFECT_REOPENED, EFFECT_REROUTED):
+        hooks.priority_changed(case_id=case["id"], priority=case["priority"])
+    data = {"report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
+            "report_count": case["report_count"], "priority": [before["priority"], case["priority"]]}
+    if effect == EFFECT_POST_DECISION:
+        data["post_decision"] = True
+    audit.record(stream=case_stream(case["id"]), action="report.filed", actor=actor, target_type="case",
+                 target_id=case["id"], data=data)
+    if effect == EFFECT_REOPENED:
+        audit.record(stream=case_stream(case["id"]), action="case.state_changed", actor=actor, target_type="case",
+                     target_id=case["id"], data={
+                         "from": state, "to": CaseState.OPEN, "trigger": "rereview", "reasons": reasons,
+                         "report_id": str(report_id), "policy": item.policy.code, "queue_id": case["queue_id"],
+                         "priority": case["priority"], **(routing or {})})
+    elif effect == EFFECT_REROUTED:
+        audit.record(stream=case_stream(case["id"]), action="case.routed", actor=actor, target_type="case",
+                     target_id=case["id"], data={
+                         "from": state, "to": case["state"], "trigger": "rerouted", "report_id": str(report_id),
+                         "policy": item.policy.code, "queue_id": case["queue_id"], "priority": case["priority"],
+                         **routing})
+    return FileResult(status=status, body=body), case
 
 
 _CASE_RETURNING = (
     "id, state, priority, report_count, reporter_count, max_severity, reporter_weight, "
-    "max_classifier_score, queue_id, previous_case_id"
+    "max_classifier_score, queue_id, previous_case_id, decided_at, decided_severity, decided_content_hash"
 )
 
 
@@ -269,6 +377,10 @@ def _case_row(row):
     case["id"] = _from_db_uuid(case["id"])
     if case["previous_case_id"] is not None:
         case["previous_case_id"] = _from_db_uuid(case["previous_case_id"])
+    if isinstance(case["decided_at"], str):  # SQLite
+        case["decided_at"] = Case._meta.get_field("decided_at").to_python(case["decided_at"])
+        if timezone.is_naive(case["decided_at"]):
+            case["decided_at"] = timezone.make_aware(case["decided_at"], timezone.utc)
     return case
 
 
@@ -302,27 +414,24 @@ def _find_or_open_case(*, source, subject_id, subject_created, policy, reporter_
     return case["id"] == new_id, case
 
 
-def _join_case(*, case, item, weight, reach, now):
-    """Adds one report to a locked open case: counts, aggregates, priority."""
-    new_reporter = not Report.objects.filter(
-        case_id=case["id"], reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id
-    ).exists()
+def _join_counts(*, case, item, reach, new_reporter=None):
+    """One more report on a locked case: counts, aggregates, priority (the
+    caller writes them). `new_reporter` None: looked up."""
+    if new_reporter is None:
+        new_reporter = not Report.objects.filter(
+            case_id=case["id"], reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id
+        ).exists()
     case = dict(case)
     case["report_count"] += 1
     if new_reporter:
         case["reporter_count"] += 1
-        case["reporter_weight"] += weight
+        case["reporter_weight"] += REPORTER_WEIGHTS[item.reporter_kind]
     case["max_severity"] = max(case["max_severity"], item.policy.severity)
     if item.classifier_score is not None:
         case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, item.classifier_score)
     case["priority"] = case_priority(
         max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
         max_classifier_score=case["max_classifier_score"], reach=reach,
-    )
-    Case.objects.filter(pk=case["id"]).update(
-        report_count=F("report_count") + 1, reporter_count=case["reporter_count"],
-        reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
-        max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now,
     )
     return case
 
@@ -344,6 +453,14 @@ def case_change_state(*, case_id, to_state, actor, reason="", trigger=""):
         if to_state == CaseState.CLOSED:
             case.closed_at = now
             fields.append("closed_at")
+        if to_state == CaseState.DECIDED:
+            # What the re-review rules compare later reports with (cases/rereview.py).
+            text, media = Subject.objects.filter(pk=case.subject_id).values_list("latest_text", "latest_media").get()
+            case.decided_at = now
+            case.decided_severity = case.max_severity
+            case.decided_content_hash = content_hash(text, media)
+            case.post_decision_report_count = 0
+            fields += ["decided_at", "decided_severity", "decided_content_hash", "post_decision_report_count"]
         case.save(update_fields=fields)
         audit.record(
             stream=case_stream(case.pk), action="case.state_changed", actor=actor, target_type="case",
@@ -412,6 +529,44 @@ def queue_save(*, queue, actor, policies=None, restricted_to=None):
         audit.record(stream=CONFIG_STREAM, action="queue.changed", actor=actor, target_type="queue",
                      target_id=queue.slug, data=data)
         return queue
+
+
+_RULE_FIELDS = ("policy", "on_more_severe", "on_trusted_flagger", "on_content_change", "new_reporters", "window_hours")
+
+
+def _rule_values(rule):
+    return {"policy": rule.policy.code if rule.policy_id else None,
+            **{n: getattr(rule, n) for n in _RULE_FIELDS if n != "policy"}}
+
+
+def rereview_rule_save(*, rule: RereviewRule, actor: Actor) -> RereviewRule:
+    """Creates or updates a re-review rule (admin), validated, audited with a
+    before/after diff on the configuration stream; intake sees it within
+    the configuration cache's few seconds."""
+    with transaction.atomic():
+        before = {}
+        if rule.pk:
+            old = RereviewRule.objects.select_for_update(of=("self",)).select_related("policy").filter(pk=rule.pk).first()
+            before = _rule_values(old) if old else {}
+        rule.full_clean()
+        rule.save()
+        changes = field_changes(before, _rule_values(rule), _RULE_FIELDS)
+        transaction.on_commit(invalidate_configuration_cache)
+        if changes:
+            audit.record(stream=CONFIG_STREAM, action="routing_rule.changed", actor=actor, target_type="rereview_rule",
+                         target_id=rule.policy.code if rule.policy_id else "default",
+                         data={"rule": "rereview", "changes": changes, "created": not before})
+        return rule
+
+
+def rereview_rule_delete(*, rule: RereviewRule, actor: Actor) -> None:
+    """Removes a rule: its policy falls back to the default rule (audited)."""
+    with transaction.atomic():
+        values = _rule_values(rule)
+        RereviewRule.objects.filter(pk=rule.pk).delete()
+        transaction.on_commit(invalidate_configuration_cache)
+        audit.record(stream=CONFIG_STREAM, action="routing_rule.changed", actor=actor, target_type="rereview_rule",
+                     target_id=values["policy"] or "default", data={"rule": "rereview", "deleted": values})
 
 
 def source_get_or_create(*, name, actor):
@@ -500,6 +655,22 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 .values_list("case_id", "reporter_kind", "reporter_external_id")
             )
 
+        # Cases that a report may move (a decided case and the re-review rules; an open case and a more severe
+        # policy) take their items one by one, as single reports would; the rest are written in bulk.
+        # The most severe policy among a subject's items routes a case this batch opens.
+        most_severe, special = {}, set()
+        for index in todo:
+            it = items[index]
+            subject_id = subject_ids[(it.subject.kind, it.subject.external_id)][0]
+            if subject_id not in most_severe or it.policy.severity > most_severe[subject_id].severity:
+                most_severe[subject_id] = it.policy
+        for subject_id, case in cases.items():
+            if case["opened"]:
+                continue
+            if case["state"] == CaseState.DECIDED or (
+                    case["state"] in REVIEWING_STATES and most_severe[subject_id].severity > case["max_severity"]):
+                special.add(subject_id)
+
         # 5. Apply the items in order.
         reports, audit_entries, touched, to_route = [], [], {}, []
         for index in todo:
@@ -507,6 +678,12 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
             subject_id, metadata, _created = subject_ids[(it.subject.kind, it.subject.external_id)]
             metadata = item_metadata.get(index, metadata)
             case = cases[subject_id]
+            if subject_id in special:
+                results[index], joined = _file_into_case(
+                    source=source, api_client_id=api_client_id, actor=actor, item=it, subject_id=subject_id,
+                    case=case, reach=reach_of(metadata), now=now, hooks=hooks)
+                cases[subject_id] = {**joined, "opened": False}
+                continue
             opened_by_this = case["opened"] and first_item[subject_id] == index
             priority_before = case["priority"]
             if opened_by_this:
@@ -532,6 +709,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
                          "report_count": case["report_count"]},
                 "deduplicated": not opened_by_this,
+                "effect": EFFECT_OPENED if opened_by_this else EFFECT_JOINED,
             }
             status = 201 if opened_by_this else 200
             results[index] = FileResult(status=status, body=body)
@@ -550,7 +728,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                     "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
                 }
                 # routing (below, for all opened cases at once) adds its result to this event's data
-                to_route.append((dict(case_id=case["id"], policy_id=it.policy.pk, queue_id=case["queue_id"],
+                to_route.append((dict(case_id=case["id"], policy_id=most_severe[subject_id].pk, queue_id=case["queue_id"],
                                       jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
                                       reporter_kind=it.reporter_kind), opened_data))
                 audit_entries.append(dict(

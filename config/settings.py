@@ -111,6 +111,8 @@ try:
     SLA_WARN_FRACTION = env_float("SLA_WARN_FRACTION", 0.75, minimum=0.01, maximum=1.0)
     SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)
     SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500, minimum=1, maximum=100_000)
+    # How often decided cases are checked for closing (reviews/closing.py). Default: 300; 1 to 86400.
+    CASE_CLOSE_SWEEP_SECONDS = env_int("CASE_CLOSE_SWEEP_SECONDS", 300, minimum=1, maximum=86400)
     SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 60, minimum=1)
     # Outbound webhooks (integrations/webhooks; docs/webhooks.md).
     WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", [])]
@@ -383,6 +385,10 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": SLA_SWEEP_SECONDS}},
     "claim-leases": {"task": "reviews.tasks.sweep_leases_task", "schedule": timedelta(seconds=SLA_SWEEP_SECONDS),
                      "options": {"expires": SLA_SWEEP_SECONDS}},
+    # Closes decided cases whose decision was delivered and whose appeal window passed (reviews/closing.py).
+    "case-auto-close": {"task": "reviews.tasks.sweep_closures_task",
+                        "schedule": timedelta(seconds=CASE_CLOSE_SWEEP_SECONDS),
+                        "options": {"expires": CASE_CLOSE_SWEEP_SECONDS}},
     # Tails the audit log into webhook deliveries and starts a sender for every endpoint with work due.
     "webhook-tick": {"task": "integrations.tasks.webhook_tick_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},

@@ -6,4 +6,10 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from reviews.closing import register_delivery_check
+
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extension)
+        from .webhooks.delivered import cases_with_undelivered_decisions
+
+        # A decided case closes only once its decision reached every subscribed endpoint.
+        register_delivery_check(cases_with_undelivered_decisions)

@@ -350,10 +350,19 @@ class CaseSummarySerializer(serializers.Serializer):
     url = serializers.URLField()
 
 
+
+EFFECT_HELP = ("what the report did: opened_case (a new case), joined_case (an open case), rerouted_case (an open "
+               "case moved to the more severe workflow this report's policy routes to), reopened_review (a decided "
+               "case re-opened for a new review round by the re-review rules), post_decision (joined a decided case "
+               "without re-opening it: counted, no new review)")
+EFFECTS = ["opened_case", "joined_case", "rerouted_case", "reopened_review", "post_decision"]
+
+
 class ReportOutSerializer(serializers.Serializer):
     report_id = serializers.UUIDField()
     case = CaseSummarySerializer()
-    deduplicated = serializers.BooleanField(help_text="true when the report joined an open case")
+    deduplicated = serializers.BooleanField(help_text="true when the report joined an existing (not closed) case")
+    effect = serializers.ChoiceField(choices=EFFECTS, required=False, help_text=EFFECT_HELP)
 
 
 class ErrorItemSerializer(serializers.Serializer):
@@ -380,6 +389,7 @@ class BatchItemResultSerializer(serializers.Serializer):
     report_id = serializers.UUIDField(required=False)
     case = CaseSummarySerializer(required=False)
     deduplicated = serializers.BooleanField(required=False)
+    effect = serializers.ChoiceField(choices=EFFECTS, required=False, help_text=EFFECT_HELP)
     errors = ErrorItemSerializer(many=True, required=False)
 
 
@@ -435,7 +445,8 @@ class DecisionOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     sequence = serializers.IntegerField(help_text="position in the decision feed (GET /api/v1/decisions)")
     # A plain string in the schema: an enum named "kind" would collide with the subject's kind.
-    kind = serializers.CharField(help_text="original, or the result of an appeal against the decision it supersedes: "
+    kind = serializers.CharField(help_text="original; rereview (a later review round decided again); or the result of an "
+                                           "appeal against the decision it supersedes: "
                                            + ", ".join(DecisionKind.values))
     outcome = serializers.CharField(help_text="the action, e.g. remove_content, suspend_account, no_violation")
     policy = serializers.CharField(allow_null=True, help_text="code of the policy the decision rests on")
@@ -466,6 +477,9 @@ class CaseOutSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
     previous_case_id = serializers.UUIDField(allow_null=True)
+    post_decision_report_count = serializers.IntegerField(
+        help_text="reports that joined the case after its current decision without re-opening it")
+    reopen_count = serializers.IntegerField(help_text="review rounds the re-review rules opened after a decision")
     subject = SubjectOutSerializer()
     decision = DecisionOutSerializer(allow_null=True, help_text="the current decision, or null before one is made")
     reports = CaseReportSerializer(many=True, required=False,

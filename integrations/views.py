@@ -207,6 +207,7 @@ def _case_out(request, case, reports=None, truncated=False, decision=None):
         "queue": case.queue.slug, "report_count": case.report_count, "reporter_count": case.reporter_count,
         "opened_at": case.opened_at, "updated_at": case.updated_at, "closed_at": case.closed_at,
         "previous_case_id": str(case.previous_case_id) if case.previous_case_id else None,
+        "post_decision_report_count": case.post_decision_report_count, "reopen_count": case.reopen_count,
         "subject": _subject_out(case.subject),
         "decision": decision_out(decision),
     }

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditEvent
 from audit.services import case_stream
@@ -89,6 +90,8 @@ class CaseFile:
     events_total: int
     assignable: list
     previous_case_id: object = None  # the previous case about this subject, when the viewer may see it
+    # Why the case re-opened after a decision (newest first): [{"at", "reasons": [label, ...]}].
+    reopenings: list = field(default_factory=list)
 
     @property
     def subject(self):
@@ -360,5 +363,22 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
         recent_reports=recent, reviews=files, current=current, outcomes=outcomes, policies=policies,
         my_seat=my_seat, my_vote=my_vote, decisions=decisions, related=_related(case, media, viewer), notes=notes,
         events=events, events_total=total, assignable=assignable,
-        previous_case_id=case.previous_case_id if case.previous_visible else None,
+        previous_case_id=case.previous_case_id if case.previous_visible else None, reopenings=_reopenings(case.pk),
     )
+
+
+REOPEN_REASON_LABELS = {
+    "more_severe": _("a report under a more severe policy"),
+    "trusted_flagger": _("a trusted flagger's report"),
+    "content_changed": _("the content changed since the decision"),
+    "new_reporters": _("enough new reporters within the window"),
+}
+
+
+def _reopenings(case_id):
+    """The re-review rounds the re-review rules opened, with their reasons (from the audit trail)."""
+    rows = (AuditEvent.objects.filter(stream=case_stream(case_id), action="case.state_changed",
+                                      data__trigger="rereview").order_by("-seq").values("created_at", "data")[:20])
+    return [{"at": r["created_at"],
+             "reasons": [REOPEN_REASON_LABELS.get(code, code) for code in r["data"].get("reasons", [])]}
+            for r in rows]

@@ -7,12 +7,14 @@ hooks in here, inside the same transaction.
 """
 
 import logging
+import time
 
 from django.db import IntegrityError, OperationalError, transaction
 
 from cases.services import IntakeHooks, report_file, reports_file_batch
 
 from .services import route_new_case, route_new_cases, sync_priority
+from .services.routing import case_reopen_round, case_reroute
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,12 @@ class _ReviewHooks(IntakeHooks):
     def priority_changed(self, *, case_id, priority):
         sync_priority(case_id=case_id, priority=priority)
 
+    def case_rerouted(self, **kwargs):
+        return case_reroute(**kwargs)
+
+    def case_reopened(self, **kwargs):
+        return case_reopen_round(**kwargs)
+
 
 HOOKS = _ReviewHooks()
 
@@ -42,7 +50,8 @@ def _is_retryable(exc):
         return True
     cause = getattr(exc, "__cause__", None)
     sqlstate = getattr(cause, "sqlstate", None)
-    return sqlstate in ("40P01", "40001")
+    # 55P03: re-routing found the case's review locked by a vote or claim (NOWAIT, reviews.services.routing).
+    return sqlstate in ("40P01", "40001", "55P03")
 
 
 def _with_retries(fn):
@@ -54,6 +63,8 @@ def _with_retries(fn):
             if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
                 raise
             log.info("intake attempt %d conflicted (%s); retrying", attempt, exc.__class__.__name__)
+            if getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "55P03":
+                time.sleep(0.05 * attempt)  # give the vote or claim holding the review time to commit
 
 
 def report_intake(*, source, api_client_id, actor, item):

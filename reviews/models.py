@@ -190,6 +190,8 @@ class Review(models.Model):
     proposed_duration_days = models.PositiveIntegerField(null=True, blank=True)
     proposed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     appeal = models.ForeignKey("Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="reviews")
+    # The decision a re-review round (re-opened after it by the re-review rules) may supersede.
+    follows_decision = models.ForeignKey("Decision", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_duration_days = models.PositiveIntegerField(null=True, blank=True)
@@ -295,6 +297,8 @@ class DecisionKind(models.TextChoices):
     APPEAL_UPHELD = "appeal_upheld", "Upheld on appeal"
     APPEAL_OVERTURNED = "appeal_overturned", "Overturned on appeal"
     APPEAL_MODIFIED = "appeal_modified", "Modified on appeal"
+    # A later review round (re-opened by the re-review rules) decided again; supersedes the previous decision.
+    REREVIEW = "rereview", "Decided again after a re-review"
 
 
 class Decision(models.Model):

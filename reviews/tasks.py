@@ -27,3 +27,10 @@ def sweep_breaches_task():
 @shared_task(**RETRY)
 def sweep_leases_task():
     return sweeps.sweep_leases()
+
+
+@shared_task(**RETRY)
+def sweep_closures_task():
+    from . import closing
+
+    return closing.sweep_closures()

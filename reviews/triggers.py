@@ -21,6 +21,9 @@ APPEAL = "appeal"  # an appeal opened, or was decided
 LEASE_EXPIRED = "lease_expired"  # a claim's lease ran out
 RELEASE = "release"  # a holder or a lead gave a seat back
 REVIEW_CLOSED = "review_closed"  # the review ended with seats still claimed
+REROUTED = "rerouted"  # a more severe report moved an open case to another workflow (review superseded)
+REREVIEW = "rereview"  # the re-review rules re-opened a decided case for a new round
+AUTO_CLOSE = "auto_close"  # the closing sweep closed a decided case
 
 ALL = frozenset({ROUTING, FIRST_CLAIM, CONSENSUS, APPROVAL, SPLIT, REJECTION, ESCALATION, SLA_BREACH, LEAD_HOLD,
-                 LEAD_RESUME, DECISION, APPEAL, LEASE_EXPIRED, RELEASE, REVIEW_CLOSED})
+                 LEAD_RESUME, DECISION, APPEAL, LEASE_EXPIRED, RELEASE, REVIEW_CLOSED, REROUTED, REREVIEW, AUTO_CLOSE})

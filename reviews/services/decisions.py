@@ -66,6 +66,11 @@ def _decide_from_review(*, review, result, actor, now):
     deciding_votes = [v for v in votes if v.outcome_id == result["outcome"].pk or v.approved]
     kind, supersedes = DecisionKind.ORIGINAL, None
     appeal = review.appeal
+    if appeal is None:
+        # A re-review round (re-opened by the re-review rules) supersedes the decision it followed.
+        supersedes = Decision.objects.filter(case=review.case, is_current=True).select_related("outcome").first()
+        if supersedes is not None:
+            kind = DecisionKind.REREVIEW
     if appeal is not None:
         supersedes = appeal.decision
         if result["outcome"].pk == supersedes.outcome_id and result["policy"] == supersedes.policy:

@@ -57,7 +57,7 @@ def test_valid_items_are_filed_and_invalid_ones_reported_in_order(api, counts):
             assert set(r) == {"index", "status", "errors"}
             assert all(set(e) == {"field", "code", "message"} for e in r["errors"])
         else:
-            assert set(r) == {"index", "status", "report_id", "case", "deduplicated"}
+            assert set(r) == {"index", "status", "report_id", "case", "deduplicated", "effect"}
             assert r["case"]["url"] == f"http://testserver/api/v1/cases/{r['case']['id']}"
     after = counts()
     assert after["reports"] == before["reports"] + 2
@@ -152,7 +152,7 @@ def test_item_idempotency_key_replays_an_earlier_request(api, counts):
     results = batch(api, [item("p", idempotency_key="from-single"), item("q", idempotency_key="from-batch")])["results"]
 
     assert results[0]["status"] == 201
-    assert {k: results[0][k] for k in ("report_id", "case", "deduplicated")} == single.json()
+    assert {k: results[0][k] for k in ("report_id", "case", "deduplicated", "effect")} == single.json()
     assert {k: v for k, v in results[1].items() if k != "index"} == {k: v for k, v in earlier.items() if k != "index"}
     assert counts() == before
 

@@ -27,8 +27,8 @@ def test_case_detail_has_the_subject_and_its_reports(api, file_report):
     assert response.status_code == 200
     case = response.json()
     assert set(case) == {"id", "url", "state", "priority", "queue", "report_count", "reporter_count", "opened_at",
-                         "updated_at", "closed_at", "previous_case_id", "subject", "decision", "reports",
-                         "reports_truncated"}
+                         "updated_at", "closed_at", "previous_case_id", "post_decision_report_count", "reopen_count",
+                         "subject", "decision", "reports", "reports_truncated"}
     assert case["decision"] is None
     assert case["id"] == first["case"]["id"]
     assert case["url"] == first["case"]["url"]
@@ -248,6 +248,9 @@ def test_list_with_decisions_and_appeals_runs_a_fixed_number_of_queries(steady_a
         assert len(page) == page_size
         return len(captured), page
 
+    # The API key lookup is cached for 2 s: the setup above can outlast it on a loaded machine, so the first
+    # measured request would also pay for authentication. Warm it; the counts compare list work only.
+    _results(api.get(f"{CASES_URL}?page_size=1"))
     one, _ = queries(1)
     count, page = queries(8)
     assert count == one and count <= 8

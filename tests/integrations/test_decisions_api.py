@@ -249,6 +249,7 @@ def test_the_feed_runs_a_fixed_number_of_queries(steady_auth_cache, api, appeals
             assert len(feed(api, page_size=page_size)["results"]) == page_size
         return len(captured)
 
+    feed(api, page_size=1)  # the API key lookup is cached for 2 s, which the setup can outlast on a loaded machine
     assert queries(1) == queries(7)
     assert queries(7) <= 4
 

@@ -65,7 +65,12 @@ def test_schema_documents_the_report_request_and_responses(schema):
     operation = schema["paths"]["/api/v1/reports"]["post"]
     for status in (200, 201):
         out = _response_schema(schema, "/api/v1/reports", "post", status)
-        assert set(out["properties"]) == {"report_id", "case", "deduplicated"}
+        assert set(out["properties"]) == {"report_id", "case", "deduplicated", "effect"}
+        effect = out["properties"]["effect"]
+        effect = _resolve(schema, effect["$ref"]) if "$ref" in effect else _resolve(schema, effect["allOf"][0]["$ref"]) \
+            if "allOf" in effect else effect
+        assert set(effect["enum"]) == {"opened_case", "joined_case", "rerouted_case",
+                                                            "reopened_review", "post_decision"}
     request = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert {"subject", "policy"} <= set(request["required"])
     headers = [p for p in operation["parameters"] if p["in"] == "header"]

@@ -18,7 +18,8 @@ def test_first_report_opens_a_case_with_201_and_the_documented_body(api, report_
 
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"report_id", "case", "deduplicated"}
+    assert set(body) == {"report_id", "case", "deduplicated", "effect"}
+    assert body["effect"] == "opened_case"
     assert set(body["case"]) == {"id", "state", "priority", "report_count", "url"}
     assert body["deduplicated"] is False
     assert body["case"]["state"] == "open"
