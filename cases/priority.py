@@ -15,6 +15,10 @@ counts as 0. The result is an integer from 100 to 850; higher is worked first.
 
 import math
 
+# The highest priority a case can have: the formula's maximum, and the cap of
+# every rise (escalation, SLA breach) so that nothing outranks the worst report.
+MAX_PRIORITY = 850
+
 REPORTER_WEIGHTS = {"user": 1, "staff": 2, "trusted_flagger": 3, "automated": 0}
 REACH_KEYS = ("reach", "followers_count", "view_count")
 

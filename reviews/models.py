@@ -22,6 +22,9 @@ class Outcome(models.Model):
     is_violation = models.BooleanField(default=True, help_text="false only for outcomes like no_violation")
     requires_approval = models.BooleanField(default=False)
     time_limited = models.BooleanField(default=False, help_text="a vote for it must carry a duration")
+    approval_over_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="a time-limited outcome longer than this many days requires approval (e.g. long suspensions)")
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
 
@@ -62,6 +65,9 @@ class WorkflowVersion(models.Model):
     approval_stage_key = models.SlugField(max_length=50, blank=True, help_text="four-eyes stage for outcomes requiring approval")
     escalation_stage_key = models.SlugField(max_length=50, blank=True, help_text="where manual escalations go")
     appeal_stage_key = models.SlugField(max_length=50, blank=True, help_text="where appeals are reviewed")
+    final_appeal_stage_key = models.SlugField(
+        max_length=50, blank=True,
+        help_text="where an appeal of an appeal decision is reviewed; its decision is final (empty: one appeal only)")
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -107,6 +113,10 @@ class Stage(models.Model):
     on_timeout = models.SlugField(max_length=50, blank=True,
                                   help_text='a stage key, "raise_priority", or empty (record the breach only)')
     exclude_earlier_reviewers = models.BooleanField(default=False)
+    next_tier = models.SlugField(
+        max_length=50, blank=True,
+        help_text="the higher tier (an escalation stage): where 'escalate' and a rejected proposal from this stage "
+                  "go; empty at the top tier")
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -172,6 +182,9 @@ class Review(models.Model):
     proposed_duration_days = models.PositiveIntegerField(null=True, blank=True)
     proposed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     appeal = models.ForeignKey("Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="reviews")
+    # Who may not sit in this review although the stage would let them: the
+    # proposer and the rejecting approvers of a rejected proposal.
+    barred_user_ids = models.JSONField(default=list, blank=True)
     result_outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_duration_days = models.PositiveIntegerField(null=True, blank=True)
@@ -275,7 +288,8 @@ class ReviewNote(models.Model):
 class DecisionKind(models.TextChoices):
     ORIGINAL = "original", "Original decision"
     APPEAL_UPHELD = "appeal_upheld", "Upheld on appeal"
-    APPEAL_OVERTURNED = "appeal_overturned", "Overturned on appeal"
+    # Reversed either way: a violation found to be none, or "no action" found to be a violation.
+    APPEAL_OVERTURNED = "appeal_overturned", "Reversed on appeal"
     APPEAL_MODIFIED = "appeal_modified", "Modified on appeal"
 
 
@@ -303,6 +317,8 @@ class Decision(models.Model):
     supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_current = models.BooleanField(default=True)
     sequence = models.BigIntegerField(unique=True, help_text="position in the decision feed")
+    appeals_exhausted = models.BooleanField(
+        default=False, help_text="decided in the final appeal tier: only out-of-court dispute settlement remains")
 
     class Meta:
         constraints = [
@@ -342,6 +358,7 @@ class Appeal(models.Model):
     result_decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    level = models.PositiveSmallIntegerField(default=1, help_text="1: appeal of the original decision; 2: final tier")
 
     class Meta:
         constraints = [

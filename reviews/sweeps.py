@@ -14,12 +14,14 @@ import time
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
 from audit.services import case_stream
 from cases.models import Case
+from cases.priority import MAX_PRIORITY
 from config.sql import update_from_values
 
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
@@ -132,12 +134,12 @@ def _breach_batch(*, now, batch_size):
         change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
         if review.stage.on_timeout == RAISE_PRIORITY:
-            change["priority"] += bonus
+            change["priority"] = min(MAX_PRIORITY, change["priority"] + bonus)
             continue
         if target is None:
             continue
         if target.kind == StageKind.ESCALATION:
-            change["priority"] += bonus
+            change["priority"] = min(MAX_PRIORITY, change["priority"] + bonus)
             new_state = CaseState.ESCALATED
         else:
             new_state = CaseState.IN_REVIEW
@@ -172,7 +174,7 @@ def _breach_batch(*, now, batch_size):
             state=SeatState.RELEASED, released_at=now)
         Review.objects.bulk_create(new_reviews)
     if raised:
-        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=F("priority") + bonus)
+        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=Least(F("priority") + bonus, MAX_PRIORITY))
     rows, moved_cases = [], {r.case_id for r in moved}
     for case_id, change in sorted(case_updates.items()):
         case = cases[case_id]

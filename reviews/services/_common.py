@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from cases.models import Case, Report
+from cases.priority import MAX_PRIORITY
 
 from ..models import (
     Review,
@@ -35,7 +36,7 @@ def _active_review(case_id, *, lock=True):
 
 
 def _raise_priority(case, now):
-    new = case.priority + settings.ESCALATION_PRIORITY_BONUS
+    new = min(MAX_PRIORITY, case.priority + settings.ESCALATION_PRIORITY_BONUS)
     Case.objects.filter(pk=case.pk).update(priority=new, updated_at=now)
     case.priority = new
 

@@ -17,7 +17,7 @@ from ..states import review_check_transition
 from ._common import _case_policy_id, _raise_priority
 
 
-def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason=""):
+def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason="", barred=(), data=None):
     reporter_kinds = set(Report.objects.filter(case=case).values_list("reporter_kind", flat=True).distinct())
     clock = sla.resolve(stage=stage, policy_id=_case_policy_id(case), priority=case.priority,
                         reporter_kinds=reporter_kinds)
@@ -29,7 +29,7 @@ def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason=
         proposed_outcome=proposed["outcome"] if proposed else None,
         proposed_policy=proposed["policy"] if proposed else None,
         proposed_duration_days=proposed["duration_days"] if proposed else None,
-        proposed_from=proposed["review"] if proposed else None,
+        proposed_from=proposed["review"] if proposed else None, barred_user_ids=sorted(set(barred)),
     )
     if case.at_risk_since is not None:
         Case.objects.filter(pk=case.pk).update(at_risk_since=None)  # a new stage, a new clock
@@ -37,7 +37,9 @@ def _open_review(*, case, stage, actor, now, proposed=None, appeal=None, reason=
     audit.record(stream=case_stream(case.pk), action="review.opened", actor=actor, target_type="review",
                  target_id=review.pk, data={"stage": stage.key, "kind": stage.kind, "rule": stage.rule,
                                             "reason": reason, "due_at": due_at.isoformat(),
-                                            "proposed": proposed["outcome"].code if proposed else None})
+                                            "proposed": proposed["outcome"].code if proposed else None,
+                                            **({"barred_user_ids": sorted(set(barred))} if barred else {}),
+                                            **(data or {})})
     return review
 
 
@@ -57,7 +59,7 @@ def _close_review(review, *, state, now, result=None, reason=""):
     Seat.objects.filter(review=review, state=SeatState.CLAIMED).update(state=SeatState.RELEASED, released_at=now)
 
 
-def _go_to(*, review, target, actor, now, reason, proposed=None):
+def _go_to(*, review, target, actor, now, reason, proposed=None, barred=(), data=None):
     """Moves the case from a closed review to the stage named `target`."""
     case = review.case
     stage = review.stage.version.stages.get(key=target)
@@ -69,5 +71,5 @@ def _go_to(*, review, target, actor, now, reason, proposed=None):
     if stage.kind == StageKind.APPROVAL and proposed is None:
         raise NotAllowed(f"stage {stage.key!r} is an approval stage but there is no result to approve")
     return _open_review(case=case, stage=stage, actor=actor, now=now, proposed=proposed, appeal=review.appeal,
-                        reason=reason)
+                        reason=reason, barred=barred, data=data)
 

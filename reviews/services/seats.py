@@ -46,6 +46,8 @@ def eligibility_problem(review, moderator, *, group_ids=None, identities=None, s
         moderator.groups.filter(pk=stage.group_id).exists()
     if not in_group:
         return f"not in the group {stage.group.name!r} that reviews stage {stage.key!r}"
+    if moderator.pk in (review.barred_user_ids or ()):
+        return "proposed or rejected this outcome earlier on this case (an approval cannot be shopped)"
     if not seat_checked:
         if Vote.objects.filter(review=review, reviewer=moderator).exists():
             return "already voted in this review"

@@ -19,6 +19,7 @@ from ..models import (
     Vote,
 )
 from ..states import seat_check_transition
+from .approvals import needs_approval, rejection_bars, rejection_target, reproposal_rule
 from .decisions import _decide_from_review
 from .lifecycle import _close_review, _go_to
 
@@ -74,9 +75,11 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
             _close_review(review, state=ReviewState.SPLIT, now=now, reason="split")
             audit.record(stream=case_stream(review.case_id), action="review.split", actor=actor,
                          target_type="review", target_id=review.pk, data={"votes": len(votes)})
-            _go_to(review=review, target=stage.on_split, actor=actor, now=now,
-                   reason="rejected in approval" if stage.kind == StageKind.APPROVAL else "split",
-                   proposed=None)
+            if stage.kind == StageKind.APPROVAL:
+                # approvers who cannot agree to approve have not approved: a rejection, just as sticky
+                _after_rejection(review=review, actor=actor, now=now, reason="rejected in approval")
+            else:
+                _go_to(review=review, target=stage.on_split, actor=actor, now=now, reason="split", proposed=None)
         return vote
 
 
@@ -101,6 +104,10 @@ def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
             raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days")
     elif duration_days is not None:
         raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days")
+    if (outcome.approval_over_days is not None and needs_approval(outcome, duration_days)
+            and not stage.version.approval_stage_key):
+        raise InvalidVote(f"{outcome.code} for more than {outcome.approval_over_days} days needs approval, and this "
+                          "workflow has no approval stage", field="duration_days")
 
 
 def _on_consensus(*, review, votes, key, actor, now):
@@ -112,9 +119,12 @@ def _on_consensus(*, review, votes, key, actor, now):
         if key == ("reject",):
             _close_review(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
             reasons = "; ".join(v.rationale for v in votes if v.approved is False)
+            target = rejection_target(review)
             audit.record(stream=case_stream(review.case_id), action="review.approval_rejected", actor=actor,
-                         target_type="review", target_id=review.pk, data={"reason": reasons})
-            _go_to(review=review, target=stage.on_split, actor=actor, now=now, reason=f"approval rejected: {reasons}")
+                         target_type="review", target_id=review.pk,
+                         data={"reason": reasons, "outcome": review.proposed_outcome.code, "to_stage": target,
+                               "proposed_in": review.proposed_from.stage.key if review.proposed_from else None})
+            _after_rejection(review=review, actor=actor, now=now, reason=f"approval rejected: {reasons}")
             return
         _close_review(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
         audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor,
@@ -132,11 +142,17 @@ def _on_consensus(*, review, votes, key, actor, now):
     audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor, target_type="review",
                  target_id=review.pk, data={"outcome": result["outcome"].code, "policy": result["policy"].code,
                                             "duration_days": result["duration_days"], "votes": len(votes)})
-    if result["outcome"].requires_approval and version.approval_stage_key:
-        _go_to(review=review, target=version.approval_stage_key, actor=actor, now=now,
-               reason=f"{result['outcome'].code} requires approval", proposed={**result, "review": review})
+    if needs_approval(result["outcome"], result["duration_days"]) and version.approval_stage_key:
+        _propose(review=review, result=result, approval_key=version.approval_stage_key, actor=actor, now=now,
+                 reason=f"{result['outcome'].code} requires approval")
         return
     _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now)
+
+
+def _after_rejection(*, review, actor, now, reason):
+    """A rejected proposal goes up a tier, never back to where it was proposed (see approvals)."""
+    _go_to(review=review, target=rejection_target(review), actor=actor, now=now, reason=reason,
+           barred=rejection_bars(review), data={"rejected_outcome": review.proposed_outcome.code})
 
 
 def _after_result(*, review, result, target, actor, now):
@@ -144,6 +160,25 @@ def _after_result(*, review, result, target, actor, now):
         _decide_from_review(review=review, result=result, actor=actor, now=now)
         return
     next_stage = review.stage.version.stages.get(key=target)
-    proposed = {**result, "review": review} if next_stage.kind == StageKind.APPROVAL else None
-    _go_to(review=review, target=target, actor=actor, now=now, reason="consensus", proposed=proposed)
+    if next_stage.kind == StageKind.APPROVAL:
+        _propose(review=review, result=result, approval_key=target, actor=actor, now=now, reason="consensus")
+        return
+    _go_to(review=review, target=target, actor=actor, now=now, reason="consensus")
+
+
+def _propose(*, review, result, approval_key, actor, now, reason):
+    """Sends `review`'s result to approval, unless the same outcome was
+    rejected on this case before and `review`'s stage is below the tier
+    that rejection went to: then to that tier (see approvals)."""
+    stages = {s.key: s for s in review.stage.version.stages.all()}
+    code = result["outcome"].code
+    tier, barred = reproposal_rule(review=review, outcome=result["outcome"], stages=stages)
+    if tier:
+        voters = set(Vote.objects.filter(review=review).values_list("reviewer_id", flat=True))
+        _go_to(review=review, target=tier, actor=actor, now=now,
+               reason=f"re-proposal of {code}, rejected in approval before, needs the {tier} tier",
+               barred=barred | voters, data={"reproposal": code})
+        return
+    _go_to(review=review, target=approval_key, actor=actor, now=now, reason=reason,
+           proposed={**result, "review": review}, barred=barred, data={"reproposal": code} if barred else None)
 
