@@ -15,10 +15,8 @@ counts as 0. The result is an integer from 100 to 850; higher is worked first.
 
 import math
 
-# The highest priority a case can have: the formula's maximum, and the cap of
-# every rise (escalation, SLA breach) so that nothing outranks the worst report.
-MAX_PRIORITY = 850
-
+PRIORITY_MIN = 100
+PRIORITY_MAX = 850
 REPORTER_WEIGHTS = {"user": 1, "staff": 2, "trusted_flagger": 3, "automated": 0}
 REACH_KEYS = ("reach", "followers_count", "view_count")
 
@@ -43,3 +41,11 @@ def case_priority(*, max_severity, reporter_weight, max_classifier_score, reach)
     score_points = round(100 * max(0.0, min(1.0, max_classifier_score or 0.0)))
     reach_points = min(100, round(10 * math.log10(1 + max(0, reach))))
     return severity_points + reporter_points + score_points + reach_points
+
+
+def priority_raise(priority: int, bonus: int) -> int:
+    """`priority` raised by `bonus` (an escalation, a missed deadline), never
+    above PRIORITY_MAX: a case that keeps breaching must not outrank every
+    case the formula puts at the top. A priority already above the cap (set
+    before the cap existed) is left as it is, never lowered."""
+    return max(priority, min(PRIORITY_MAX, priority + bonus))

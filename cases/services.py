@@ -327,7 +327,7 @@ def _join_case(*, case, item, weight, reach, now):
     return case
 
 
-def case_change_state(*, case_id, to_state, actor, reason=""):
+def case_change_state(*, case_id, to_state, actor, reason="", trigger=""):
     """Moves a case to `to_state` if the transition table allows it.
 
     Locks the case; a repeated call that finds the case already there returns
@@ -347,13 +347,13 @@ def case_change_state(*, case_id, to_state, actor, reason=""):
         case.save(update_fields=fields)
         audit.record(
             stream=case_stream(case.pk), action="case.state_changed", actor=actor, target_type="case",
-            target_id=case.pk, data={"from": before, "to": to_state, "reason": reason},
+            target_id=case.pk, data={"from": before, "to": to_state, "reason": reason, "trigger": trigger},
         )
         return case
 
 
-def case_close(*, case_id, actor, reason=""):
-    return case_change_state(case_id=case_id, to_state=CaseState.CLOSED, actor=actor, reason=reason)
+def case_close(*, case_id, actor, reason="", trigger="close"):
+    return case_change_state(case_id=case_id, to_state=CaseState.CLOSED, actor=actor, reason=reason, trigger=trigger)
 
 
 _POLICY_FIELDS = ("code", "name", "description", "severity", "dsa_category", "active")

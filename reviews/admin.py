@@ -25,6 +25,7 @@ from .models import (
     Appeal,
     BusinessCalendar,
     Decision,
+    ModeratorIdentity,
     Outcome,
     Review,
     RoutingRule,
@@ -36,6 +37,8 @@ from .models import (
 )
 from .services.configuration import (
     calendar_save,
+    moderator_identity_delete,
+    moderator_identity_save,
     outcome_problems,
     outcome_save,
     routing_rule_save,
@@ -43,7 +46,7 @@ from .services.configuration import (
     workflow_draft_lock,
     workflow_draft_save,
 )
-from .workflows import version_problems, workflow_draft_from, workflow_publish
+from .workflows import version_problems, version_warnings, workflow_draft_from, workflow_publish
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -298,6 +301,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
         for version in versions:
             self.message_user(request, f"Published {version.workflow.slug} v{version.number}; new cases get it.",
                               messages.SUCCESS)
+            for warning in version_warnings(version):
+                self.message_user(request, f"{version.workflow.slug} v{version.number}: {warning}", messages.WARNING)
         return None
 
     @admin.action(description="New draft from this version", permissions=["add"])
@@ -349,6 +354,30 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # deactivate instead: the change is audited
+
+
+@admin.register(ModeratorIdentity)
+class ModeratorIdentityAdmin(admin.ModelAdmin):
+    """A moderator's own accounts on source platforms: they are never seated
+    on cases about them or reported by them. Bulk: the
+    import_moderator_identities command (CSV). Every change is audited."""
+
+    list_display = ["user", "source", "external_id"]
+    list_filter = ["source"]
+    list_select_related = ["user", "source"]
+    search_fields = ["user__username", "external_id"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "source", "external_id"]
+
+    def save_model(self, request, obj, form, change):
+        moderator_identity_save(identity=obj, actor=Actor.user(request.user))
+
+    def delete_model(self, request, obj):
+        moderator_identity_delete(identity=obj, actor=Actor.user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for identity in queryset.select_related("user", "source"):
+            moderator_identity_delete(identity=identity, actor=Actor.user(request.user))
 
 
 # ---- read-only history -----------------------------------------------------------------

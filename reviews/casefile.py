@@ -176,6 +176,18 @@ def review_is_of_case(*, review_id, case_id):
     return Review.objects.filter(pk=review_id, case_id=case_id).exists()
 
 
+def review_state_in_case(*, review_id, case_id):
+    """The state of review `review_id` if it is a review of `case_id`, else
+    None (one query): console actions refuse a review of another case, and
+    a closed one."""
+    return Review.objects.filter(pk=review_id, case_id=case_id).values_list("state", flat=True).first()
+
+
+def seat_is_of_case(*, seat_id, case_id):
+    """Whether seat `seat_id` is in a review of `case_id` (one query)."""
+    return Seat.objects.filter(pk=seat_id, review__case_id=case_id).exists()
+
+
 def case_media(*, case_id):
     """The case page's media list (index → item), for revealing one item.
     Two queries."""

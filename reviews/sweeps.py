@@ -14,17 +14,17 @@ import time
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.db.models.functions import Least
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
 from audit.services import case_stream
 from cases.models import Case
-from cases.priority import MAX_PRIORITY
 from config.sql import update_from_values
 
+from . import triggers as T
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
+from .states import ACTIVE_REVIEW_STATES, seat_sources
 
 SYSTEM = Actor.system("sla clock")
 LEASES = Actor.system("claim leases")
@@ -86,10 +86,12 @@ def _breach_batch(*, now, batch_size):
     the audit events with audit_record_many."""
     from audit.services import audit_record_many
     from cases.models import CaseState, Report
+    from cases.priority import priority_raise
     from cases.states import check_transition
 
     from . import sla
     from .models import Stage, StageKind
+    from .services.lifecycle import review_build, review_opened_data, reviews_close_many, reviews_open_many
 
     reviews = list(
         Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False, due_at__lte=now)
@@ -107,8 +109,14 @@ def _breach_batch(*, now, batch_size):
     for version_id, key in wanted:
         targets[(version_id, key)] = Stage.objects.select_related("group").get(version_id=version_id, key=key)
 
-    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets]
-    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY]
+    # A breach never takes a seat whose lease is valid: a review someone is working on is kept (its
+    # priority raised instead); a move to another stage waits until nobody holds a valid lease
+    # (services.lifecycle.review_timeout_if_owed, run when a seat is released, expires or votes).
+    held = set(Seat.objects.filter(review_id__in=[r.pk for r in reviews], state=SeatState.CLAIMED,
+                                   lease_expires_at__gt=now).values_list("review_id", flat=True))
+    kept = {r.pk for r in reviews if r.pk in held and (r.stage.version_id, r.stage.on_timeout) in targets}
+    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets and r.pk not in kept]
+    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY or r.pk in kept]
     first_policy, kinds = {}, {}
     if moved:
         moved_cases = [r.case_id for r in moved]
@@ -128,53 +136,50 @@ def _breach_batch(*, now, batch_size):
             entries.append(dict(stream=case_stream(case.pk), action="case.sla_warning", target_type="review",
                                 target_id=review.pk, data={"warn_at": review.warn_at.isoformat(),
                                                            "due_at": review.due_at.isoformat(), "late": True}))
+        action = review.stage.on_timeout or "record"
+        facts = {"stage": review.stage.key, "due_at": review.due_at.isoformat(), "action": action,
+                 "trigger": T.SLA_BREACH}
+        if review.pk in kept:
+            facts.update(action=RAISE_PRIORITY, seats_held=True,
+                         deferred_to=None if target.key == review.stage.key else target.key)
         entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
-                            target_id=review.pk, data={"stage": review.stage.key, "due_at": review.due_at.isoformat(),
-                                                       "action": review.stage.on_timeout or "record"}))
+                            target_id=review.pk, data=facts))
         change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
-        if review.stage.on_timeout == RAISE_PRIORITY:
-            change["priority"] = min(MAX_PRIORITY, change["priority"] + bonus)
+        if review.stage.on_timeout == RAISE_PRIORITY or review.pk in kept:
+            change["priority"] = priority_raise(change["priority"], bonus)
             continue
         if target is None:
             continue
         if target.kind == StageKind.ESCALATION:
-            change["priority"] = min(MAX_PRIORITY, change["priority"] + bonus)
+            change["priority"] = priority_raise(change["priority"], bonus)
             new_state = CaseState.ESCALATED
         else:
             new_state = CaseState.IN_REVIEW
         if check_transition(change["state"], new_state):
             entries.append(dict(stream=case_stream(case.pk), action="case.state_changed", target_type="case",
                                 target_id=case.pk, data={"from": change["state"], "to": new_state,
-                                                         "reason": "SLA breached"}))
+                                                         "reason": "SLA breached", "trigger": T.SLA_BREACH}))
             change["state"] = new_state
         rule = sla.resolve(stage=target, policy_id=first_policy.get(case.pk), priority=change["priority"],
                            reporter_kinds=kinds.get(case.pk, set()))
-        warn_at, due_at = sla.deadlines(rule, now)
-        opened = Review(
-            case_id=case.pk, stage=target, queue_id=case.queue_id, group_id=target.group_id,
-            priority=change["priority"], case_opened_at=case.opened_at, free_seats=target.seats, opened_at=now,
-            sla_seconds=rule.seconds, calendar_id=rule.calendar_id, warn_at=warn_at, due_at=due_at,
-            appeal_id=review.appeal_id,
-        )
+        opened = review_build(case_id=case.pk, stage=target, queue_id=case.queue_id, priority=change["priority"],
+                              case_opened_at=case.opened_at, clock=rule, now=now, appeal_id=review.appeal_id)
         new_reviews.append(opened)
         entries.append(dict(stream=case_stream(case.pk), action="review.opened", target_type="review",
-                            target_id=opened.pk, data={"stage": target.key, "kind": target.kind, "rule": target.rule,
-                                                       "reason": "SLA breached", "due_at": due_at.isoformat(),
-                                                       "proposed": None}))
+                            target_id=opened.pk, data=review_opened_data(opened, trigger=T.SLA_BREACH,
+                                                                         reason="SLA breached")))
 
     moved_ids = [r.pk for r in moved]
     Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
     if unwarned:
         Review.objects.filter(pk__in=unwarned, warned_at__isnull=True).update(warned_at=now)
     if moved_ids:
-        Review.objects.filter(pk__in=moved_ids).update(state=ReviewState.TIMED_OUT, closed_at=now,
-                                                       close_reason="SLA breached")
-        Seat.objects.filter(review_id__in=moved_ids, state=SeatState.CLAIMED).update(
-            state=SeatState.RELEASED, released_at=now)
-        Review.objects.bulk_create(new_reviews)
-    if raised:
-        Review.objects.filter(pk__in=[r.pk for r in raised]).update(priority=Least(F("priority") + bonus, MAX_PRIORITY))
+        reviews_close_many(review_ids=moved_ids, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached")
+        reviews_open_many(new_reviews)
+    # the review's copy of the priority follows the case's (capped) one
+    update_from_values(model=Review, key=("id", "uuid"), columns=[("priority", "integer")],
+                       rows=[(r.pk, case_updates[r.case_id]["priority"]) for r in raised])
     rows, moved_cases = [], {r.case_id for r in moved}
     for case_id, change in sorted(case_updates.items()):
         case = cases[case_id]
@@ -198,12 +203,25 @@ def _lease_batch(*, now, batch_size):
         Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
         .select_for_update(skip_locked=True).select_related("review", "moderator")[:batch_size]
     )
+    from .services.lifecycle import review_timeout_if_owed
+
+    owed = set()
     for seat in seats:
-        Seat.objects.filter(pk=seat.pk, state=SeatState.CLAIMED).update(state=SeatState.RELEASED, released_at=now)
-        Review.objects.filter(pk=seat.review_id, state__in=[ReviewState.OPEN, ReviewState.ON_HOLD]).update(
+        Seat.objects.filter(pk=seat.pk, state__in=seat_sources(SeatState.RELEASED)).update(
+            state=SeatState.RELEASED, released_at=now)
+        if seat.review.breached_at is not None and seat.review.state == ReviewState.OPEN:
+            owed.add(seat.review_id)
+        Review.objects.filter(pk=seat.review_id, state__in=ACTIVE_REVIEW_STATES).update(
             free_seats=F("free_seats") + 1)
         audit.record(stream=case_stream(seat.review.case_id), action="review.seat_released", actor=LEASES,
                      target_type="review", target_id=seat.review_id,
                      data={"moderator": seat.moderator.get_username(), "reason": "lease expired",
+                           "trigger": T.LEASE_EXPIRED,
                            "lease_expires_at": seat.lease_expires_at.isoformat()})
+    for review_id in sorted(owed):
+        # A reviewer working on it may hold the review's lock: their vote or release runs the move then.
+        review = (Review.objects.select_for_update(skip_locked=True, of=("self",)).select_related("stage__version")
+                  .filter(pk=review_id).first())
+        if review is not None:
+            review_timeout_if_owed(review=review, now=now, actor=LEASES)
     return len(seats)

@@ -63,8 +63,11 @@ def version_problems(version):
         members = s.group.user_set.filter(is_active=True).count()
         if members == 0:
             problems.append(f"{where}: group {s.group.name!r} has no active members")
-        elif members < s.quorum:
-            problems.append(f"{where}: group {s.group.name!r} has {members} active member(s), fewer than M={s.quorum}")
+        elif members < s.seats:
+            # N, not M: with fewer people than seats a split can never be settled by the missing votes,
+            # and a 1-1 vote on 2 of 3 waits out its SLA.
+            problems.append(f"{where}: group {s.group.name!r} has {members} active member(s), "
+                            f"fewer than N={s.seats} seats")
         outcomes = list(s.allowed_outcomes.all())
         if s.kind != StageKind.APPROVAL and not outcomes:
             problems.append(f"{where}: no allowed outcomes")
@@ -124,6 +127,19 @@ def version_problems(version):
     return problems
 
 
+def version_warnings(version) -> list[str]:
+    """What publishing allows but an admin should know: a stage whose group
+    has exactly N active members (one absence, or one member excluded as an
+    earlier reviewer or the subject, stalls it until its SLA runs out)."""
+    warnings = []
+    for s in version.stages.select_related("group").order_by("position", "key"):
+        members = s.group.user_set.filter(is_active=True).count()
+        if members == s.seats:
+            warnings.append(f"stage {s.key!r}: group {s.group.name!r} has exactly N={s.seats} active member(s); "
+                            "one absence or exclusion stalls the stage")
+    return warnings
+
+
 def workflow_publish(*, version, actor):
     """Publishes a draft: validates it, makes it the version new cases get
     (cases already running keep theirs), audits the definition diff."""
@@ -149,7 +165,8 @@ def workflow_publish(*, version, actor):
         workflow.save(update_fields=["published_version"])
         after = definition_of(version)
         audit.record(stream=CONFIG_STREAM, action="workflow.published", actor=actor, target_type="workflow",
-                     target_id=workflow.slug, data={"version": version.number, "before": before, "after": after})
+                     target_id=workflow.slug, data={"version": version.number, "before": before, "after": after,
+                                                    "warnings": version_warnings(version)})
         transaction.on_commit(invalidate_routing_cache)
         return version
 

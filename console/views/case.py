@@ -179,6 +179,11 @@ FIELD_MESSAGES = {
 CODE_MESSAGES = {
     "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),
     "review_closed": gettext_lazy("This stage is closed; your vote was not counted."),
+    "not_eligible": gettext_lazy("You may not take part in this stage any more (for example, a platform account "
+                                 "linked to you is involved in this case); nothing was counted."),
+    "vote_final": gettext_lazy("You already voted in this stage, differently; votes are final and yours was not changed."),
+    "duration_not_allowed": gettext_lazy("This outcome takes no duration: leave the field empty."),
+    "duration_required": gettext_lazy("This outcome is time-limited: give the duration in days."),
 }
 
 
@@ -187,17 +192,27 @@ def _domain_error(form, exc):
     field = {"approved": "decision"}.get(exc.field, exc.field)
     if field not in form.fields:
         field = None
-    if field == "duration_days":
-        message = (_("This outcome takes no duration: leave the field empty.") if "takes no duration" in str(exc)
-                   else _("This outcome is time-limited: give the duration in days."))
+    if exc.code in CODE_MESSAGES:
+        message = CODE_MESSAGES[exc.code]
     elif field in FIELD_MESSAGES:
         message = FIELD_MESSAGES[field]
-    elif isinstance(exc, InvalidVote) and field is None and "already voted" in str(exc):
-        message = _("You already voted in this stage, differently; votes are final and yours was not changed.")
     else:
-        message = CODE_MESSAGES.get(exc.code) or str(exc)
+        message = str(exc)
     form.add_error(field, message)
     return 400 if isinstance(exc, InvalidVote) and field is not None else 409
+
+
+def _review_refused(form, *, review_id, case_id, open_only):
+    """The status refusing a form that names a review of another case (404)
+    or a closed one (409), with the form error; None when it may go on."""
+    state = casefile.review_state_in_case(review_id=review_id, case_id=case_id)
+    if state is None:
+        form.add_error(None, _("This form belongs to another case; nothing was changed. Reload the page."))
+        return 404
+    if state not in ((ReviewState.OPEN,) if open_only else (ReviewState.OPEN, ReviewState.ON_HOLD)):
+        form.add_error(None, _("This stage is closed; nothing was changed."))
+        return 409
+    return None
 
 
 def _gone(form):
@@ -290,6 +305,9 @@ def assign(request, case_id):
     if not form.is_valid():
         return _render_case(request, case_id, forms={"assign": form}, status=400)
     moderator = form.cleaned_data["moderator"]
+    refused = _review_refused(form, review_id=form.cleaned_data["review"], case_id=case_id, open_only=True)
+    if refused:
+        return _render_case(request, case_id, forms={"assign": form}, status=refused)
     try:
         seat_assign(review_id=form.cleaned_data["review"], moderator=moderator, lead=request.user)
     except DomainError as exc:
@@ -305,6 +323,9 @@ def _seat_action(request, case_id, call, success):
     if not form.is_valid():
         messages.error(request, _("Which seat? The form was incomplete; reload the page."))
         return _render_case(request, case_id, status=400)
+    if not casefile.seat_is_of_case(seat_id=form.cleaned_data["seat"], case_id=case_id):
+        messages.error(request, _("This form belongs to another case; nothing was changed. Reload the page."))
+        return _render_case(request, case_id, status=404)
     try:
         result = call(form.cleaned_data["seat"])
     except (DomainError, ObjectDoesNotExist) as exc:
@@ -341,6 +362,9 @@ def note(request, case_id):
     form = NoteForm(request.POST)
     if not form.is_valid():
         return _render_case(request, case_id, forms={"note": form}, status=400)
+    refused = _review_refused(form, review_id=form.cleaned_data["review"], case_id=case_id, open_only=False)
+    if refused:
+        return _render_case(request, case_id, forms={"note": form}, status=refused)
     try:
         note_add(review_id=form.cleaned_data["review"], author=request.user, text=form.cleaned_data["text"])
     except DomainError as exc:

@@ -9,12 +9,11 @@ every attempt and every endpoint receives the same bytes.
 import json
 
 from django.conf import settings
-from django.db import connection
 from django.utils.crypto import salted_hmac
 from rest_framework.utils.encoders import JSONEncoder
 
-from audit.models import AuditEvent
 from cases.models import Case
+from reviews import triggers
 from reviews.models import Appeal
 
 from ..models import WEBHOOK_EVENT_TYPES
@@ -54,53 +53,37 @@ def case_id_of(stream):
     return stream[len(CASE_STREAM_PREFIX):] if stream.startswith(CASE_STREAM_PREFIX) else None
 
 
+# The audit events' `trigger` (reviews.triggers) as the webhook API names it.
+ESCALATION_TRIGGERS = {
+    triggers.ESCALATION: "manual",
+    triggers.SPLIT: "split",
+    triggers.REJECTION: "approval_rejected",
+    triggers.SLA_BREACH: "sla_breached",
+}
+
+
 def _escalation_trigger(row):
     if row["action"] == "case.escalated":
         return "manual"
-    reason = (row["data"].get("reason") or "").lower()
-    if "sla" in reason:
-        return "sla_breached"
-    if reason.startswith("approval rejected") or reason == "rejected in approval":
-        return "approval_rejected"
-    if reason == "split":
-        return "split"
-    return "workflow"
+    return ESCALATION_TRIGGERS.get(row["data"].get("trigger"), "workflow")
 
 
 def classify(rows):
     """{audit event id: webhook type} for the rows (dicts with id, xid,
     stream, seq, action, data) that are webhook events."""
     out = {}
-    changes = [r for r in rows if r["action"] == "case.state_changed" and r["data"].get("to") == "escalated"
-               and r["data"].get("from") != "on_hold"]  # resuming an escalated case is not a new escalation
-    manual = _manual_escalations(changes)
-    change_ids = {r["id"] for r in changes}
     for row in rows:
         action = row["action"]
         if action == "case.state_changed":
-            if row["id"] in change_ids and _key(row) not in manual:
+            data = row["data"]
+            # Resuming an escalated case is not a new escalation; a manual one is sent from its
+            # case.escalated event, not a second time from the state change it causes.
+            if (data.get("to") == "escalated" and data.get("from") != "on_hold"
+                    and data.get("trigger") != triggers.ESCALATION):
                 out[row["id"]] = "case.escalated"
         elif action in WEBHOOK_EVENT_TYPES and case_id_of(row["stream"]):
             out[row["id"]] = action
     return out
-
-
-def _key(row):
-    return (row["stream"], row["xid"]) if connection.vendor == "postgresql" else (row["stream"], row["seq"] - 1)
-
-
-def _manual_escalations(changes):
-    """Keys of the state changes that a case.escalated event of the same
-    escalation already reports: written by the same transaction (PostgreSQL)
-    or, elsewhere, right before it in the stream."""
-    if not changes:
-        return set()
-    streams = {r["stream"] for r in changes}
-    manual = AuditEvent.objects.filter(stream__in=streams, action="case.escalated")
-    if connection.vendor == "postgresql":
-        manual = manual.filter(xid__in={r["xid"] for r in changes})
-        return set(manual.values_list("stream", "xid"))
-    return set(manual.values_list("stream", "seq"))
 
 
 class _Urls:

@@ -4,8 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from cases.models import Case, Report
-from cases.priority import MAX_PRIORITY
+from cases.models import Case
 
 from ..models import (
     Review,
@@ -33,15 +32,3 @@ def _active_review(case_id, *, lock=True):
     if lock:
         qs = qs.select_for_update(of=("self",))
     return qs.first()
-
-
-def _raise_priority(case, now):
-    new = min(MAX_PRIORITY, case.priority + settings.ESCALATION_PRIORITY_BONUS)
-    Case.objects.filter(pk=case.pk).update(priority=new, updated_at=now)
-    case.priority = new
-
-
-def _case_policy_id(case):
-    first = Report.objects.filter(case=case).order_by("received_at", "id").values_list("policy_id", flat=True).first()
-    return first
-

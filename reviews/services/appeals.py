@@ -11,6 +11,7 @@ from audit.services import case_stream
 from cases.models import CaseState
 from cases.services import case_change_state
 
+from .. import triggers as T
 from ..errors import AppealRefused
 from ..models import (
     Appeal,
@@ -21,7 +22,7 @@ from ..models import (
     Workflow,
 )
 from ._common import _lock_case
-from .lifecycle import _open_review
+from .lifecycle import review_open
 
 _APPEAL_KINDS = (DecisionKind.APPEAL_UPHELD, DecisionKind.APPEAL_OVERTURNED, DecisionKind.APPEAL_MODIFIED)
 
@@ -82,11 +83,12 @@ def appeal_file(*, case_id, appellant_kind, statement, actor, appellant_external
                                        level=level)
         audit.record(stream=case_stream(case.pk), action="appeal.opened", actor=actor, target_type="appeal",
                      target_id=appeal.pk, data={"decision_id": str(decision.pk), "appellant_kind": appellant_kind,
-                                                "level": level, "stage": stage.key})
-        case_change_state(case_id=case.pk, to_state=CaseState.IN_REVIEW, actor=actor, reason="appeal")
+                                                "level": level, "stage": stage.key, "trigger": T.APPEAL})
+        case_change_state(case_id=case.pk, to_state=CaseState.IN_REVIEW, actor=actor, reason="appeal",
+                          trigger=T.APPEAL)
         case.refresh_from_db()
-        _open_review(case=case, stage=stage, actor=actor, now=now, appeal=appeal,
-                     reason="appeal" if level == 1 else "appeal of an appeal decision (final tier)")
+        review_open(case=case, stage=stage, actor=actor, now=now, appeal=appeal, trigger=T.APPEAL,
+                    reason="appeal" if level == 1 else "appeal of an appeal decision (final tier)")
         return appeal
 
 

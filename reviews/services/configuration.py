@@ -4,6 +4,9 @@ changes and records an audit event with a before/after diff on the
 configuration stream. Publishing and drafting from a version live in
 `workflows` (workflow_publish, workflow_draft_from)."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db import transaction
 
 import audit
@@ -177,3 +180,104 @@ def sla_policy_save(*, policy, actor):
                          target_id=policy.pk, data={"changes": changes, "created": not before})
         transaction.on_commit(invalidate_sla_cache)
         return policy
+
+
+# ---- moderators' own platform identities (eligibility) -------------------------------
+
+IDENTITY_CSV_COLUMNS = ("username", "source", "external_id")
+
+
+def _identity_target(identity):
+    return f"{identity.user.get_username()}@{identity.source.name}:{identity.external_id}"
+
+
+def moderator_identity_save(*, identity, actor):
+    """Creates or changes one moderator identity (which account on a source
+    platform is the moderator's own: they may not review cases about it or
+    reported by it). Audits "moderator_identity.changed" with before/after."""
+    from ..models import ModeratorIdentity
+
+    with transaction.atomic():
+        before = None
+        if identity.pk:
+            old = ModeratorIdentity.objects.select_for_update().select_related("user", "source").get(pk=identity.pk)
+            before = _identity_target(old)
+        identity.external_id = identity.external_id.strip()
+        identity.full_clean()
+        identity.save()
+        after = _identity_target(identity)
+        if before != after:
+            audit.record(stream=CONFIG_STREAM, action="moderator_identity.changed", actor=actor,
+                         target_type="moderator_identity", target_id=str(identity.pk),
+                         data={"before": before, "after": after})
+        return identity
+
+
+def moderator_identity_delete(*, identity, actor):
+    with transaction.atomic():
+        target = _identity_target(identity)
+        pk = identity.pk
+        identity.delete()
+        audit.record(stream=CONFIG_STREAM, action="moderator_identity.deleted", actor=actor,
+                     target_type="moderator_identity", target_id=str(pk), data={"before": target})
+
+
+@dataclass(frozen=True)
+class IdentityImport:
+    created: int
+    existing: int
+
+
+def moderator_identities_import(*, rows: Iterable[dict], actor, replace_for_users: bool = False) -> IdentityImport:
+    """Bulk import of moderator identities from CSV-like rows (`username`,
+    `source`, `external_id`). All or nothing: any bad row (unknown user or
+    source, empty or over-long id) refuses the whole import with every
+    problem listed (NotAllowed, code "identity_import_invalid"). Rows already
+    present are counted, not duplicated. With `replace_for_users`, the users
+    named lose identities the file does not list for them. One audit event
+    for the whole import, listing what was added and removed."""
+    from django.contrib.auth import get_user_model
+
+    from cases.models import Source
+
+    from ..models import ModeratorIdentity
+
+    users = {u.get_username(): u for u in get_user_model().objects.all()}
+    sources = {s.name: s for s in Source.objects.all()}
+    wanted, problems = [], []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        username = (row.get("username") or "").strip()
+        source = (row.get("source") or "").strip()
+        external_id = (row.get("external_id") or "").strip()
+        if username not in users:
+            problems.append(f"line {line}: username: no user {username!r}")
+        if source not in sources:
+            problems.append(f"line {line}: source: no source {source!r}")
+        if not external_id:
+            problems.append(f"line {line}: external_id: empty")
+        elif len(external_id) > 255:
+            problems.append(f"line {line}: external_id: longer than 255 characters")
+        if username in users and source in sources and external_id and len(external_id) <= 255:
+            wanted.append((users[username], sources[source], external_id))
+    if problems:
+        raise NotAllowed("; ".join(problems[:20]), code="identity_import_invalid")
+    with transaction.atomic():
+        have = set(ModeratorIdentity.objects.select_for_update().filter(user__in={u for u, _, _ in wanted})
+                   .values_list("user_id", "source_id", "external_id"))
+        keys = {(u.pk, s.pk, e): (u, s, e) for u, s, e in wanted}
+        new = [ModeratorIdentity(user=u, source=s, external_id=e) for k, (u, s, e) in keys.items() if k not in have]
+        ModeratorIdentity.objects.bulk_create(new)
+        removed = []
+        if replace_for_users:
+            stale = have - set(keys)
+            for user_id, source_id, external_id in sorted(stale):
+                ModeratorIdentity.objects.filter(user_id=user_id, source_id=source_id, external_id=external_id).delete()
+                removed.append([user_id, source_id, external_id])
+        by_pk_user = {u.pk: u.get_username() for u in users.values()}
+        by_pk_source = {s.pk: s.name for s in sources.values()}
+        audit.record(stream=CONFIG_STREAM, action="moderator_identity.imported", actor=actor,
+                     target_type="moderator_identity", target_id="import",
+                     data={"added": [f"{i.user.get_username()}@{i.source.name}:{i.external_id}" for i in new],
+                           "removed": [f"{by_pk_user[u]}@{by_pk_source[s]}:{e}" for u, s, e in removed],
+                           "unchanged": len(keys) - len(new)})
+        return IdentityImport(created=len(new), existing=len(keys) - len(new))

@@ -9,6 +9,7 @@ from audit.services import case_stream
 from cases.models import CaseState, Report
 from cases.services import case_change_state
 
+from .. import triggers as T
 from ..errors import NotAllowed
 from ..models import (
     Appeal,
@@ -129,15 +130,17 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         Appeal.objects.filter(pk=appeal.pk).update(state=AppealState.DECIDED, result=result, result_decision=decision,
                                                    decided_at=now)
         audit.record(stream=case_stream(case.pk), action="appeal.decided", actor=actor, target_type="appeal",
-                     target_id=appeal.pk, data={"result": result, "decision_id": str(decision.pk)})
-    case_change_state(case_id=case.pk, to_state=CaseState.DECIDED, actor=actor, reason=f"decision {kind}")
+                     target_id=appeal.pk, data={"result": result, "decision_id": str(decision.pk), "trigger": T.APPEAL})
+    case_change_state(case_id=case.pk, to_state=CaseState.DECIDED, actor=actor, reason=f"decision {kind}",
+                      trigger=T.DECISION)
     audit.record(
         stream=case_stream(case.pk),
         action="decision.reversed" if kind == DecisionKind.APPEAL_OVERTURNED else "decision.made",
         actor=actor, target_type="decision", target_id=decision.pk,
         data={"outcome": outcome.code, "policy": policy.code if policy else None, "duration_days": duration_days,
               "kind": kind, "appeals_exhausted": appeals_exhausted,
-              "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence},
+              "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
+              "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
     return decision
 

@@ -10,7 +10,8 @@ from cases.models import Case, CaseState
 from cases.services import case_change_state
 
 from .. import sla
-from ..errors import NotAllowed
+from .. import triggers as T
+from ..errors import NotAllowed, ReviewClosed
 from ..models import (
     Review,
     ReviewNote,
@@ -21,8 +22,8 @@ from ..models import (
 )
 from ..states import review_check_transition
 from ..tiers import next_tier_key, tiers_below
-from ._common import _active_review, _lock_case, is_lead
-from .lifecycle import _close_review, _go_to, _open_review
+from ._common import ACTIVE, _active_review, _lock_case, is_lead
+from .lifecycle import review_advance, review_close, review_open
 
 
 def case_escalate(*, case_id, actor_user, reason, now=None, from_review_id=None):
@@ -51,11 +52,13 @@ def case_escalate(*, case_id, actor_user, reason, now=None, from_review_id=None)
             raise NotAllowed(f"{review.stage.name} is the top tier of this workflow: there is nowhere to escalate. "
                              "Decide the case here, or put it on hold.", code="top_tier")
         actor = Actor.user(actor_user)
-        _close_review(review, state=ReviewState.CANCELLED, now=now, reason=f"escalated: {reason}")
+        review_close(review, state=ReviewState.CANCELLED, now=now, reason=f"escalated: {reason}")
         audit.record(stream=case_stream(case_id), action="case.escalated", actor=actor, target_type="case",
-                     target_id=case_id, data={"from_stage": review.stage.key, "to_stage": target, "reason": reason})
+                     target_id=case_id, data={"from_stage": review.stage.key, "to_stage": target, "reason": reason,
+                                              "trigger": T.ESCALATION})
         review.case = Case.objects.get(pk=case_id)
-        return _go_to(review=review, target=target, actor=actor, now=now, reason=reason)
+        return review_advance(review=review, target=target, actor=actor, now=now, reason=reason,
+                              trigger=T.ESCALATION)
 
 
 def send_back_targets(review) -> list:
@@ -96,14 +99,16 @@ def case_send_back(*, case_id, actor_user, guidance, to_stage="", from_review_id
         else:
             target = targets[-1]
         actor = Actor.user(actor_user)
-        _close_review(review, state=ReviewState.CANCELLED, now=now, reason=f"sent back to {target.key}: {guidance}")
+        review_close(review, state=ReviewState.CANCELLED, now=now, reason=f"sent back to {target.key}: {guidance}")
         to_state = CaseState.ESCALATED if target.kind == StageKind.ESCALATION else CaseState.IN_REVIEW
         if case.state != to_state:
-            case_change_state(case_id=case_id, to_state=to_state, actor=actor, reason=f"sent back to {target.key}")
+            case_change_state(case_id=case_id, to_state=to_state, actor=actor, reason=f"sent back to {target.key}",
+                              trigger=T.SEND_BACK)
         case.refresh_from_db()
-        lower = _open_review(case=case, stage=target, actor=actor, now=now, appeal=review.appeal,
-                             reason=f"sent back by {review.stage.key}", barred=review.barred_user_ids,
-                             data={"sent_back_from": review.stage.key, "guidance": guidance})
+        lower = review_open(case=case, stage=target, actor=actor, now=now, appeal=review.appeal,
+                            trigger=T.SEND_BACK, reason=f"sent back by {review.stage.key}",
+                            barred=review.barred_user_ids,
+                            data={"sent_back_from": review.stage.key, "guidance": guidance})
         note = ReviewNote.objects.create(review=lower, author=actor_user, created_at=now,
                                          text=f"Sent back from {review.stage.name}: {guidance}")
         audit.record(stream=case_stream(case_id), action="review.note_added", actor=actor, target_type="review",
@@ -128,7 +133,8 @@ def case_hold(*, case_id, lead, reason, now=None):
         review_check_transition(review.state, ReviewState.ON_HOLD)
         # The SLA clock stops: resume moves the deadlines by the open time spent on hold.
         Review.objects.filter(pk=review.pk).update(state=ReviewState.ON_HOLD, held_at=now)
-        return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason)
+        return case_change_state(case_id=case_id, to_state=CaseState.ON_HOLD, actor=Actor.user(lead), reason=reason,
+                                 trigger=T.LEAD_HOLD)
 
 
 def case_resume(*, case_id, lead, reason="", now=None):
@@ -156,7 +162,8 @@ def case_resume(*, case_id, lead, reason="", now=None):
             target = CaseState.IN_REVIEW
         else:
             target = CaseState.OPEN
-        return case_change_state(case_id=case_id, to_state=target, actor=Actor.user(lead), reason=reason or "resumed")
+        return case_change_state(case_id=case_id, to_state=target, actor=Actor.user(lead), reason=reason or "resumed",
+                                 trigger=T.LEAD_RESUME)
 
 
 def note_add(*, review_id, author, text, now=None):
@@ -165,7 +172,9 @@ def note_add(*, review_id, author, text, now=None):
     if not text.strip():
         raise NotAllowed("a note needs text")
     with transaction.atomic(), audit.batch():
-        review = Review.objects.get(pk=review_id)
+        review = Review.objects.select_for_update(of=("self",)).get(pk=review_id)
+        if review.state not in ACTIVE:
+            raise ReviewClosed(f"this review is {review.state}; notes go to the stage under way")
         if not (Seat.objects.filter(review=review, moderator=author).exists() or is_lead(author)):
             raise NotAllowed("only a reviewer of this review, or a lead, can add notes")
         note = ReviewNote.objects.create(review=review, author=author, text=text, created_at=now)

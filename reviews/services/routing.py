@@ -3,11 +3,13 @@
 from django.db import connection
 
 from .. import sla
+from .. import triggers as T
 from ..models import (
     Review,
 )
 from ..workflows import choose_first_stage
 from ._common import ACTIVE
+from .lifecycle import review_build, reviews_open_many
 
 
 def route_new_case(**kwargs):
@@ -31,15 +33,12 @@ def route_new_cases(many):
         opened_at = kwargs["opened_at"]
         clock = sla.resolve(stage=stage, policy_id=kwargs["policy_id"], priority=kwargs["priority"],
                             reporter_kinds={kwargs.get("reporter_kind", "")})
-        warn_at, due_at = sla.deadlines(clock, opened_at)
-        reviews.append(Review(
-            case_id=kwargs["case_id"], stage=stage, queue_id=kwargs["queue_id"], group_id=stage.group_id,
-            priority=kwargs["priority"], case_opened_at=opened_at, free_seats=stage.seats, opened_at=opened_at,
-            sla_seconds=clock.seconds, calendar_id=clock.calendar_id, warn_at=warn_at, due_at=due_at,
-        ))
+        review = review_build(case_id=kwargs["case_id"], stage=stage, queue_id=kwargs["queue_id"],
+                              priority=kwargs["priority"], case_opened_at=opened_at, clock=clock, now=opened_at)
+        reviews.append(review)
         results.append({"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number,
-                        "stage": stage.key, "due_at": due_at.isoformat()})
-    Review.objects.bulk_create(reviews)
+                        "stage": stage.key, "due_at": review.due_at.isoformat(), "trigger": T.ROUTING})
+    reviews_open_many(reviews)
     return results
 
 

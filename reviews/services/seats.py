@@ -10,6 +10,7 @@ from audit.services import case_stream
 from cases.models import CaseState, Report
 from cases.services import case_change_state
 
+from .. import triggers as T
 from ..errors import NotAllowed, NotEligible, NotSeated, ReviewClosed
 from ..models import (
     ModeratorIdentity,
@@ -22,6 +23,7 @@ from ..models import (
 )
 from ..states import seat_check_transition
 from ._common import ACTIVE, _lease, is_lead
+from .lifecycle import review_timeout_if_owed
 
 
 def _identities(moderator):
@@ -89,7 +91,8 @@ def _take_seat(*, review, moderator, now, actor, assigned_by=None):
     Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
     review.free_seats -= 1
     if review.case.state == CaseState.OPEN:
-        case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim")
+        case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim",
+                          trigger=T.FIRST_CLAIM)
     audit.record(stream=case_stream(review.case_id), action="review.seat_claimed", actor=actor,
                  target_type="review", target_id=review.pk,
                  data={"moderator": moderator.get_username(), "assigned_by": assigned_by.get_username()
@@ -115,7 +118,9 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
             candidates = (
                 Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
                 .exclude(pk__in=skipped)
-                .exclude(seat_set__moderator=moderator)
+                # a seat they hold or voted from; a released one (expired lease) does not keep them out
+                .exclude(pk__in=Seat.objects.filter(moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED])
+                         .values("review_id"))
                 .order_by("-priority", "case_opened_at")
                 .select_for_update(skip_locked=True, of=("self",))
                 # only what every claim needs; identities and appeals load lazily when they apply
@@ -169,7 +174,8 @@ def seat_release(*, seat_id, actor_user, now=None, reason=""):
             Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") + 1)
         audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=Actor.user(actor_user),
                      target_type="review", target_id=review.pk,
-                     data={"moderator_id": seat.moderator_id, "reason": reason})
+                     data={"moderator_id": seat.moderator_id, "reason": reason, "trigger": T.RELEASE})
+        review_timeout_if_owed(review=review, now=now, actor=Actor.user(actor_user))
         return seat
 
 

@@ -7,8 +7,9 @@ import audit
 from audit.context import Actor
 from audit.services import case_stream
 
+from .. import triggers as T
 from ..consensus import CONSENSUS, SPLIT, evaluate
-from ..errors import InvalidVote, NotSeated, ReviewClosed
+from ..errors import InvalidVote, NotEligible, NotSeated, ReviewClosed
 from ..models import (
     DECIDE,
     Review,
@@ -21,7 +22,8 @@ from ..models import (
 from ..states import seat_check_transition
 from .approvals import needs_approval, rejection_bars, rejection_target, reproposal_rule
 from .decisions import _decide_from_review
-from .lifecycle import _close_review, _go_to
+from .lifecycle import review_advance, review_close, review_timeout_if_owed
+from .seats import eligibility_problem
 
 
 def _vote_key(stage, vote):
@@ -49,13 +51,17 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
                     and existing.approved == approved)
             if same:
                 return existing
-            raise InvalidVote("you already voted in this review; votes are final")
+            raise InvalidVote("you already voted in this review; votes are final", code="vote_final")
         if review.state != ReviewState.OPEN:
             raise ReviewClosed(f"this review is {review.get_state_display().lower()}; the vote was not counted")
         seat = Seat.objects.select_for_update().filter(review=review, moderator=reviewer,
                                                        state=SeatState.CLAIMED).first()
         if seat is None:
             raise NotSeated("you hold no seat in this review (claim one first, or your lease expired)")
+        # Eligibility again, not only at claim: identities, groups and earlier stages may have changed since.
+        problem = eligibility_problem(review, reviewer, seat_checked=True)
+        if problem:
+            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted")
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
                                    duration_days=duration_days, rationale=rationale, cast_at=now)
@@ -72,14 +78,17 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         if tally.state == CONSENSUS:
             _on_consensus(review=review, votes=votes, key=tally.key, actor=actor, now=now)
         elif tally.state == SPLIT:
-            _close_review(review, state=ReviewState.SPLIT, now=now, reason="split")
+            review_close(review, state=ReviewState.SPLIT, now=now, reason="split")
             audit.record(stream=case_stream(review.case_id), action="review.split", actor=actor,
-                         target_type="review", target_id=review.pk, data={"votes": len(votes)})
+                         target_type="review", target_id=review.pk, data={"votes": len(votes), "trigger": T.SPLIT})
             if stage.kind == StageKind.APPROVAL:
                 # approvers who cannot agree to approve have not approved: a rejection, just as sticky
                 _after_rejection(review=review, actor=actor, now=now, reason="rejected in approval")
             else:
-                _go_to(review=review, target=stage.on_split, actor=actor, now=now, reason="split", proposed=None)
+                review_advance(review=review, target=stage.on_split, actor=actor, now=now, reason="split",
+                               trigger=T.SPLIT)
+        else:
+            review_timeout_if_owed(review=review, now=now, actor=actor)
         return vote
 
 
@@ -101,13 +110,14 @@ def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
         raise InvalidVote("a rationale is required for outcomes other than no_violation", field="rationale")
     if outcome.time_limited:
         if not duration_days or duration_days < 1:
-            raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days")
+            raise InvalidVote(f"{outcome.code} needs a duration in days", field="duration_days",
+                              code="duration_required")
     elif duration_days is not None:
-        raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days")
+        raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days", code="duration_not_allowed")
     if (outcome.approval_over_days is not None and needs_approval(outcome, duration_days)
             and not stage.version.approval_stage_key):
         raise InvalidVote(f"{outcome.code} for more than {outcome.approval_over_days} days needs approval, and this "
-                          "workflow has no approval stage", field="duration_days")
+                          "workflow has no approval stage", field="duration_days", code="approval_unavailable")
 
 
 def _on_consensus(*, review, votes, key, actor, now):
@@ -117,20 +127,21 @@ def _on_consensus(*, review, votes, key, actor, now):
         result = {"outcome": review.proposed_outcome, "policy": review.proposed_policy,
                   "duration_days": review.proposed_duration_days}
         if key == ("reject",):
-            _close_review(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
+            review_close(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
             reasons = "; ".join(v.rationale for v in votes if v.approved is False)
-            target = rejection_target(review)
             audit.record(stream=case_stream(review.case_id), action="review.approval_rejected", actor=actor,
                          target_type="review", target_id=review.pk,
-                         data={"reason": reasons, "outcome": review.proposed_outcome.code, "to_stage": target,
+                         data={"reason": reasons, "trigger": T.REJECTION, "outcome": review.proposed_outcome.code,
+                               "to_stage": rejection_target(review),
                                "proposed_in": review.proposed_from.stage.key if review.proposed_from else None})
             _after_rejection(review=review, actor=actor, now=now, reason=f"approval rejected: {reasons}")
             return
-        _close_review(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
+        review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
         audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor,
                      target_type="review", target_id=review.pk,
-                     data={"outcome": result["outcome"].code, "approved": True})
-        _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now)
+                     data={"outcome": result["outcome"].code, "approved": True, "trigger": T.APPROVAL})
+        _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                      trigger=T.APPROVAL)
         return
 
     agreeing = [v for v in votes if _vote_key(stage, v) == key]
@@ -138,35 +149,39 @@ def _on_consensus(*, review, votes, key, actor, now):
     result = {"outcome": agreeing[0].outcome, "policy": agreeing[0].policy,
               # agreeing reviewers may differ on the length: the shortest is what all of them support
               "duration_days": durations[0] if durations else None}
-    _close_review(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="consensus")
+    review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="consensus")
     audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor, target_type="review",
                  target_id=review.pk, data={"outcome": result["outcome"].code, "policy": result["policy"].code,
-                                            "duration_days": result["duration_days"], "votes": len(votes)})
+                                            "duration_days": result["duration_days"], "votes": len(votes),
+                                            "trigger": T.CONSENSUS})
     if needs_approval(result["outcome"], result["duration_days"]) and version.approval_stage_key:
         _propose(review=review, result=result, approval_key=version.approval_stage_key, actor=actor, now=now,
-                 reason=f"{result['outcome'].code} requires approval")
+                 reason=f"{result['outcome'].code} requires approval", trigger=T.CONSENSUS)
         return
-    _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now)
+    _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
+                  trigger=T.CONSENSUS)
 
 
-def _after_rejection(*, review, actor, now, reason):
-    """A rejected proposal goes up a tier, never back to where it was proposed (see approvals)."""
-    _go_to(review=review, target=rejection_target(review), actor=actor, now=now, reason=reason,
-           barred=rejection_bars(review), data={"rejected_outcome": review.proposed_outcome.code})
-
-
-def _after_result(*, review, result, target, actor, now):
+def _after_result(*, review, result, target, actor, now, trigger):
     if target == DECIDE:
         _decide_from_review(review=review, result=result, actor=actor, now=now)
         return
     next_stage = review.stage.version.stages.get(key=target)
     if next_stage.kind == StageKind.APPROVAL:
-        _propose(review=review, result=result, approval_key=target, actor=actor, now=now, reason="consensus")
+        _propose(review=review, result=result, approval_key=target, actor=actor, now=now, reason="consensus",
+                 trigger=trigger)
         return
-    _go_to(review=review, target=target, actor=actor, now=now, reason="consensus")
+    review_advance(review=review, target=target, actor=actor, now=now, reason="consensus", trigger=trigger)
 
 
-def _propose(*, review, result, approval_key, actor, now, reason):
+def _after_rejection(*, review, actor, now, reason):
+    """A rejected proposal goes up a tier, never back to where it was proposed (see approvals)."""
+    review_advance(review=review, target=rejection_target(review), actor=actor, now=now, reason=reason,
+                   trigger=T.REJECTION, barred=rejection_bars(review),
+                   data={"rejected_outcome": review.proposed_outcome.code})
+
+
+def _propose(*, review, result, approval_key, actor, now, reason, trigger):
     """Sends `review`'s result to approval, unless the same outcome was
     rejected on this case before and `review`'s stage is below the tier
     that rejection went to: then to that tier (see approvals)."""
@@ -175,10 +190,11 @@ def _propose(*, review, result, approval_key, actor, now, reason):
     tier, barred = reproposal_rule(review=review, outcome=result["outcome"], stages=stages)
     if tier:
         voters = set(Vote.objects.filter(review=review).values_list("reviewer_id", flat=True))
-        _go_to(review=review, target=tier, actor=actor, now=now,
-               reason=f"re-proposal of {code}, rejected in approval before, needs the {tier} tier",
-               barred=barred | voters, data={"reproposal": code})
+        review_advance(review=review, target=tier, actor=actor, now=now,
+                       reason=f"re-proposal of {code}, rejected in approval before, needs the {tier} tier",
+                       trigger=T.REPROPOSAL, barred=barred | voters, data={"reproposal": code})
         return
-    _go_to(review=review, target=approval_key, actor=actor, now=now, reason=reason,
-           proposed={**result, "review": review}, barred=barred, data={"reproposal": code} if barred else None)
+    review_advance(review=review, target=approval_key, actor=actor, now=now, reason=reason, trigger=trigger,
+                   proposed={**result, "review": review}, barred=barred,
+                   data={"reproposal": code} if barred else None)
 

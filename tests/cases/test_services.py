@@ -116,12 +116,13 @@ def test_content_author_is_an_account_subject(source, system_actor, policy_book)
 
 def test_state_changes_follow_the_table_and_are_audited(source, system_actor, policy_book):
     case_id = file(source, system_actor, item(policy_book["spam"])).case_id
-    case_change_state(case_id=case_id, to_state=CaseState.IN_REVIEW, actor=system_actor, reason="claimed")
+    case_change_state(case_id=case_id, to_state=CaseState.IN_REVIEW, actor=system_actor, reason="claimed",
+                      trigger="first_claim")
     before = AuditEvent.objects.count()
     again = case_change_state(case_id=case_id, to_state=CaseState.IN_REVIEW, actor=system_actor)
     assert again.state == CaseState.IN_REVIEW and AuditEvent.objects.count() == before  # no-op repeat
     event = AuditEvent.objects.filter(action="case.state_changed").get()
-    assert event.data == {"from": "open", "to": "in_review", "reason": "claimed"}
+    assert event.data == {"from": "open", "to": "in_review", "reason": "claimed", "trigger": "first_claim"}
     case_close(case_id=case_id, actor=system_actor)
     with pytest.raises(TransitionNotAllowed):
         case_change_state(case_id=case_id, to_state=CaseState.OPEN, actor=system_actor)
