@@ -46,6 +46,12 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON, label=_("Reason"))
 
 
+class SendBackForm(forms.Form):
+    review = forms.UUIDField(widget=forms.HiddenInput)
+    to_stage = forms.SlugField(max_length=50, label=_("Send back to"))
+    guidance = forms.CharField(max_length=MAX_REASON, label=_("Guidance for the lower tier"))
+
+
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON, required=False, label=_("Reason"))
 
