@@ -199,29 +199,37 @@ def sweep_leases(*, now=None, batch_size=None, max_seconds=20.0):
 
 
 def _lease_batch(*, now, batch_size):
-    seats = list(
-        Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
-        .select_for_update(skip_locked=True).select_related("review", "moderator")[:batch_size]
-    )
+    """Locks in the house order — reviews first (SKIP LOCKED: a review a vote
+    or a release is working on waits for the next run), then their expired
+    seats — so that a release here never races a vote on the same seat, and a
+    timeout move the SLA sweep deferred while the seat was held can run here,
+    under the review lock, once the last valid lease is gone."""
     from .services.lifecycle import review_timeout_if_owed
 
-    owed = set()
+    candidates = list(Seat.objects.filter(state=SeatState.CLAIMED, lease_expires_at__lte=now)
+                      .order_by("lease_expires_at").values_list("pk", "review_id")[:batch_size])
+    if not candidates:
+        return 0
+    reviews = {r.pk: r for r in Review.objects.select_for_update(skip_locked=True, of=("self",))
+               .select_related("stage__version").filter(pk__in={rid for _, rid in candidates}).order_by("pk")}
+    seats = list(
+        Seat.objects.filter(pk__in=[sid for sid, rid in candidates if rid in reviews], state=SeatState.CLAIMED,
+                            lease_expires_at__lte=now)
+        .select_for_update(skip_locked=True, of=("self",)).select_related("moderator").order_by("pk")
+    )
     for seat in seats:
+        review = reviews[seat.review_id]
         Seat.objects.filter(pk=seat.pk, state__in=seat_sources(SeatState.RELEASED)).update(
             state=SeatState.RELEASED, released_at=now)
-        if seat.review.breached_at is not None and seat.review.state == ReviewState.OPEN:
-            owed.add(seat.review_id)
         Review.objects.filter(pk=seat.review_id, state__in=ACTIVE_REVIEW_STATES).update(
             free_seats=F("free_seats") + 1)
-        audit.record(stream=case_stream(seat.review.case_id), action="review.seat_released", actor=LEASES,
+        audit.record(stream=case_stream(review.case_id), action="review.seat_released", actor=LEASES,
                      target_type="review", target_id=seat.review_id,
                      data={"moderator": seat.moderator.get_username(), "reason": "lease expired",
                            "trigger": T.LEASE_EXPIRED,
                            "lease_expires_at": seat.lease_expires_at.isoformat()})
-    for review_id in sorted(owed):
-        # A reviewer working on it may hold the review's lock: their vote or release runs the move then.
-        review = (Review.objects.select_for_update(skip_locked=True, of=("self",)).select_related("stage__version")
-                  .filter(pk=review_id).first())
-        if review is not None:
+    for review_id in sorted({seat.review_id for seat in seats}):
+        review = reviews[review_id]
+        if review.breached_at is not None and review.state == ReviewState.OPEN:
             review_timeout_if_owed(review=review, now=now, actor=LEASES)
     return len(seats)

@@ -193,8 +193,8 @@ FIELD_MESSAGES = {
 CODE_MESSAGES = {
     "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),
     "review_closed": gettext_lazy("This stage is closed; your vote was not counted."),
-    "not_eligible": gettext_lazy("You may not take part in this stage any more (for example, a platform account "
-                                 "linked to you is involved in this case); nothing was counted."),
+    "not_eligible_to_vote": gettext_lazy("You may not take part in this stage any more (for example, a platform account "
+                                         "linked to you is involved in this case); nothing was counted."),
     "vote_final": gettext_lazy("You already voted in this stage, differently; votes are final and yours was not changed."),
     "duration_not_allowed": gettext_lazy("This outcome takes no duration: leave the field empty."),
     "duration_required": gettext_lazy("This outcome is time-limited: give the duration in days."),

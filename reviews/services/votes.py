@@ -61,7 +61,8 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         # Eligibility again, not only at claim: identities, groups and earlier stages may have changed since.
         problem = eligibility_problem(review, reviewer, seat_checked=True)
         if problem:
-            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted")
+            raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted",
+                              code="not_eligible_to_vote")
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
                                    duration_days=duration_days, rationale=rationale, cast_at=now)
