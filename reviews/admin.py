@@ -71,7 +71,8 @@ def _change_url(obj):
 class OutcomeForm(forms.ModelForm):
     class Meta:
         model = Outcome
-        fields = ["code", "name", "description", "is_violation", "requires_approval", "time_limited", "active", "position"]
+        fields = ["code", "name", "description", "is_violation", "requires_approval", "time_limited",
+                  "approval_over_days", "active", "position"]
 
     def clean(self):
         cleaned = super().clean()
@@ -171,7 +172,7 @@ class StageInline(admin.StackedInline):
         ("key", "name", "kind", "position"),
         ("group", "seats", "quorum", "blind", "exclude_earlier_reviewers"),
         "allowed_outcomes",
-        ("sla_seconds", "on_consensus", "on_split", "on_timeout"),
+        ("sla_seconds", "on_consensus", "on_split", "on_timeout", "next_tier"),
     ]
     filter_horizontal = ["allowed_outcomes"]
 
@@ -195,7 +196,8 @@ class StageInline(admin.StackedInline):
 class WorkflowVersionForm(forms.ModelForm):
     class Meta:
         model = WorkflowVersion
-        fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"]
+        fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key",
+                  "final_appeal_stage_key"]
 
     def clean(self):
         cleaned = super().clean()
@@ -222,7 +224,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     # -- pages
 
     def get_fields(self, request, obj=None):
-        keys = ["first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"]
+        keys = ["first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key",
+                "final_appeal_stage_key"]
         if obj is None:
             return ["workflow", *keys]
         if obj.state == VersionState.DRAFT:
