@@ -48,7 +48,16 @@ from reviews.services import (
 from reviews.tiers import next_tier_key, tiers_below
 
 from ..decorators import console_view
-from ..forms import AssignForm, NoteForm, OptionalReasonForm, ReasonForm, SeatForm, SendBackForm, VoteForm
+from ..forms import (
+    AssignForm,
+    EscalateForm,
+    NoteForm,
+    OptionalReasonForm,
+    ReasonForm,
+    SeatForm,
+    SendBackForm,
+    VoteForm,
+)
 
 REVEALED_SESSION_KEY = "console_revealed_media"
 REVEALED_CASES_KEPT = 50
@@ -115,7 +124,7 @@ def _forms_for(cf, forms):
     top_policy = next((p.code for p in cf.policies if p.pk == cf.top_policy_id), "")
     out = {
         "vote": VoteForm(initial={"review": review_id, "policy": top_policy}),
-        "escalate": ReasonForm(prefix="escalate"),
+        "escalate": EscalateForm(prefix="escalate", initial={"review": review_id}),
         "sendback": SendBackForm(prefix="sendback", initial={"review": review_id}),
         "hold": ReasonForm(prefix="hold"),
         "resume": OptionalReasonForm(prefix="resume"),
@@ -294,8 +303,9 @@ def _reason_action(request, case_id, *, prefix, form_class, call, success):
 @require_POST
 def escalate(request, case_id):
     return _reason_action(
-        request, case_id, prefix="escalate", form_class=ReasonForm, success=_("The case was escalated."),
-        call=lambda data: case_escalate(case_id=case_id, actor_user=request.user, reason=data["reason"]))
+        request, case_id, prefix="escalate", form_class=EscalateForm, success=_("The case was escalated."),
+        call=lambda data: case_escalate(case_id=case_id, actor_user=request.user, reason=data["reason"],
+                                        from_review_id=data.get("review")))
 
 
 @console_view(require="can_review")

@@ -39,10 +39,14 @@ def case_escalate(*, case_id, actor_user, reason, now=None, from_review_id=None)
     with transaction.atomic(), audit.batch():
         review = _active_review(case_id)  # lock order everywhere: review, then case
         _lock_case(case_id)
+        if from_review_id is not None and (review is None or str(review.pk) != str(from_review_id)):
+            # Already moved on: a retry, or someone else acted first. (Waiting on the lock of a review that was
+            # closed meanwhile finds no row; a new statement sees the review that replaced it.)
+            current = review or _active_review(case_id)
+            if current is not None:
+                return current
         if review is None:
             raise NotAllowed("the case has no active review to escalate")
-        if from_review_id is not None and str(review.pk) != str(from_review_id):
-            return review  # already moved on (a retry, or someone else escalated first)
         seated = Seat.objects.filter(review=review, moderator=actor_user, state=SeatState.CLAIMED).exists()
         if not seated and not is_lead(actor_user):
             raise NotAllowed("only a reviewer holding a seat, or a lead, can escalate")
@@ -81,10 +85,10 @@ def case_send_back(*, case_id, actor_user, guidance, to_stage="", from_review_id
     with transaction.atomic(), audit.batch():
         review = _active_review(case_id)
         case = _lock_case(case_id)
+        if from_review_id is not None and (review is None or str(review.pk) != str(from_review_id)):
+            raise NotAllowed("the case has moved on since you opened it; reload it", code="review_changed")
         if review is None or review.state != ReviewState.OPEN:
             raise NotAllowed("only a case whose review is open can be sent back")
-        if from_review_id is not None and str(review.pk) != str(from_review_id):
-            raise NotAllowed("the case has moved on since you opened it; reload it", code="review_changed")
         seated = Seat.objects.filter(review=review, moderator=actor_user, state=SeatState.CLAIMED).exists()
         if not seated and not is_lead(actor_user):
             raise NotAllowed("only a reviewer holding a seat at this tier, or a lead, can send a case back")

@@ -127,3 +127,14 @@ def test_send_back_with_guidance_through_the_console(people, file_case, sign_in)
     again = client.post(_url(case_id, "send-back"), {"sendback-review": str(senior_review.pk),
                                                      "sendback-to_stage": "review", "sendback-guidance": "again"})
     assert again.status_code == 409 and _review(case_id).pk == lower.pk
+
+
+def test_a_repeated_escalate_form_moves_the_case_one_tier_only(people, file_case, sign_in):
+    case_id = file_case()
+    client = sign_in(people["seniors"][0])
+    first_review = str(_review(case_id).pk)
+    form = {"escalate-reason": "needs a senior", "escalate-review": first_review}
+    assert client.post(_url(case_id, "escalate"), form).status_code == 302
+    assert client.post(_url(case_id, "escalate"), form).status_code == 302  # the double click
+    assert _review(case_id).stage.key == "senior"
+    assert AuditEvent.objects.filter(stream=f"case:{case_id}", action="case.escalated").count() == 1
