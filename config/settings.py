@@ -107,6 +107,8 @@ try:
     ESCALATION_PRIORITY_BONUS = env_int("ESCALATION_PRIORITY_BONUS", 100, minimum=0)
     APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 183, minimum=1)
     APPEAL_WORKFLOW_SLUG = env_str("APPEAL_WORKFLOW_SLUG", "appeal")
+    # How many appeals one appellant may file against one decision (DSA Art. 20 asks for one).
+    APPEALS_PER_APPELLANT = env_int("APPEALS_PER_APPELLANT", 1, minimum=1, maximum=10)
     REVIEW_LEAD_GROUPS = env_list("REVIEW_LEAD_GROUPS", ["senior_moderator", "admin"])
     SLA_WARN_FRACTION = env_float("SLA_WARN_FRACTION", 0.75, minimum=0.01, maximum=1.0)
     SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)

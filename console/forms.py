@@ -46,6 +46,17 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON, label=_("Reason"))
 
 
+class EscalateForm(ReasonForm):
+    # the review the page showed: a second click, or a colleague's escalation first, moves nothing further up
+    review = forms.UUIDField(required=False, widget=forms.HiddenInput)
+
+
+class SendBackForm(forms.Form):
+    review = forms.UUIDField(widget=forms.HiddenInput)
+    to_stage = forms.SlugField(max_length=50, label=_("Send back to"))
+    guidance = forms.CharField(max_length=MAX_REASON, label=_("Guidance for the lower tier"))
+
+
 class OptionalReasonForm(forms.Form):
     reason = forms.CharField(max_length=MAX_REASON, required=False, label=_("Reason"))
 

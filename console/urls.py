@@ -20,6 +20,7 @@ urlpatterns = [
     path("cases/<uuid:case_id>/", case.case_page, name="case"),
     path("cases/<uuid:case_id>/vote/", case.vote, name="vote"),
     path("cases/<uuid:case_id>/escalate/", case.escalate, name="escalate"),
+    path("cases/<uuid:case_id>/send-back/", case.send_back, name="send-back"),
     path("cases/<uuid:case_id>/hold/", case.hold, name="hold"),
     path("cases/<uuid:case_id>/resume/", case.resume, name="resume"),
     path("cases/<uuid:case_id>/assign/", case.assign, name="assign"),

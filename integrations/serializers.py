@@ -461,6 +461,10 @@ class DecisionOutSerializer(serializers.Serializer):
     automated_decision = serializers.BooleanField(help_text="the decision itself was taken by automation")
     decided_at = serializers.DateTimeField()
     supersedes = serializers.UUIDField(allow_null=True, help_text="the decision this one replaced on appeal")
+    appeals_exhausted = serializers.BooleanField(
+        help_text="true when the decision came from the final appeal tier: no further appeal is accepted (409 "
+                  "appeals_exhausted); the statement of reasons names the out-of-court dispute settlement route "
+                  "(DSA Art. 21)")
     appeal = AppealSummarySerializer(
         allow_null=True, help_text="the latest appeal against this decision, or the appeal that produced it")
 
@@ -495,7 +499,8 @@ class CaseListSerializer(serializers.Serializer):
 class DecisionFeedItemSerializer(DecisionOutSerializer):
     case_id = serializers.UUIDField()
     event = serializers.ChoiceField(choices=["decision.made", "decision.reversed"],
-                                    help_text="decision.reversed when an appeal overturned the previous decision")
+                                    help_text="decision.reversed when an appeal reversed the previous decision (a "
+                                              "violation found to be none, or \"no action\" found to be a violation)")
 
 
 class DecisionFeedSerializer(serializers.Serializer):

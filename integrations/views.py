@@ -193,6 +193,7 @@ def decision_out(decision):
         "territorial_scope": decision.territorial_scope, "automated_detection": decision.automated_detection,
         "automated_decision": decision.automated_decision, "decided_at": decision.decided_at,
         "supersedes": str(decision.supersedes_id) if decision.supersedes_id else None,
+        "appeals_exhausted": decision.appeals_exhausted,
         "appeal": _appeal_out(decision.latest_appeal),
     }
 

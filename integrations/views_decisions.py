@@ -102,13 +102,19 @@ class AppealCreateView(ApiView):
                     "reporter; people who took no part in the decision review it, and the result arrives as a new "
                     "decision (feed, case detail). At most one appeal of a decision is open at a time, so a retried "
                     "request cannot open a second one: it is answered 409 `appeal_already_open`. Appeals are "
-                    "accepted for APPEAL_WINDOW_DAYS (default 183) after the decision.",
+                    "accepted for APPEAL_WINDOW_DAYS (default 183) after the original decision (an appeal decision "
+                    "does not restart the window). One appellant (appellant + appellant_external_id) may appeal a "
+                    "decision APPEALS_PER_APPELLANT times (default 1). An appeal of an appeal decision goes to the "
+                    "final appeal tier; its decision has `appeals_exhausted: true`, names the out-of-court dispute "
+                    "settlement route (DSA Art. 21), and further appeals are answered 409 `appeals_exhausted`.",
         responses={
             201: OpenApiResponse(s.AppealOutSerializer, description="the appeal is open"),
             404: OpenApiResponse(s.ErrorSerializer, description="no such case for this client"),
             409: OpenApiResponse(s.ErrorSerializer, description="refused: `appeal_window_closed`, "
-                                 "`appeal_already_open` (also the answer to a retry), or `appeal_refused` (the case "
-                                 "has no decision yet)"),
+                                 "`appeal_already_open` (also the answer to a retry), `appeal_limit_reached` (this "
+                                 "appellant already appealed this decision), `appeals_exhausted` (decided in the "
+                                 "final appeal tier), `case_closed`, or `appeal_refused` (the case has no decision "
+                                 "yet)"),
             **ERRORS,
         },
     )

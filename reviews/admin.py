@@ -72,7 +72,7 @@ class OutcomeForm(forms.ModelForm):
     class Meta:
         model = Outcome
         fields = ["code", "name", "name_translations", "description", "is_violation", "requires_approval", "time_limited",
-                  "active", "position"]
+                  "approval_over_days", "active", "position"]
 
     def clean(self):
         cleaned = super().clean()
@@ -173,7 +173,7 @@ class StageInline(admin.StackedInline):
         "name_translations",
         ("group", "seats", "quorum", "blind", "exclude_earlier_reviewers"),
         "allowed_outcomes",
-        ("sla_seconds", "on_consensus", "on_split", "on_timeout"),
+        ("sla_seconds", "on_consensus", "on_split", "on_timeout", "next_tier"),
     ]
     filter_horizontal = ["allowed_outcomes"]
 
@@ -197,7 +197,8 @@ class StageInline(admin.StackedInline):
 class WorkflowVersionForm(forms.ModelForm):
     class Meta:
         model = WorkflowVersion
-        fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"]
+        fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key",
+                  "final_appeal_stage_key"]
 
     def clean(self):
         cleaned = super().clean()
@@ -224,7 +225,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     # -- pages
 
     def get_fields(self, request, obj=None):
-        keys = ["first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"]
+        keys = ["first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key",
+                "final_appeal_stage_key"]
         if obj is None:
             return ["workflow", *keys]
         if obj.state == VersionState.DRAFT:

@@ -98,6 +98,11 @@ class CaseFile:
         return self.case.subject
 
     @property
+    def proposals(self):
+        """The four-eyes reviews of this case (each a proposal: approved, rejected or awaiting), oldest first."""
+        return [rf for rf in self.reviews if rf.stage.kind == StageKind.APPROVAL]
+
+    @property
     def author(self):
         return self.case.subject.author
 

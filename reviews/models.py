@@ -26,6 +26,9 @@ class Outcome(models.Model):
     is_violation = models.BooleanField(_("is violation"), default=True, help_text=_("false only for outcomes like no_violation"))
     requires_approval = models.BooleanField(_("requires approval"), default=False)
     time_limited = models.BooleanField(_("time limited"), default=False, help_text=_("a vote for it must carry a duration"))
+    approval_over_days = models.PositiveIntegerField(
+        _("approval over days"), null=True, blank=True,
+        help_text=_("a time-limited outcome longer than this many days requires approval (e.g. long suspensions)"))
     active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
@@ -71,6 +74,9 @@ class WorkflowVersion(models.Model):
     approval_stage_key = models.SlugField(max_length=50, blank=True, help_text="four-eyes stage for outcomes requiring approval")
     escalation_stage_key = models.SlugField(max_length=50, blank=True, help_text="where manual escalations go")
     appeal_stage_key = models.SlugField(max_length=50, blank=True, help_text="where appeals are reviewed")
+    final_appeal_stage_key = models.SlugField(
+        max_length=50, blank=True,
+        help_text="where an appeal of an appeal decision is reviewed; its decision is final (empty: one appeal only)")
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
 
@@ -120,6 +126,10 @@ class Stage(models.Model):
     on_timeout = models.SlugField(_("on timeout"), max_length=50, blank=True,
                                   help_text=_('a stage key, "raise_priority", or empty (record the breach only)'))
     exclude_earlier_reviewers = models.BooleanField(_("exclude earlier reviewers"), default=False)
+    next_tier = models.SlugField(
+        _("next tier"), max_length=50, blank=True,
+        help_text=_("the higher tier (an escalation stage): where 'escalate' and a rejected proposal from this stage "
+                    "go; empty at the top tier"))
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
     class Meta:
@@ -192,6 +202,9 @@ class Review(models.Model):
     appeal = models.ForeignKey("Appeal", null=True, blank=True, on_delete=models.PROTECT, related_name="reviews")
     # The decision a re-review round (re-opened after it by the re-review rules) may supersede.
     follows_decision = models.ForeignKey("Decision", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Who may not sit in this review although the stage would let them: the
+    # proposer and the rejecting approvers of a rejected proposal.
+    barred_user_ids = models.JSONField(default=list, blank=True)
     result_outcome = models.ForeignKey(Outcome, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     result_duration_days = models.PositiveIntegerField(null=True, blank=True)
@@ -295,7 +308,8 @@ class ReviewNote(models.Model):
 class DecisionKind(models.TextChoices):
     ORIGINAL = "original", "Original decision"
     APPEAL_UPHELD = "appeal_upheld", "Upheld on appeal"
-    APPEAL_OVERTURNED = "appeal_overturned", "Overturned on appeal"
+    # Reversed either way: a violation found to be none, or "no action" found to be a violation.
+    APPEAL_OVERTURNED = "appeal_overturned", "Reversed on appeal"
     APPEAL_MODIFIED = "appeal_modified", "Modified on appeal"
     # A later review round (re-opened by the re-review rules) decided again; supersedes the previous decision.
     REREVIEW = "rereview", "Decided again after a re-review"
@@ -325,6 +339,8 @@ class Decision(models.Model):
     supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_current = models.BooleanField(default=True)
     sequence = models.BigIntegerField(unique=True, help_text="position in the decision feed")
+    appeals_exhausted = models.BooleanField(
+        default=False, help_text="decided in the final appeal tier: only out-of-court dispute settlement remains")
 
     class Meta:
         constraints = [
@@ -364,6 +380,7 @@ class Appeal(models.Model):
     result_decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     opened_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    level = models.PositiveSmallIntegerField(default=1, help_text="1: appeal of the original decision; 2: final tier")
 
     class Meta:
         constraints = [

@@ -24,6 +24,9 @@ REVIEW_CLOSED = "review_closed"  # the review ended with seats still claimed
 REROUTED = "rerouted"  # a more severe report moved an open case to another workflow (review superseded)
 REREVIEW = "rereview"  # the re-review rules re-opened a decided case for a new round
 AUTO_CLOSE = "auto_close"  # the closing sweep closed a decided case
+SEND_BACK = "send_back"  # a higher tier sent the case back down with guidance
+REPROPOSAL = "reproposal"  # an outcome rejected before was proposed again below the tier its rejection went to
 
 ALL = frozenset({ROUTING, FIRST_CLAIM, CONSENSUS, APPROVAL, SPLIT, REJECTION, ESCALATION, SLA_BREACH, LEAD_HOLD,
-                 LEAD_RESUME, DECISION, APPEAL, LEASE_EXPIRED, RELEASE, REVIEW_CLOSED, REROUTED, REREVIEW, AUTO_CLOSE})
+                 LEAD_RESUME, DECISION, APPEAL, LEASE_EXPIRED, RELEASE, REVIEW_CLOSED, REROUTED, REREVIEW, AUTO_CLOSE,
+                 SEND_BACK, REPROPOSAL})

@@ -11,6 +11,7 @@ from audit.services import CONFIG_STREAM
 
 from .errors import WorkflowInvalid
 from .models import DECIDE, RAISE_PRIORITY, Outcome, RoutingRule, Stage, StageKind, VersionState, Workflow, WorkflowVersion
+from .tiers import tier_problems
 
 
 def definition_of(version):
@@ -22,10 +23,12 @@ def definition_of(version):
             "quorum": s.quorum, "blind": s.blind, "outcomes": sorted(o.code for o in s.allowed_outcomes.all()),
             "sla_seconds": s.sla_seconds, "on_consensus": s.on_consensus, "on_split": s.on_split,
             "on_timeout": s.on_timeout, "exclude_earlier_reviewers": s.exclude_earlier_reviewers,
+            "next_tier": s.next_tier,
         })
     return {
         "first_stage": version.first_stage_key, "approval_stage": version.approval_stage_key,
-        "escalation_stage": version.escalation_stage_key, "appeal_stage": version.appeal_stage_key, "stages": stages,
+        "escalation_stage": version.escalation_stage_key, "appeal_stage": version.appeal_stage_key,
+        "final_appeal_stage": version.final_appeal_stage_key, "stages": stages,
     }
 
 
@@ -40,11 +43,17 @@ def version_problems(version):
         problems.append(f"first stage {version.first_stage_key!r} is not a stage of this version")
     for label, key, kind in (("approval", version.approval_stage_key, StageKind.APPROVAL),
                              ("escalation", version.escalation_stage_key, None),
-                             ("appeal", version.appeal_stage_key, StageKind.APPEAL)):
+                             ("appeal", version.appeal_stage_key, StageKind.APPEAL),
+                             ("final appeal", version.final_appeal_stage_key, StageKind.APPEAL)):
         if key and key not in stages:
             problems.append(f"{label} stage {key!r} is not a stage of this version")
         elif key and kind and stages[key].kind != kind:
             problems.append(f"{label} stage {key!r} must be of kind {kind}")
+
+    if version.final_appeal_stage_key and version.final_appeal_stage_key == version.appeal_stage_key:
+        problems.append("the final appeal stage must differ from the appeal stage (a second appeal goes to a higher "
+                        "tier)")
+    problems.extend(tier_problems(stages))
 
     needs_approval = False
     for key, s in stages.items():
@@ -101,7 +110,8 @@ def version_problems(version):
                 reach_decide.add(key)
                 changed = True
     reachable, todo = set(), [version.first_stage_key]
-    for extra in (version.escalation_stage_key, version.appeal_stage_key):
+    for extra in (version.escalation_stage_key, version.appeal_stage_key, version.final_appeal_stage_key,
+                  *(s.next_tier for s in stages.values())):
         if extra:
             todo.append(extra)
     while todo:
@@ -169,7 +179,7 @@ def workflow_draft_from(*, version, actor):
         draft = WorkflowVersion.objects.create(
             workflow=workflow, number=number, first_stage_key=version.first_stage_key,
             approval_stage_key=version.approval_stage_key, escalation_stage_key=version.escalation_stage_key,
-            appeal_stage_key=version.appeal_stage_key,
+            appeal_stage_key=version.appeal_stage_key, final_appeal_stage_key=version.final_appeal_stage_key,
         )
         for s in version.stages.all():
             outcomes = list(s.allowed_outcomes.all())
@@ -230,7 +240,7 @@ DEFAULT_OUTCOMES = [
     ("label", "Label", True, False, False),
     ("restrict_visibility", "Restrict visibility", True, False, False),
     ("remove_content", "Remove content", True, False, False),
-    ("suspend_account", "Suspend account", True, False, True),
+    ("suspend_account", "Suspend account", True, False, True),  # longer than 30 days: approval (see below)
     ("ban_account", "Ban account", True, True, False),
     ("refer_to_law_enforcement", "Refer to law enforcement", True, True, False),
 ]
@@ -257,21 +267,29 @@ DEFAULT_STAGE_NAMES_DE = {
 GROUPS = ("moderator", "senior_moderator", "admin", "auditor")
 
 
+# Time-limited outcomes longer than this many days need four eyes.
+DEFAULT_APPROVAL_OVER_DAYS = {"suspend_account": 30}
+
+
 def install_default_outcomes():
     for position, (code, name, violation, approval, limited) in enumerate(DEFAULT_OUTCOMES):
         Outcome.objects.get_or_create(code=code, defaults=dict(
             name=name, name_translations={"de": DEFAULT_OUTCOME_NAMES_DE[code]}, is_violation=violation,
-            requires_approval=approval, time_limited=limited, position=position))
+            requires_approval=approval, time_limited=limited, position=position,
+            approval_over_days=DEFAULT_APPROVAL_OVER_DAYS.get(code)))
 
 
 def _stage(version, key, name, kind, group, seats, quorum, *, blind=True, sla_hours=24, on_consensus=DECIDE,
-           on_split="", on_timeout="", exclude_earlier=False, position=0):
+           on_split="", on_timeout="", exclude_earlier=None, next_tier="", position=0):
+    if exclude_earlier is None:
+        # a higher tier is a second opinion: nobody who already reviewed the case sits there
+        exclude_earlier = kind == StageKind.ESCALATION
     stage = Stage.objects.create(
         version=version, key=key, name=name,
         name_translations={"de": DEFAULT_STAGE_NAMES_DE[name]} if name in DEFAULT_STAGE_NAMES_DE else {},
         kind=kind, group=group, seats=seats, quorum=quorum, blind=blind,
         sla_seconds=int(sla_hours * 3600), on_consensus=on_consensus, on_split=on_split, on_timeout=on_timeout,
-        exclude_earlier_reviewers=exclude_earlier, position=position,
+        exclude_earlier_reviewers=exclude_earlier, next_tier=next_tier, position=position,
     )
     if kind != StageKind.APPROVAL:
         stage.allowed_outcomes.set(Outcome.objects.filter(active=True))
@@ -292,14 +310,18 @@ def install_default_workflows(*, actor):
     with transaction.atomic():
         if not Workflow.objects.filter(slug="standard").exists():
             wf = Workflow.objects.create(slug="standard", name="Standard",
-                                         description="2 of 3 blind review; split escalates to a senior")
+                                         description="2 of 3 blind review; tiers review → senior → lead")
             v = WorkflowVersion.objects.create(workflow=wf, number=1, first_stage_key="review",
                                                approval_stage_key="approval", escalation_stage_key="senior")
-            _stage(v, "review", "Review", StageKind.REVIEW, mod, 3, 2, on_split="senior", on_timeout="senior", position=0)
+            _stage(v, "review", "Review", StageKind.REVIEW, mod, 3, 2, on_split="senior", on_timeout="senior",
+                   next_tier="senior", position=0)
             _stage(v, "senior", "Senior review", StageKind.ESCALATION, senior, 1, 1, blind=False, sla_hours=8,
-                   on_timeout="senior", position=1)
+                   on_timeout="senior", next_tier="lead", position=1)
             _stage(v, "approval", "Approval (four eyes)", StageKind.APPROVAL, senior, 1, 1, blind=False, sla_hours=8,
                    on_split="senior", position=2)
+            # the top tier: decides or holds; a senior who took part earlier never sits here
+            _stage(v, "lead", "Lead review", StageKind.ESCALATION, senior, 1, 1, blind=False, sla_hours=8,
+                   on_timeout=RAISE_PRIORITY, position=3)
             created.append(v)
         if not Workflow.objects.filter(slug="child-safety").exists():
             wf = Workflow.objects.create(slug="child-safety", name="Child safety",
@@ -307,7 +329,7 @@ def install_default_workflows(*, actor):
             v = WorkflowVersion.objects.create(workflow=wf, number=1, first_stage_key="senior-review",
                                                approval_stage_key="approval", escalation_stage_key="lead")
             _stage(v, "senior-review", "Senior review", StageKind.REVIEW, senior, 2, 2, sla_hours=1,
-                   on_consensus="approval", on_split="lead", on_timeout="lead", position=0)
+                   on_consensus="approval", on_split="lead", on_timeout="lead", next_tier="lead", position=0)
             _stage(v, "approval", "Approval (four eyes)", StageKind.APPROVAL, senior, 1, 1, blind=False, sla_hours=1,
                    on_split="lead", position=1)
             _stage(v, "lead", "Lead decision", StageKind.ESCALATION, senior, 1, 1, blind=False, sla_hours=1,
@@ -318,13 +340,16 @@ def install_default_workflows(*, actor):
                                          description="2 of 3 fresh reviewers")
             v = WorkflowVersion.objects.create(workflow=wf, number=1, first_stage_key="appeal",
                                                appeal_stage_key="appeal", escalation_stage_key="appeal-senior",
-                                               approval_stage_key="approval")
+                                               approval_stage_key="approval", final_appeal_stage_key="appeal-final")
             _stage(v, "appeal", "Appeal review", StageKind.APPEAL, mod, 3, 2, on_split="appeal-senior",
-                   on_timeout="appeal-senior", exclude_earlier=True, position=0)
+                   on_timeout="appeal-senior", exclude_earlier=True, next_tier="appeal-senior", position=0)
             _stage(v, "appeal-senior", "Senior appeal review", StageKind.ESCALATION, senior, 1, 1, blind=False,
                    sla_hours=8, exclude_earlier=True, on_timeout="appeal-senior", position=1)
             _stage(v, "approval", "Approval (four eyes)", StageKind.APPROVAL, senior, 1, 1, blind=False, sla_hours=8,
                    on_split="appeal-senior", position=2)
+            # an appeal of an appeal decision: seniors who took no part so far; its decision is final (DSA Art. 21)
+            _stage(v, "appeal-final", "Final appeal review", StageKind.APPEAL, senior, 1, 1, blind=False,
+                   sla_hours=72, exclude_earlier=True, on_timeout=RAISE_PRIORITY, position=3)
             created.append(v)
         if not RoutingRule.objects.exists():
             child = Policy.objects.filter(code="child_safety").first()

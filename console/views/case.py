@@ -47,16 +47,27 @@ from reviews.services import (
     case_escalate,
     case_hold,
     case_resume,
+    case_send_back,
     lease_renew,
     note_add,
     seat_assign,
     seat_release,
     vote_cast,
 )
+from reviews.tiers import next_tier_key, tiers_below
 
 from ..decorators import console_view
 from ..domain_messages import domain_message
-from ..forms import AssignForm, NoteForm, OptionalReasonForm, ReasonForm, SeatForm, VoteForm
+from ..forms import (
+    AssignForm,
+    EscalateForm,
+    NoteForm,
+    OptionalReasonForm,
+    ReasonForm,
+    SeatForm,
+    SendBackForm,
+    VoteForm,
+)
 
 REVEALED_SESSION_KEY = "console_revealed_media"
 REVEALED_CASES_KEPT = 50
@@ -163,7 +174,8 @@ def _forms_for(cf, forms):
     top_policy = next((p.code for p in cf.policies if p.pk == cf.top_policy_id), "")
     out = {
         "vote": VoteForm(initial={"review": review_id, "policy": top_policy}),
-        "escalate": ReasonForm(prefix="escalate"),
+        "escalate": EscalateForm(prefix="escalate", initial={"review": review_id}),
+        "sendback": SendBackForm(prefix="sendback", initial={"review": review_id}),
         "hold": ReasonForm(prefix="hold"),
         "resume": OptionalReasonForm(prefix="resume"),
         "assign": AssignForm(initial={"review": review_id}),
@@ -224,7 +236,13 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
     revealed = _revealed(request, cf.case.pk)
     vote_form = forms["vote"]
     selected_outcome = vote_form["outcome"].value()
-    escalation_key = cf.stage.version.escalation_stage_key if cf.stage else ""
+    seated_or_lead = roles.is_lead or (cf.my_seat is not None and cf.my_seat.state == "claimed")
+    next_tier, lower_tiers = None, []
+    if cf.stage is not None and cf.is_active:
+        version = cf.stage.version
+        stages = {s.key: s for s in version.stages.all()}
+        next_tier = stages.get(next_tier_key(cf.stage, version.escalation_stage_key))
+        lower_tiers = [stages[k] for k in tiers_below(stages, cf.stage.key, version.escalation_stage_key)]
     context = {
         "nav": "work",
         "cf": _present(cf),
@@ -233,8 +251,13 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         "can_act": can_act,
         "is_lead": can_act and roles.is_lead,
         "is_auditor": roles.is_auditor,
-        "can_escalate": can_act and cf.is_active and bool(escalation_key) and cf.stage.key != escalation_key
-        and (roles.is_lead or (cf.my_seat is not None and cf.my_seat.state == "claimed")),
+        "can_escalate": can_act and cf.is_active and next_tier is not None and seated_or_lead,
+        "next_tier": next_tier,
+        # the top tier decides or holds: say so instead of offering an escalation that cannot happen
+        "at_top_tier": can_act and cf.is_active and cf.stage.kind != "approval" and next_tier is None
+        and seated_or_lead,
+        "can_send_back": can_act and cf.is_open and bool(lower_tiers) and seated_or_lead,
+        "lower_tiers": lower_tiers,
         "can_note": can_act and cf.review is not None and (roles.is_lead or cf.my_seat is not None),
         "forms": forms,
         "selected_outcome": str(selected_outcome) if selected_outcome else "",
@@ -276,6 +299,11 @@ CODE_MESSAGES = {
     "vote_final": gettext_lazy("You already voted in this stage, differently; votes are final and yours was not changed."),
     "duration_not_allowed": gettext_lazy("This outcome takes no duration: leave the field empty."),
     "duration_required": gettext_lazy("This outcome is time-limited: give the duration in days."),
+    "top_tier": gettext_lazy("This is the top tier: there is nowhere to escalate. Decide the case here, or put it on "
+                             "hold."),
+    "review_changed": gettext_lazy("The case has moved on since you opened it; nothing was changed. Reload the page."),
+    "approval_unavailable": gettext_lazy("A suspension this long needs approval, which this workflow does not have: "
+                                         "choose a shorter duration or ask a lead."),
 }
 
 
@@ -369,8 +397,29 @@ def _reason_action(request, case_id, *, prefix, form_class, call, success):
 @visible_case_only
 def escalate(request, case_id):
     return _reason_action(
-        request, case_id, prefix="escalate", form_class=ReasonForm, success=_("The case was escalated."),
-        call=lambda data: case_escalate(case_id=case_id, actor_user=request.user, reason=data["reason"]))
+        request, case_id, prefix="escalate", form_class=EscalateForm, success=_("The case was escalated."),
+        call=lambda data: case_escalate(case_id=case_id, actor_user=request.user, reason=data["reason"],
+                                        from_review_id=data.get("review")))
+
+
+@console_view(require="can_review")
+@require_POST
+def send_back(request, case_id):
+    """A higher tier sends the case back down with guidance (a note the lower tier sees)."""
+    form = SendBackForm(request.POST, prefix="sendback")
+    if not form.is_valid():
+        return _render_case(request, case_id, forms={"sendback": form}, status=400)
+    status = _review_refused(form, review_id=form.cleaned_data["review"], case_id=case_id, open_only=True)
+    if status is not None:
+        return _render_case(request, case_id, forms={"sendback": form}, status=status)
+    try:
+        lower = case_send_back(case_id=case_id, actor_user=request.user, guidance=form.cleaned_data["guidance"],
+                               to_stage=form.cleaned_data["to_stage"], from_review_id=form.cleaned_data["review"])
+    except DomainError as exc:
+        return _render_case(request, case_id, forms={"sendback": form}, status=_domain_error(form, exc))
+    messages.success(request, _("The case was sent back to %(stage)s with your guidance.") % {
+        "stage": lower.stage.name})
+    return _done(request, _case_url(case_id))
 
 
 @console_view(require="can_review")

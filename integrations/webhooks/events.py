@@ -59,6 +59,7 @@ ESCALATION_TRIGGERS = {
     triggers.SPLIT: "split",
     triggers.REJECTION: "approval_rejected",
     triggers.SLA_BREACH: "sla_breached",
+    triggers.REPROPOSAL: "reproposal",
 }
 
 

@@ -17,7 +17,8 @@ from ..errors import NotAllowed
 from ..models import Outcome, RoutingRule, StageKind, VersionState, Workflow, WorkflowVersion
 from ..workflows import invalidate_routing_cache
 
-_OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited", "active",
+_OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited",
+                   "approval_over_days", "active",
                    "position")
 _RULE_FIELDS = ("position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "active")
 
@@ -103,7 +104,7 @@ def workflow_draft_save(*, version, actor):
             version.state = VersionState.DRAFT
             version.full_clean()
             version.save(update_fields=["first_stage_key", "approval_stage_key", "escalation_stage_key",
-                                        "appeal_stage_key"])
+                                        "appeal_stage_key", "final_appeal_stage_key"])
             return version
         workflow = Workflow.objects.select_for_update().get(pk=version.workflow_id)
         version.number = (workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1

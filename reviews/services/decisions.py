@@ -24,6 +24,12 @@ from ..models import (
 from ..states import appeal_check_transition
 from ._common import is_lead
 
+# What a decision of the final appeal tier tells the appellant (DSA Art. 21).
+OUT_OF_COURT_NOTICE = (
+    "This decision was taken in the final appeal tier; no further internal appeal is possible. It can be referred to "
+    "a certified out-of-court dispute settlement body (Regulation (EU) 2022/2065, Art. 21); the right to go to court "
+    "is not affected.")
+
 
 def _next_sequence():
     if connection.vendor == "postgresql":
@@ -66,6 +72,7 @@ def _decide_from_review(*, review, result, actor, now):
     deciding_votes = [v for v in votes if v.outcome_id == result["outcome"].pk or v.approved]
     kind, supersedes = DecisionKind.ORIGINAL, None
     appeal = review.appeal
+    final = False
     if appeal is None:
         # A re-review round (re-opened by the re-review rules) supersedes the decision it followed.
         supersedes = Decision.objects.filter(case=review.case, is_current=True).select_related("outcome").first()
@@ -73,23 +80,35 @@ def _decide_from_review(*, review, result, actor, now):
             kind = DecisionKind.REREVIEW
     if appeal is not None:
         supersedes = appeal.decision
-        if result["outcome"].pk == supersedes.outcome_id and result["policy"] == supersedes.policy:
-            kind = DecisionKind.APPEAL_UPHELD
-        elif not result["outcome"].is_violation and supersedes.outcome.is_violation:
-            kind = DecisionKind.APPEAL_OVERTURNED
-        else:
-            kind = DecisionKind.APPEAL_MODIFIED
+        kind = appeal_result_kind(previous=supersedes, outcome=result["outcome"], policy=result["policy"],
+                                  duration_days=result["duration_days"])
+        final = appeal.level >= 2
+    facts = statement_of_reasons(outcome=result["outcome"], policy=result["policy"], votes=deciding_votes,
+                                 duration_days=result["duration_days"])
+    if final:
+        facts = f"{facts}\n{OUT_OF_COURT_NOTICE}"
     return decision_record(
         case=review.case, review=review, kind=kind, outcome=result["outcome"], policy=result["policy"],
-        duration_days=result["duration_days"], votes=votes, facts=statement_of_reasons(
-            outcome=result["outcome"], policy=result["policy"], votes=deciding_votes,
-            duration_days=result["duration_days"]),
-        actor=actor, now=now, supersedes=supersedes, appeal=appeal,
+        duration_days=result["duration_days"], votes=votes, facts=facts,
+        actor=actor, now=now, supersedes=supersedes, appeal=appeal, appeals_exhausted=final,
     )
 
 
+def appeal_result_kind(*, previous: Decision, outcome: Outcome, policy, duration_days: int | None) -> str:
+    """What an appeal did to `previous`, whoever appealed: upheld (same
+    outcome, policy and duration), reversed (`appeal_overturned`: a violation
+    found to be none, or "no action" found to be a violation, as on a
+    reporter's successful appeal), otherwise modified."""
+    if (outcome.pk == previous.outcome_id and getattr(policy, "pk", None) == previous.policy_id
+            and duration_days == previous.duration_days):
+        return DecisionKind.APPEAL_UPHELD
+    if outcome.is_violation != previous.outcome.is_violation:
+        return DecisionKind.APPEAL_OVERTURNED
+    return DecisionKind.APPEAL_MODIFIED
+
+
 def decision_record(*, case, review, kind, outcome, policy, duration_days, votes, facts, actor, now,
-                    supersedes=None, appeal=None, decided_by=None):
+                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False):
     """Records a Decision and moves the case to `decided`. The previous
     current decision (if any) stays in the history, no longer current."""
     Decision.objects.filter(case=case, is_current=True).update(is_current=False)
@@ -106,7 +125,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         # Humans decide every case in this workflow engine; appeals never automated.
         automated_decision=False,
         facts_and_reasons=facts, territorial_scope=jurisdictions, decided_at=now, decided_by=decided_by,
-        supersedes=supersedes, is_current=True, sequence=_next_sequence(),
+        supersedes=supersedes, is_current=True, sequence=_next_sequence(), appeals_exhausted=appeals_exhausted,
     )
     if appeal is not None:
         appeal_check_transition(Appeal.objects.select_for_update().values_list("state", flat=True).get(pk=appeal.pk),
@@ -124,7 +143,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         action="decision.reversed" if kind == DecisionKind.APPEAL_OVERTURNED else "decision.made",
         actor=actor, target_type="decision", target_id=decision.pk,
         data={"outcome": outcome.code, "policy": policy.code if policy else None, "duration_days": duration_days,
-              "kind": kind, "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
+              "kind": kind, "appeals_exhausted": appeals_exhausted,
+              "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
     return decision
@@ -142,6 +162,8 @@ def decision_amend_reasons(*, decision_id, lead, text, now=None):
         decision = Decision.objects.select_for_update().get(pk=decision_id)
         if not decision.is_current:
             raise NotAllowed("only the current decision's statement can be edited")
+        if decision.appeals_exhausted and OUT_OF_COURT_NOTICE not in text:
+            text = f"{text.rstrip()}\n{OUT_OF_COURT_NOTICE}"  # the Art. 21 route is never edited away
         if decision.facts_and_reasons == text:
             return decision
         before = decision.facts_and_reasons

@@ -1,4 +1,4 @@
-"""Escalation, hold and resume, and reviewers' notes."""
+"""Escalation up the tiers and sending back down, hold and resume, and reviewers' notes."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,30 +21,40 @@ from ..models import (
     StageKind,
 )
 from ..states import review_check_transition
+from ..tiers import next_tier_key, tiers_below
 from ._common import ACTIVE, _active_review, _lock_case, is_lead
-from .lifecycle import review_advance, review_close
+from .lifecycle import review_advance, review_close, review_open
 
 
-def case_escalate(*, case_id, actor_user, reason, now=None):
-    """A seated reviewer or a lead sends the case to its workflow's
-    escalation stage, raising its priority. Idempotent when already there."""
+def case_escalate(*, case_id, actor_user, reason, now=None, from_review_id=None):
+    """A seated reviewer or a lead sends the case up to its stage's next tier
+    (`Stage.next_tier`; for versions without tiers, the escalation stage),
+    raising its priority (capped at the maximum). Refused at the top tier:
+    the top decides or puts the case on hold. `from_review_id` (the review
+    the caller saw) makes a repeated or racing request a no-op instead of a
+    second escalation."""
     now = now or timezone.now()
     if not reason.strip():
-        raise NotAllowed("an escalation needs a reason")
+        raise NotAllowed("an escalation needs a reason", field="reason")
     with transaction.atomic(), audit.batch():
         review = _active_review(case_id)  # lock order everywhere: review, then case
         _lock_case(case_id)
+        if from_review_id is not None and (review is None or str(review.pk) != str(from_review_id)):
+            # Already moved on: a retry, or someone else acted first. (Waiting on the lock of a review that was
+            # closed meanwhile finds no row; a new statement sees the review that replaced it.)
+            current = review or _active_review(case_id)
+            if current is not None:
+                return current
         if review is None:
             raise NotAllowed("the case has no active review to escalate")
         seated = Seat.objects.filter(review=review, moderator=actor_user, state=SeatState.CLAIMED).exists()
         if not seated and not is_lead(actor_user):
             raise NotAllowed("only a reviewer holding a seat, or a lead, can escalate")
         version = review.stage.version
-        target = version.escalation_stage_key
+        target = next_tier_key(review.stage, version.escalation_stage_key)
         if not target:
-            raise NotAllowed("this workflow has no escalation stage")
-        if review.stage.key == target:
-            return review
+            raise NotAllowed(f"{review.stage.name} is the top tier of this workflow: there is nowhere to escalate. "
+                             "Decide the case here, or put it on hold.", code="top_tier")
         actor = Actor.user(actor_user)
         review_close(review, state=ReviewState.CANCELLED, now=now, reason=f"escalated: {reason}")
         audit.record(stream=case_stream(case_id), action="case.escalated", actor=actor, target_type="case",
@@ -53,6 +63,61 @@ def case_escalate(*, case_id, actor_user, reason, now=None):
         review.case = Case.objects.get(pk=case_id)
         return review_advance(review=review, target=target, actor=actor, now=now, reason=reason,
                               trigger=T.ESCALATION)
+
+
+def send_back_targets(review) -> list:
+    """The lower tiers `review`'s stage can send a case back down to."""
+    version = review.stage.version
+    stages = {s.key: s for s in version.stages.all()}
+    return [stages[key] for key in tiers_below(stages, review.stage.key, version.escalation_stage_key)]
+
+
+def case_send_back(*, case_id, actor_user, guidance, to_stage="", from_review_id=None, now=None):
+    """A higher tier sends the case back down to a tier below it with
+    guidance: the current review closes (cancelled), a fresh review of the
+    lower stage opens with a fresh SLA, and the guidance is a note on it
+    that the lower tier sees. Only a reviewer seated at the higher tier or a
+    lead may; priority is not raised. Audited as the note, the review's
+    opening (reason "sent back", with the guidance) and the state change."""
+    now = now or timezone.now()
+    if not guidance.strip():
+        raise NotAllowed("sending a case back needs guidance for the lower tier", field="guidance")
+    with transaction.atomic(), audit.batch():
+        review = _active_review(case_id)
+        case = _lock_case(case_id)
+        if from_review_id is not None and (review is None or str(review.pk) != str(from_review_id)):
+            raise NotAllowed("the case has moved on since you opened it; reload it", code="review_changed")
+        if review is None or review.state != ReviewState.OPEN:
+            raise NotAllowed("only a case whose review is open can be sent back")
+        seated = Seat.objects.filter(review=review, moderator=actor_user, state=SeatState.CLAIMED).exists()
+        if not seated and not is_lead(actor_user):
+            raise NotAllowed("only a reviewer holding a seat at this tier, or a lead, can send a case back")
+        targets = send_back_targets(review)
+        if not targets:
+            raise NotAllowed(f"{review.stage.name} has no lower tier to send the case back to", code="no_lower_tier")
+        if to_stage:
+            target = next((s for s in targets if s.key == to_stage), None)
+            if target is None:
+                raise NotAllowed(f"{to_stage!r} is not a tier below {review.stage.key!r} (one of: "
+                                 f"{', '.join(s.key for s in targets)})", field="to_stage")
+        else:
+            target = targets[-1]
+        actor = Actor.user(actor_user)
+        review_close(review, state=ReviewState.CANCELLED, now=now, reason=f"sent back to {target.key}: {guidance}")
+        to_state = CaseState.ESCALATED if target.kind == StageKind.ESCALATION else CaseState.IN_REVIEW
+        if case.state != to_state:
+            case_change_state(case_id=case_id, to_state=to_state, actor=actor, reason=f"sent back to {target.key}",
+                              trigger=T.SEND_BACK)
+        case.refresh_from_db()
+        lower = review_open(case=case, stage=target, actor=actor, now=now, appeal=review.appeal,
+                            trigger=T.SEND_BACK, reason=f"sent back by {review.stage.key}",
+                            barred=review.barred_user_ids,
+                            data={"sent_back_from": review.stage.key, "guidance": guidance})
+        note = ReviewNote.objects.create(review=lower, author=actor_user, created_at=now,
+                                         text=f"Sent back from {review.stage.name}: {guidance}")
+        audit.record(stream=case_stream(case_id), action="review.note_added", actor=actor, target_type="review",
+                     target_id=lower.pk, data={"note_id": note.pk, "sent_back_from": review.stage.key})
+        return lower
 
 
 def case_hold(*, case_id, lead, reason, now=None):

@@ -25,7 +25,7 @@ from ..states import review_check_transition, review_sources, seat_sources
 
 def review_build(*, case_id: Any, stage: Stage, queue_id: int, priority: int, case_opened_at: datetime,
                  clock: sla.Sla, now: datetime, appeal_id: Any = None,
-                 proposed: dict | None = None) -> Review:
+                 proposed: dict | None = None, barred: Any = ()) -> Review:
     """An unsaved Review for `stage` opening at `now` with the SLA `clock`."""
     warn_at, due_at = sla.deadlines(clock, now)
     return Review(
@@ -35,7 +35,7 @@ def review_build(*, case_id: Any, stage: Stage, queue_id: int, priority: int, ca
         proposed_outcome=proposed["outcome"] if proposed else None,
         proposed_policy=proposed["policy"] if proposed else None,
         proposed_duration_days=proposed["duration_days"] if proposed else None,
-        proposed_from=proposed["review"] if proposed else None,
+        proposed_from=proposed["review"] if proposed else None, barred_user_ids=sorted(set(barred)),
     )
 
 
@@ -60,7 +60,8 @@ def case_policy_id(case_id: Any) -> int | None:
 
 
 def review_open(*, case: Case, stage: Stage, actor: Actor, now: datetime, trigger: str, reason: str = "",
-                proposed: dict | None = None, appeal: Appeal | None = None) -> Review:
+                proposed: dict | None = None, appeal: Appeal | None = None, barred: Any = (),
+                data: dict | None = None) -> Review:
     """Opens `stage` on `case` with a fresh SLA clock, clears the case's
     at-risk mark and records review.opened. The caller holds the case lock
     and has closed the previous review (one active review per case)."""
@@ -69,14 +70,16 @@ def review_open(*, case: Case, stage: Stage, actor: Actor, now: datetime, trigge
                         reporter_kinds=reporter_kinds)
     review = review_build(case_id=case.pk, stage=stage, queue_id=case.queue_id, priority=case.priority,
                           case_opened_at=case.opened_at, clock=clock, now=now,
-                          appeal_id=appeal.pk if appeal else None, proposed=proposed)
+                          appeal_id=appeal.pk if appeal else None, proposed=proposed, barred=barred)
     review.save(force_insert=True)
     review.case = case
     if case.at_risk_since is not None:
         Case.objects.filter(pk=case.pk).update(at_risk_since=None)  # a new stage, a new clock
         case.at_risk_since = None
     audit.record(stream=case_stream(case.pk), action="review.opened", actor=actor, target_type="review",
-                 target_id=review.pk, data=review_opened_data(review, trigger=trigger, reason=reason))
+                 target_id=review.pk, data={**review_opened_data(review, trigger=trigger, reason=reason),
+                                            **({"barred_user_ids": review.barred_user_ids} if barred else {}),
+                                            **(data or {})})
     return review
 
 
@@ -128,7 +131,7 @@ def case_priority_raise(case: Case, now: datetime) -> int:
 
 
 def review_advance(*, review: Review, target: str, actor: Actor, now: datetime, reason: str, trigger: str,
-                   proposed: dict | None = None) -> Review:
+                   proposed: dict | None = None, barred: Any = (), data: dict | None = None) -> Review:
     """Moves the case from a closed review to the stage named `target` of the
     same workflow version: an escalation stage raises priority (capped) and
     marks the case escalated; any other stage keeps it in review."""
@@ -143,7 +146,7 @@ def review_advance(*, review: Review, target: str, actor: Actor, now: datetime, 
     elif case.state != CaseState.IN_REVIEW:
         case_change_state(case_id=case.pk, to_state=CaseState.IN_REVIEW, actor=actor, reason=reason, trigger=trigger)
     return review_open(case=case, stage=stage, actor=actor, now=now, trigger=trigger, reason=reason,
-                       proposed=proposed, appeal=review.appeal)
+                       proposed=proposed, appeal=review.appeal, barred=barred, data=data)
 
 
 

@@ -49,6 +49,8 @@ def eligibility_problem(review, moderator, *, group_ids=None, identities=None, s
         moderator.groups.filter(pk=stage.group_id).exists()
     if not in_group:
         return f"not in the group {stage.group.name!r} that reviews stage {stage.key!r}"
+    if moderator.pk in (review.barred_user_ids or ()):
+        return "proposed or rejected this outcome earlier on this case (an approval cannot be shopped)"
     if not seat_checked:
         # claim_next leaves hidden queues out of its candidate query; a lead's assignment and a
         # vote are checked here, so no path seats someone on a case of a queue hidden from them.

@@ -20,6 +20,7 @@ from ..models import (
     Vote,
 )
 from ..states import seat_check_transition
+from .approvals import needs_approval, rejection_bars, rejection_target, reproposal_rule
 from .decisions import _decide_from_review
 from .lifecycle import review_advance, review_close, review_timeout_if_owed
 from .seats import eligibility_problem
@@ -81,10 +82,12 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
             review_close(review, state=ReviewState.SPLIT, now=now, reason="split")
             audit.record(stream=case_stream(review.case_id), action="review.split", actor=actor,
                          target_type="review", target_id=review.pk, data={"votes": len(votes), "trigger": T.SPLIT})
-            rejected = stage.kind == StageKind.APPROVAL
-            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
-                           reason="rejected in approval" if rejected else "split",
-                           trigger=T.REJECTION if rejected else T.SPLIT)
+            if stage.kind == StageKind.APPROVAL:
+                # approvers who cannot agree to approve have not approved: a rejection, just as sticky
+                _after_rejection(review=review, actor=actor, now=now, reason="rejected in approval")
+            else:
+                review_advance(review=review, target=stage.on_split, actor=actor, now=now, reason="split",
+                               trigger=T.SPLIT)
         else:
             review_timeout_if_owed(review=review, now=now, actor=actor)
         return vote
@@ -112,6 +115,10 @@ def _validate_vote(stage, outcome, policy, rationale, duration_days, approved):
                               code="duration_required")
     elif duration_days is not None:
         raise InvalidVote(f"{outcome.code} takes no duration", field="duration_days", code="duration_not_allowed")
+    if (outcome.approval_over_days is not None and needs_approval(outcome, duration_days)
+            and not stage.version.approval_stage_key):
+        raise InvalidVote(f"{outcome.code} for more than {outcome.approval_over_days} days needs approval, and this "
+                          "workflow has no approval stage", field="duration_days", code="approval_unavailable")
 
 
 def _on_consensus(*, review, votes, key, actor, now):
@@ -124,9 +131,11 @@ def _on_consensus(*, review, votes, key, actor, now):
             review_close(review, state=ReviewState.CONSENSUS, now=now, reason="rejected")
             reasons = "; ".join(v.rationale for v in votes if v.approved is False)
             audit.record(stream=case_stream(review.case_id), action="review.approval_rejected", actor=actor,
-                         target_type="review", target_id=review.pk, data={"reason": reasons, "trigger": T.REJECTION})
-            review_advance(review=review, target=stage.on_split, actor=actor, now=now,
-                           reason=f"approval rejected: {reasons}", trigger=T.REJECTION)
+                         target_type="review", target_id=review.pk,
+                         data={"reason": reasons, "trigger": T.REJECTION, "outcome": review.proposed_outcome.code,
+                               "to_stage": rejection_target(review),
+                               "proposed_in": review.proposed_from.stage.key if review.proposed_from else None})
+            _after_rejection(review=review, actor=actor, now=now, reason=f"approval rejected: {reasons}")
             return
         review_close(review, state=ReviewState.CONSENSUS, now=now, result=result, reason="approved")
         audit.record(stream=case_stream(review.case_id), action="review.consensus", actor=actor,
@@ -146,10 +155,9 @@ def _on_consensus(*, review, votes, key, actor, now):
                  target_id=review.pk, data={"outcome": result["outcome"].code, "policy": result["policy"].code,
                                             "duration_days": result["duration_days"], "votes": len(votes),
                                             "trigger": T.CONSENSUS})
-    if result["outcome"].requires_approval and version.approval_stage_key:
-        review_advance(review=review, target=version.approval_stage_key, actor=actor, now=now,
-                       reason=f"{result['outcome'].code} requires approval", trigger=T.CONSENSUS,
-                       proposed={**result, "review": review})
+    if needs_approval(result["outcome"], result["duration_days"]) and version.approval_stage_key:
+        _propose(review=review, result=result, approval_key=version.approval_stage_key, actor=actor, now=now,
+                 reason=f"{result['outcome'].code} requires approval", trigger=T.CONSENSUS)
         return
     _after_result(review=review, result=result, target=stage.on_consensus, actor=actor, now=now,
                   trigger=T.CONSENSUS)
@@ -160,7 +168,34 @@ def _after_result(*, review, result, target, actor, now, trigger):
         _decide_from_review(review=review, result=result, actor=actor, now=now)
         return
     next_stage = review.stage.version.stages.get(key=target)
-    proposed = {**result, "review": review} if next_stage.kind == StageKind.APPROVAL else None
-    review_advance(review=review, target=target, actor=actor, now=now, reason="consensus", trigger=trigger,
-                   proposed=proposed)
+    if next_stage.kind == StageKind.APPROVAL:
+        _propose(review=review, result=result, approval_key=target, actor=actor, now=now, reason="consensus",
+                 trigger=trigger)
+        return
+    review_advance(review=review, target=target, actor=actor, now=now, reason="consensus", trigger=trigger)
+
+
+def _after_rejection(*, review, actor, now, reason):
+    """A rejected proposal goes up a tier, never back to where it was proposed (see approvals)."""
+    review_advance(review=review, target=rejection_target(review), actor=actor, now=now, reason=reason,
+                   trigger=T.REJECTION, barred=rejection_bars(review),
+                   data={"rejected_outcome": review.proposed_outcome.code})
+
+
+def _propose(*, review, result, approval_key, actor, now, reason, trigger):
+    """Sends `review`'s result to approval, unless the same outcome was
+    rejected on this case before and `review`'s stage is below the tier
+    that rejection went to: then to that tier (see approvals)."""
+    stages = {s.key: s for s in review.stage.version.stages.all()}
+    code = result["outcome"].code
+    tier, barred = reproposal_rule(review=review, outcome=result["outcome"], stages=stages)
+    if tier:
+        voters = set(Vote.objects.filter(review=review).values_list("reviewer_id", flat=True))
+        review_advance(review=review, target=tier, actor=actor, now=now,
+                       reason=f"re-proposal of {code}, rejected in approval before, needs the {tier} tier",
+                       trigger=T.REPROPOSAL, barred=barred | voters, data={"reproposal": code})
+        return
+    review_advance(review=review, target=approval_key, actor=actor, now=now, reason=reason, trigger=trigger,
+                   proposed={**result, "review": review}, barred=barred,
+                   data={"reproposal": code} if barred else None)
 

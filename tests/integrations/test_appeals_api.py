@@ -180,3 +180,65 @@ def test_a_closed_case_cannot_be_appealed_and_nothing_is_stored(appeals_api, dec
     error = assert_error(post_json(appeals_api, APPEALS_URL.format(case_id), body()), 409, code="case_closed")
     assert "closed" in error["detail"]
     assert not Appeal.objects.exists()
+
+
+# ---- appeals with an end (G1) ------------------------------------------------------------------------------------------
+
+def test_appeals_end_after_the_final_tier_with_a_409_and_the_art_21_route(appeals_api, file_report, decide, people):
+    """A third appeal of the same case is refused: the appeal of the appeal decision went to the final tier."""
+    case_id = file_report()["case"]["id"]
+    decide(case_id)
+    url = APPEALS_URL.format(case_id)
+    assert post_json(appeals_api, url, body(appellant_external_id="u-1")).status_code == 201
+    mods = people["moderators"]
+    first_appeal = decide(case_id, voters=mods[2:4])
+    assert first_appeal.kind == "appeal_upheld"
+    case = appeals_api.get(f"{CASES_URL}/{case_id}").json()
+    assert case["decision"]["appeals_exhausted"] is False
+
+    second = post_json(appeals_api, url, body(appellant_external_id="u-1", statement="still satire"))
+    assert second.status_code == 201, second.content
+    assert Review.objects.get(case_id=case_id, state="open").stage.key == "appeal-final"
+    final = decide(case_id, "no_violation", voters=people["seniors"][1:2], rationale="satire after all")
+    assert final.kind == "appeal_overturned" and final.appeals_exhausted
+
+    case = appeals_api.get(f"{CASES_URL}/{case_id}").json()
+    assert case["decision"]["appeals_exhausted"] is True
+    assert "Art. 21" in case["decision"]["statement_of_reasons"]
+    before = AuditEvent.objects.count()
+    for who in (body(appellant_external_id="u-1"), {"appellant": "reporter", "statement": "bring it back"}):
+        error = assert_error(post_json(appeals_api, url, who), 409, code="appeals_exhausted")
+        assert "out-of-court dispute settlement" in error["detail"]
+    assert Appeal.objects.filter(case_id=case_id).count() == 2 and AuditEvent.objects.count() == before
+    assert appeals_api.get(f"{CASES_URL}/{case_id}").json()["state"] == "decided"
+
+
+def test_the_window_does_not_restart_with_an_appeal_decision(appeals_api, file_report, decide, people, settings,
+                                                            system_actor):
+    from reviews.services import appeal_file
+
+    case_id = file_report()["case"]["id"]
+    decided_at = timezone.now() - timedelta(days=settings.APPEAL_WINDOW_DAYS + 10)
+    decide(case_id, now=decided_at)
+    appeal_file(case_id=case_id, appellant_kind="affected_user", appellant_external_id="u-1", statement="satire",
+                actor=system_actor, now=decided_at + timedelta(days=1))
+    # the appeal was decided yesterday: a window counted from it would still be open
+    appeal_decision = decide(case_id, "label", voters=people["moderators"][2:4],
+                             now=timezone.now() - timedelta(days=1))
+    assert appeal_decision.kind == "appeal_modified"
+    error = assert_error(post_json(appeals_api, APPEALS_URL.format(case_id), body(appellant_external_id="u-1")),
+                         409, code="appeal_window_closed")
+    assert "original decision" in error["detail"]
+    assert Appeal.objects.filter(case_id=case_id).count() == 1
+
+
+def test_a_reporters_successful_appeal_of_no_action_is_a_reversal(appeals_api, file_report, decide, people):
+    case_id = file_report()["case"]["id"]
+    decide(case_id, "no_violation", rationale="")
+    url = APPEALS_URL.format(case_id)
+    assert post_json(appeals_api, url, {"appellant": "reporter", "appellant_external_id": "r1",
+                                        "statement": "it is a scam"}).status_code == 201
+    decision = decide(case_id, "remove_content", voters=people["moderators"][2:4])
+    assert decision.kind == "appeal_overturned"
+    case = appeals_api.get(f"{CASES_URL}/{case_id}").json()
+    assert case["decision"]["kind"] == "appeal_overturned" and case["decision"]["appeal"]["result"] == "overturned"

@@ -13,7 +13,8 @@ from reviews.models import Decision
 from .conftest import APPEALS_URL, CASES_URL, DECISIONS_URL, assert_error, post_json
 
 DECISION_KEYS = {"id", "sequence", "kind", "outcome", "policy", "duration_days", "statement_of_reasons",
-                 "territorial_scope", "automated_detection", "automated_decision", "decided_at", "supersedes", "appeal"}
+                 "territorial_scope", "automated_detection", "automated_decision", "decided_at", "supersedes",
+                 "appeals_exhausted", "appeal"}
 FEED_KEYS = DECISION_KEYS | {"case_id", "event"}
 APPEAL_KEYS = {"id", "state", "result", "opened_at", "decided_at"}
 INTERNAL_KEYS = {"reviewers", "reviewer", "user_id", "username", "rationale", "decided_by", "votes", "moderator"}
@@ -89,7 +90,7 @@ def test_case_detail_shows_the_decision_and_never_who_reviewed_it(api, file_repo
         "id": str(decision.pk), "sequence": decision.sequence, "kind": "original", "outcome": "remove_content",
         "policy": "spam", "duration_days": None, "statement_of_reasons": decision.facts_and_reasons,
         "territorial_scope": ["AT", "DE"], "automated_detection": False, "automated_decision": False,
-        "decided_at": out["decided_at"], "supersedes": None, "appeal": None,
+        "decided_at": out["decided_at"], "supersedes": None, "appeals_exhausted": False, "appeal": None,
     }
     assert "Spam" in out["statement_of_reasons"] or "spam" in out["statement_of_reasons"]
     # The dissenting vote, the reviewers' names and ids, and the decision's reviewer list stay inside.

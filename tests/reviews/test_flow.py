@@ -227,8 +227,17 @@ def test_escalation_by_a_seated_reviewer_or_a_lead(file_report, people):
     assert Seat.objects.get(pk=seat.pk).state == SeatState.RELEASED
     assert Case.objects.get(pk=case_id).state == CaseState.ESCALATED
     assert AuditEvent.objects.get(action="case.escalated").data["reason"] == "needs legal input"
-    case_escalate(case_id=case_id, actor_user=people["seniors"][0], reason="again")  # already there: no-op
-    assert Review.objects.filter(case_id=case_id).count() == 2
+    senior_review = active(case_id)
+    case_escalate(case_id=case_id, actor_user=people["seniors"][0], reason="policy question")  # a lead: next tier
+    assert active(case_id).stage.key == "lead"
+    # a retry carrying the review it saw is a no-op, not a second escalation
+    case_escalate(case_id=case_id, actor_user=people["seniors"][0], reason="policy question",
+                  from_review_id=senior_review.pk)
+    assert Review.objects.filter(case_id=case_id).count() == 3
+    with pytest.raises(NotAllowed, match="top tier") as refused:
+        case_escalate(case_id=case_id, actor_user=people["seniors"][0], reason="again")
+    assert refused.value.code == "top_tier"
+    assert active(case_id).stage.key == "lead" and Review.objects.filter(case_id=case_id).count() == 3
 
 
 def test_hold_and_resume(file_report, people):
