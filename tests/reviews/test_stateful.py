@@ -37,8 +37,9 @@ from audit.models import AuditEvent
 from audit.verify import verify_audit
 from cases.errors import DomainError
 from cases.models import Case, CaseState, Queue, Report
+from cases.priority import PRIORITY_MAX
 from cases.services import case_close
-from reviews.models import Decision, Outcome, Review, ReviewState, Seat, SeatState, StageKind
+from reviews.models import Appeal, AppealState, Decision, Outcome, Review, ReviewState, Seat, SeatState, StageKind
 from reviews.services import (
     appeal_file,
     case_escalate,
@@ -263,6 +264,22 @@ class ReviewCore(RuleBasedStateMachine):
             assert case.state == CaseState.CLOSED and case.closed_at is not None
             assert Report.objects.filter(case_id=case_id).count() == count, f"closed case {case_id} took a report"
             assert not Review.objects.filter(case_id=case_id, state__in=ACTIVE).exists()
+
+    @invariant()
+    def case_state_matches_its_reviews(self):
+        """A case under review has exactly one active review (held exactly when the case is on hold); a
+        decided or closed case has none; an open appeal is being reviewed; priorities stay under the cap."""
+        active = dict(Review.objects.filter(state__in=ACTIVE).values_list("case_id", "state"))
+        for case_id, state in Case.objects.values_list("pk", "state"):
+            if state in (CaseState.DECIDED, CaseState.CLOSED):
+                assert case_id not in active, f"{state} case {case_id} has an active review"
+            else:
+                assert case_id in active, f"{state} case {case_id} has no active review"
+                assert (state == CaseState.ON_HOLD) == (active[case_id] == ReviewState.ON_HOLD), (
+                    f"case {case_id} is {state} but its review is {active[case_id]}")
+        for appeal in Appeal.objects.filter(state=AppealState.OPEN):
+            assert Review.objects.filter(appeal=appeal, state__in=ACTIVE).exists(), f"appeal {appeal.pk} unreviewed"
+        assert not Case.objects.filter(priority__gt=PRIORITY_MAX).exists()
 
     @invariant()
     def audit_trail_verifies(self):
