@@ -39,13 +39,14 @@ from cases.errors import DomainError
 from cases.models import Case, CaseState, Queue, Report
 from cases.priority import PRIORITY_MAX
 from cases.services import case_close
-from reviews.models import Appeal, AppealState, Decision, Outcome, Review, ReviewState, Seat, SeatState, StageKind
+from reviews.models import Appeal, AppealState, Decision, Outcome, Review, ReviewState, Seat, SeatState, StageKind, Vote
 from reviews.services import (
     appeal_file,
     case_escalate,
     case_hold,
     case_resume,
     claim_next,
+    seat_assign,
     seat_release,
     vote_cast,
 )
@@ -154,6 +155,35 @@ class ReviewCore(RuleBasedStateMachine):
             vote_cast(review_id=seat.review_id, reviewer=seat.moderator, outcome=outcome,
                       policy=self.policies["hate" if choice.endswith("account") else "spam"], rationale=f"vote {choice}",
                       duration_days=7 if outcome.time_limited else None)
+        except DomainError:
+            pass
+
+    @precondition(lambda self: Review.objects.exists())
+    @rule(who=PICK, review=PICK, choice=CHOICE, approve=APPROVE)
+    def vote_anywhere(self, who, review, choice, approve):
+        """Anyone votes in any review, closed ones included, seated or not (a stale tab, a forged form):
+        refused, or counted only where they hold a seat."""
+        review = _nth(list(Review.objects.select_related("stage").order_by("opened_at", "pk")), review)
+        reviewer = _nth(self.users, who)
+        seated = Seat.objects.filter(review=review, moderator=reviewer, state=SeatState.CLAIMED).exists()
+        voted_before = Vote.objects.filter(review=review, reviewer=reviewer).exists()
+        outcome = Outcome.objects.get(code=choice)
+        try:
+            vote_cast(review_id=review.pk, reviewer=reviewer, outcome=None if review.stage.kind == StageKind.APPROVAL
+                      else outcome, policy=None if review.stage.kind == StageKind.APPROVAL else self.policies["spam"],
+                      approved=approve if review.stage.kind == StageKind.APPROVAL else None, rationale="forged",
+                      duration_days=7 if outcome.time_limited and review.stage.kind != StageKind.APPROVAL else None)
+        except DomainError:
+            return
+        assert seated or voted_before, f"{reviewer} voted in review {review.pk} without a seat"
+
+    @precondition(lambda self: Review.objects.filter(state__in=ACTIVE).exists())
+    @rule(who=PICK, review=PICK)
+    def lead_assigns(self, who, review):
+        """A lead seats a moderator (any review, held ones included; the moderator may be ineligible)."""
+        review = _nth(self._active_reviews(), review)
+        try:
+            seat_assign(review_id=review.pk, moderator=_nth(self.users, who), lead=self.lead)
         except DomainError:
             pass
 
