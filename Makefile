@@ -22,7 +22,7 @@ test: venv
 
 # Property tests with random seeds and many more examples (HYPOTHESIS_PROFILE=fuzz, see
 # tests/hypothesis_profiles.py), for people to run on purpose; `make test` is derandomized.
-FUZZ_TESTS ?= tests/reviews/test_consensus.py tests/reviews/test_agreement.py tests/reviews/test_clock.py \
+FUZZ_TESTS ?= tests/reviews/test_stateful.py tests/reviews/test_consensus.py tests/reviews/test_agreement.py tests/reviews/test_clock.py \
 	tests/integrations/test_mastodon.py tests/integrations/test_schemathesis.py
 fuzz: venv
 	HYPOTHESIS_PROFILE=fuzz QUORUM_FUZZ_FACTOR=$${QUORUM_FUZZ_FACTOR:-10} \
