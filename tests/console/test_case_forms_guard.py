@@ -29,8 +29,9 @@ def test_a_note_with_another_cases_review_is_refused(people, file_case, sign_in)
     x, y = file_case(), file_case()
     mod = people["moderators"][0]
     seat_assign(review_id=_review(y).pk, moderator=mod, lead=_lead())  # a reviewer of Y, so the service would allow it
+    client = sign_in(mod)  # signing in is audited too: count after it
     before = AuditEvent.objects.count()
-    response = sign_in(mod).post(_url(x, "note"), {"review": str(_review(y).pk), "text": "planted on Y via X"})
+    response = client.post(_url(x, "note"), {"review": str(_review(y).pk), "text": "planted on Y via X"})
     assert response.status_code == 404
     assert "This form belongs to another case" in response.content.decode()
     assert not ReviewNote.objects.exists() and AuditEvent.objects.count() == before

@@ -69,6 +69,8 @@ def test_requirements_txt_alone_runs_web_worker_and_beat(fresh_venv, tmp_path):
         "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "config.settings",
         "QUORUM_ENV_FILE": os.devnull, "QUORUM_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
+        # Production settings refuse to start without an audit key (docs/security.md).
+        "AUDIT_HMAC_KEYS": f"reqonly:{secrets.token_hex(32)}",
         "DATABASE_URL": _database_url(), "REDIS_URL": os.environ["REDIS_URL"],
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"], "LOG_LEVEL": "INFO",
         # Many routine ticks while the test watches the logs.
