@@ -112,7 +112,7 @@ def test_due_soonest_sorts_by_the_active_review_deadline_then_cases_without_one(
                opened_at=lambda i: now - timedelta(hours=(3, 1, 2)[i % 3]))
     decided, no_sla = file_case(), file_case()
     Review.objects.filter(case_id=decided).update(state="consensus", closed_at=now)
-    Case.objects.filter(pk=decided).update(state="decided")
+    Case.objects.filter(pk=decided).update(state="decided", decided_at=now)
     Review.objects.filter(case_id=no_sla).update(due_at=None, warn_at=None)
     for page_size in (4, 5, 50):  # the deadlines end inside a page (4, 5) and on one page (50)
         seen = _due_pages(general, page_size)
