@@ -171,7 +171,8 @@ def sla_policy_save(*, policy, actor):
     with transaction.atomic():
         before = {}
         if policy.pk:
-            old = SlaPolicy.objects.select_for_update().select_related("policy", "calendar").filter(pk=policy.pk).first()
+            old = (SlaPolicy.objects.select_for_update(of=("self",)).select_related("policy", "calendar")
+                   .filter(pk=policy.pk).first())
             before = describe(old) if old else {}
         policy.full_clean()
         policy.save()

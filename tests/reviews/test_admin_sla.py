@@ -38,3 +38,17 @@ def test_sla_policy_changes_are_audited(admin_http):
     event = AuditEvent.objects.get(action="sla_policy.changed", target_type="sla_policy")
     assert event.data["created"] is True and event.data["changes"]["factor"] == [None, 0.5]
     assert admin_http.get("/admin/reviews/slapolicy/").status_code == 200
+
+
+def test_an_existing_sla_policy_is_edited_through_the_service(db, system_actor):
+    """Editing locks the policy row only: FOR UPDATE over the nullable joins to its policy and
+    calendar was refused by PostgreSQL (every edit of an existing SLA policy failed)."""
+    from reviews.services import sla_policy_save
+
+    policy = sla_policy_save(policy=SlaPolicy(name="edit me", stage_kind="review", duration_seconds=3600),
+                             actor=system_actor)
+    policy.duration_seconds = 7200
+    sla_policy_save(policy=policy, actor=system_actor)
+    assert SlaPolicy.objects.get(pk=policy.pk).duration_seconds == 7200
+    changed = AuditEvent.objects.filter(action="sla_policy.changed").order_by("pk").last()
+    assert changed.data["changes"]["duration_seconds"] == [3600, 7200], changed.data
