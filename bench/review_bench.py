@@ -116,9 +116,9 @@ def generate_open_cases(db_url, count):
         conn.execute(
             """
             INSERT INTO reviews_review (id, case_id, stage_id, state, queue_id, group_id, priority, case_opened_at,
-                                        free_seats, opened_at, sla_seconds, warn_at, due_at, close_reason)
+                                        free_seats, opened_at, sla_seconds, warn_at, due_at, close_reason, barred_user_ids)
             SELECT gen_random_uuid(), c.id, %(stage)s, 'open', c.queue_id, %(group)s, c.priority, c.opened_at, 3,
-                   now(), 86400, now() + interval '18 hours', now() + interval '1 day', ''
+                   now(), 86400, now() + interval '18 hours', now() + interval '1 day', '', '[]'
             FROM cases_case c WHERE c.source_id = %(source)s
             """, {"stage": stage.pk, "group": stage.group_id, "source": source.pk})
         conn.execute(
@@ -273,8 +273,8 @@ def prepare_vote_cases(db_url, moderators, count, label):
                          "reporter_count, max_severity, reporter_weight, opened_at, updated_at, breach_count) VALUES "
                          "(%s, %s, %s, 'in_review', 300, %s, 1, 1, 2, 1, now(), now(), 0)", [case, subject, source.pk, queue.pk])
             conn.execute("INSERT INTO reviews_review (id, case_id, stage_id, state, queue_id, group_id, priority, "
-                         "case_opened_at, free_seats, opened_at, due_at, close_reason) VALUES "
-                         "(%s, %s, %s, 'open', %s, %s, 300, now(), 0, now(), now() + interval '1 day', '')",
+                         "case_opened_at, free_seats, opened_at, due_at, close_reason, barred_user_ids) VALUES "
+                         "(%s, %s, %s, 'open', %s, %s, 300, now(), 0, now(), now() + interval '1 day', '', '[]')",
                          [review, case, stage.pk, queue.pk, stage.group_id])
             conn.execute("INSERT INTO audit_auditstreamhead (stream, seq, hash, dirty) VALUES (%s, 0, %s, false)",
                          [f"case:{case}", "0" * 64])
@@ -446,9 +446,10 @@ def bench_sla_sql(db_url):
                                  breach_count = c.breach_count + 1, updated_at = now()
                                  FROM closed WHERE c.id = closed.case_id RETURNING c.id, c.queue_id, c.priority, c.opened_at)
                        INSERT INTO reviews_review (id, case_id, stage_id, state, queue_id, group_id, priority,
-                                                   case_opened_at, free_seats, opened_at, due_at, close_reason)
+                                                   case_opened_at, free_seats, opened_at, due_at, close_reason,
+                                                   barred_user_ids)
                        SELECT gen_random_uuid(), id, %s, 'open', queue_id, %s, priority, opened_at, 1, now(),
-                              now() + interval '8 hours', '' FROM cases RETURNING 1""", [senior[0], senior[1]]).fetchall()
+                              now() + interval '8 hours', '', '[]' FROM cases RETURNING 1""", [senior[0], senior[1]]).fetchall()
             total += len(rows)
             if len(rows) < 1000:
                 break
