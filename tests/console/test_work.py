@@ -237,6 +237,9 @@ def test_auditors_cannot_claim_and_see_no_claim_buttons(people, sign_in, file_ca
     html = response.content.decode()
     assert "general" in html.lower() and "claim-next" not in html and "/work/claim/" not in html
     assert not SHORTCUT.search(response.content)
+    # no invitation to do what the role cannot do (G6-15)
+    assert "Claim the next case" not in html and "My claimed cases" not in html
+    assert "does not claim them" in html
     assert client.post(reverse("console:claim-next", args=["general"])).status_code == 403
     assert client.post(reverse("console:claim-next", args=["nope"])).status_code == 403
     assert not Seat.objects.exists()
@@ -245,6 +248,11 @@ def test_auditors_cannot_claim_and_see_no_claim_buttons(people, sign_in, file_ca
     client = sign_in(type(auditor).objects.get(pk=auditor.pk))
     assert client.post(reverse("console:claim-next", args=["general"])).status_code == 403
     assert "/work/claim/" not in client.get(reverse("console:my-work")).content.decode()
+
+
+def test_moderators_without_seats_are_told_to_claim(people, sign_in):
+    html = sign_in(people["moderators"][0]).get(reverse("console:my-work")).content.decode()
+    assert "Claim the next case from a queue above" in html and "does not claim them" not in html
 
 
 def test_outsiders_and_anonymous_users_cannot_use_my_work(people, sign_in):
