@@ -21,6 +21,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import Case, Queue, Report
+from cases.references import id_range
 from cases.visibility import scope_to_user, visible_queues
 
 from .models import Appeal, AppealState, Review, ReviewState, Seat, SeatState, Stage, StageKind
@@ -239,7 +240,7 @@ def _rare_policy_cases(policy):
 
 
 def queue_cases_query(*, queue, state=None, policy=None, min_priority=None, at_risk=False, jurisdiction=None,
-                      sort=DEFAULT_SORT, cursor=None, page_size=PAGE_SIZE, without_deadline=False):
+                      reference=None, sort=DEFAULT_SORT, cursor=None, page_size=PAGE_SIZE, without_deadline=False):
     """The query behind queue_cases (page_size + 1 rows, to know whether a
     next page exists). Raises InvalidCursor.
 
@@ -278,6 +279,8 @@ def queue_cases_query(*, queue, state=None, policy=None, min_priority=None, at_r
     )
     if state:
         qs = qs.filter(state=state)
+    if reference is not None:  # a reference's head (cases.references): a range of the primary key
+        qs = qs.filter(pk__range=id_range(reference))
     if policy is not None:
         rare = _rare_policy_cases(policy)
         if rare is not None:
