@@ -238,10 +238,19 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="problems blocking publication")
     def problems(self, obj):
+        """The validation result of the draft, with the button that publishes it when nothing blocks it."""
         problems = version_problems(obj)
         if not problems:
-            return "None: this draft can be published (action \u201cPublish\u201d in the list)."
-        return format_html('<ul style="margin-left:0">{}</ul>',
+            warnings = format_html_join("", '<li class="warning">{}</li>', ((w,) for w in version_warnings(obj)))
+            return format_html(
+                '<p>None: this draft can be published.</p>{}'
+                '<button type="submit" class="button default" formaction="{}" formmethod="post">'
+                'Publish this draft</button> <span class="help">New cases get it; running cases keep their '
+                'version. Unsaved edits on this page are not published: save first.</span>',
+                format_html('<ul style="margin-left:0">{}</ul>', warnings) if warnings else "",
+                reverse("admin:reviews_workflowversion_publish", args=[obj.pk]))
+        return format_html('<ul style="margin-left:0">{}</ul><p>Fix these, save, and the publish button appears '
+                           'here.</p>',
                            format_html_join("", '<li class="errornote">{}</li>', ((p,) for p in problems)))
 
     @admin.display(description="editing")
@@ -322,8 +331,31 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
         return [
             path("<path:object_id>/new-draft/", self.admin_site.admin_view(self.new_draft_view),
                  name="reviews_workflowversion_new_draft"),
+            path("<path:object_id>/publish/", self.admin_site.admin_view(self.publish_view),
+                 name="reviews_workflowversion_publish"),
             *super().get_urls(),
         ]
+
+    def publish_view(self, request, object_id):
+        """The draft page's publish button: publishes this one draft (workflow_publish validates it again, under
+        lock) and shows the validation result: each problem, or the warnings of the published version."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        version = get_object_or_404(WorkflowVersion.objects.select_related("workflow"), pk=object_id)
+        if not super().has_change_permission(request):  # the model permission; workflow_publish checks the state
+            raise PermissionDenied
+        try:
+            workflow_publish(version=version, actor=Actor.user(request.user))
+        except WorkflowInvalid as exc:
+            for problem in exc.problems:
+                self.message_user(request, f"{version.workflow.slug} v{version.number}: {problem}", messages.ERROR)
+            self.message_user(request, "Nothing was published.", messages.ERROR)
+            return HttpResponseRedirect(_change_url(version))
+        self.message_user(request, f"Published {version.workflow.slug} v{version.number}; new cases get it.",
+                          messages.SUCCESS)
+        for warning in version_warnings(version):
+            self.message_user(request, f"{version.workflow.slug} v{version.number}: {warning}", messages.WARNING)
+        return HttpResponseRedirect(_change_url(version))
 
     def new_draft_view(self, request, object_id):
         if request.method != "POST":

@@ -157,6 +157,39 @@ def test_the_change_page_of_a_draft_shows_what_blocks_publishing(admin_client, d
     assert "Problems blocking publication" in body and "M=4 must be between 1 and N=3" in body
 
 
+def test_publish_button_on_the_draft_page_shows_the_validation_result(admin_client, standard, draft, django_user_model):
+    target = reverse("admin:reviews_workflowversion_publish", args=[draft.pk])
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert "this draft can be published" in page and f'formaction="{target}"' in page
+    assert admin_client.get(target).status_code == 405
+    # a staff member without the change permission cannot publish
+    staff = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    admin_client_2 = type(admin_client)()
+    admin_client_2.force_login(staff)
+    assert admin_client_2.post(target).status_code == 403
+    # an invalid draft: no button, each problem shown, and a forged POST publishes nothing
+    Stage.objects.filter(version=draft, key="review").update(quorum=4, seats=3)
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert f'formaction="{target}"' not in page and "M=4 must be between 1 and N=3" in page
+    response = admin_client.post(target, follow=True)
+    shown = messages_of(response)
+    assert any("M=4 must be between 1 and N=3" in m for m in shown) and "Nothing was published." in shown
+    assert WorkflowVersion.objects.get(pk=draft.pk).state == VersionState.DRAFT
+    # fixed: published from its page, audited, back on its page
+    Stage.objects.filter(version=draft, key="review").update(quorum=2, seats=3)
+    response = admin_client.post(target)
+    assert response.status_code == 302 and response.url == url("workflowversion", "change", draft.pk)
+    assert Workflow.objects.get(slug="standard").published_version_id == draft.pk
+    assert AuditEvent.objects.filter(action="workflow.published", data__version=draft.number).count() == 1
+    # a second click (or a replay) publishes nothing again
+    admin_client.post(target)
+    assert AuditEvent.objects.filter(action="workflow.published", data__version=draft.number).count() == 1
+    # the superseded version cannot be published back through the button
+    response = admin_client.post(reverse("admin:reviews_workflowversion_publish", args=[standard.pk]), follow=True)
+    assert "Nothing was published." in messages_of(response)
+    assert Workflow.objects.get(slug="standard").published_version_id == draft.pk
+
+
 def test_a_published_version_cannot_be_changed_by_post(admin_client, standard):
     before = (standard.first_stage_key, list(standard.stages.values_list("key", "quorum", "seats").order_by("key")))
     data = version_form_data(standard, first_stage_key="senior", **{"stages-0-quorum": 3})
