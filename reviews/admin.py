@@ -17,9 +17,11 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import Actor
 
+from .admin_fields import HoursMinutesField, hours_minutes
 from .errors import WorkflowInvalid
 from .models import (
     Appeal,
@@ -164,8 +166,17 @@ class StageInlineFormSet(forms.BaseInlineFormSet):
                 raise ValidationError(f"this version is {state}; its stages cannot change (create a new draft from it)")
 
 
+class StageForm(forms.ModelForm):
+    sla_seconds = HoursMinutesField(label=_("SLA"), help_text=_("open time allowed (hours and minutes)"))
+
+    class Meta:
+        model = Stage
+        fields = ["sla_seconds"]  # the admin's `fields` add the rest
+
+
 class StageInline(admin.StackedInline):
     model = Stage
+    form = StageForm
     formset = StageInlineFormSet
     extra = 0
     fields = [
@@ -488,13 +499,28 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         return False
 
 
+class SlaPolicyForm(forms.ModelForm):
+    duration_seconds = HoursMinutesField(label=_("duration"), required=False,
+                                         help_text=_("replaces the stage's SLA (hours and minutes); empty: keep it"))
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["name", "position", "active", "policy", "stage_kind", "min_priority", "max_priority",
+                  "reporter_kind", "duration_seconds", "factor", "calendar", "warn_fraction"]
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
     list_display = ["position", "name", "policy", "stage_kind", "min_priority", "max_priority", "reporter_kind",
-                    "duration_seconds", "factor", "calendar", "warn_fraction", "active"]
+                    "duration", "factor", "calendar", "warn_fraction", "active"]
     list_display_links = ["name"]
     list_select_related = ["policy", "calendar"]
     ordering = ["position", "id"]
+
+    @admin.display(description=_("duration"), ordering="duration_seconds")
+    def duration(self, obj):
+        return hours_minutes(obj.duration_seconds)
 
     def save_model(self, request, obj, form, change):
         sla_policy_save(policy=obj, actor=Actor.user(request.user))

@@ -65,9 +65,10 @@ def version_form_data(version, **changes):
     data.update({"stages-TOTAL_FORMS": len(stages), "stages-INITIAL_FORMS": len(stages), "stages-MIN_NUM_FORMS": 0,
                  "stages-MAX_NUM_FORMS": 1000, "_save": "Save"})
     for i, s in enumerate(stages):
-        for n in ("key", "name", "kind", "seats", "quorum", "sla_seconds", "on_consensus", "on_split", "on_timeout",
-                  "position"):
+        for n in ("key", "name", "kind", "seats", "quorum", "on_consensus", "on_split", "on_timeout", "position"):
             data[f"stages-{i}-{n}"] = getattr(s, n)
+        data[f"stages-{i}-sla_seconds_0"], rest = divmod(s.sla_seconds, 3600)  # entered as hours and minutes
+        data[f"stages-{i}-sla_seconds_1"] = rest // 60
         data[f"stages-{i}-id"] = s.pk
         data[f"stages-{i}-version"] = version.pk
         data[f"stages-{i}-group"] = s.group_id
@@ -384,3 +385,18 @@ def test_history_is_read_only(admin_client, file_report, people, policy_book, sy
     assert admin_client.get(url("decision") + f"?q={decision.case_id}").context["cl"].result_count == 1
     assert admin_client.get(url("review") + "?q=not-a-uuid").status_code == 200
     assert admin_client.get(url("review") + f"?stage__kind={StageKind.APPEAL}").context["cl"].result_count == 1
+
+
+def test_a_stage_sla_is_entered_in_hours_and_minutes(admin_client, draft):
+    stages = list(draft.stages.order_by("position", "key"))
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert 'name="stages-0-sla_seconds_0"' in page and 'name="stages-0-sla_seconds_1"' in page
+    data = version_form_data(draft, **{"stages-0-sla_seconds_0": "2", "stages-0-sla_seconds_1": "15"})
+    response = admin_client.post(url("workflowversion", "change", draft.pk), data)
+    assert response.status_code == 302, response.content[:3000]
+    assert Stage.objects.get(pk=stages[0].pk).sla_seconds == 2 * 3600 + 15 * 60
+    # a stage must have an SLA: empty is an error, nothing is saved
+    data = version_form_data(draft, **{"stages-0-sla_seconds_0": "", "stages-0-sla_seconds_1": ""})
+    response = admin_client.post(url("workflowversion", "change", draft.pk), data)
+    assert response.status_code == 200 and "Enter the time in hours and minutes." in response.content.decode()
+    assert Stage.objects.get(pk=stages[0].pk).sla_seconds == 2 * 3600 + 15 * 60
