@@ -8,6 +8,7 @@ workflow version never changes (cases run on it): editing means creating a
 new draft from it, editing the draft, and publishing the draft."""
 
 import copy
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -24,6 +25,8 @@ from audit.context import Actor
 from .admin_fields import HoursMinutesField, hours_minutes
 from .errors import WorkflowInvalid
 from .models import (
+    DECIDE,
+    RAISE_PRIORITY,
     Appeal,
     BusinessCalendar,
     Decision,
@@ -156,7 +159,48 @@ class WorkflowAdmin(admin.ModelAdmin):
         return False
 
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+
+
 class StageInlineFormSet(forms.BaseInlineFormSet):
+    """The stages of a version. Their targets (on consensus / split / timeout) are chosen from the version's
+    stages — the saved ones and any added in the same submission — instead of typed as keys."""
+
+    def _stage_keys(self) -> list[str]:
+        if not hasattr(self, "_keys"):
+            keys = list(self.instance.stages.order_by("position", "key").values_list("key", flat=True)) \
+                if self.instance.pk else []
+            if self.is_bound:
+                posted = (self.data.get(f"{self.prefix}-{i}-key", "").strip() for i in range(self._posted_total()))
+                keys += [k for k in posted if k and SLUG.fullmatch(k) and k not in keys]
+            self._keys = keys
+        return self._keys
+
+    def _posted_total(self) -> int:
+        try:
+            return min(int(self.data.get(f"{self.prefix}-TOTAL_FORMS", 0)), 1000)
+        except (TypeError, ValueError):
+            return 0
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        keys = [(k, k) for k in self._stage_keys()]
+        specials = {
+            "on_consensus": [(DECIDE, _("decide (record the decision)"))],
+            "on_split": [("", _("— none —"))],
+            "on_timeout": [("", _("record the breach only")), (RAISE_PRIORITY, _("raise the priority"))],
+        }
+        for name, first in specials.items():
+            if name not in form.fields:
+                continue
+            current = form.initial.get(name) or getattr(form.instance, name, "")
+            choices = [*first, *keys]
+            if current and current not in dict(choices):  # keep a target that no longer exists visible
+                choices.append((current, current))
+            field = form.fields[name]
+            form.fields[name] = forms.ChoiceField(label=field.label, help_text=field.help_text,
+                                                  required=field.required, choices=choices)
+
     def clean(self):
         super().clean()
         version = self.instance

@@ -400,3 +400,25 @@ def test_a_stage_sla_is_entered_in_hours_and_minutes(admin_client, draft):
     response = admin_client.post(url("workflowversion", "change", draft.pk), data)
     assert response.status_code == 200 and "Enter the time in hours and minutes." in response.content.decode()
     assert Stage.objects.get(pk=stages[0].pk).sla_seconds == 2 * 3600 + 15 * 60
+
+
+def test_stage_targets_are_chosen_from_the_versions_stages(admin_client, draft):
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    keys = list(draft.stages.values_list("key", flat=True))
+    assert '<select name="stages-0-on_timeout"' in page and '<select name="stages-0-on_consensus"' in page
+    for key in keys:
+        assert f'<option value="{key}"' in page
+    assert '<option value="raise_priority"' in page and '<option value="decide"' in page
+    # a stage that is not in this version cannot be typed in: a form error, nothing saved
+    before = {s.pk: s.on_timeout for s in draft.stages.all()}
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, **{"stages-0-on_timeout": "no-such-stage"}))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert {s.pk: s.on_timeout for s in draft.stages.all()} == before
+    # choosing another stage of the version works
+    target = keys[-1]
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, **{"stages-0-on_timeout": target}))
+    assert response.status_code == 302, response.content[:3000]
+    first = draft.stages.order_by("position", "key").first()
+    assert first.on_timeout == target
