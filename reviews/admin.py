@@ -162,6 +162,16 @@ class WorkflowAdmin(admin.ModelAdmin):
 SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
+def posted_stage_keys(data, prefix: str) -> list[str]:
+    """The well-formed stage keys posted in the stage formset `prefix` (at most 1,000 forms are read)."""
+    try:
+        total = min(max(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), 0), 1000)
+    except (TypeError, ValueError):
+        return []
+    keys = (str(data.get(f"{prefix}-{i}-key", "")).strip() for i in range(total))
+    return [k for k in keys if SLUG.fullmatch(k)]
+
+
 class StageInlineFormSet(forms.BaseInlineFormSet):
     """The stages of a version. Their targets (on consensus / split / timeout) are chosen from the version's
     stages — the saved ones and any added in the same submission — instead of typed as keys."""
@@ -171,16 +181,9 @@ class StageInlineFormSet(forms.BaseInlineFormSet):
             keys = list(self.instance.stages.order_by("position", "key").values_list("key", flat=True)) \
                 if self.instance.pk else []
             if self.is_bound:
-                posted = (self.data.get(f"{self.prefix}-{i}-key", "").strip() for i in range(self._posted_total()))
-                keys += [k for k in posted if k and SLUG.fullmatch(k) and k not in keys]
+                keys += [k for k in posted_stage_keys(self.data, self.prefix) if k not in keys]
             self._keys = keys
         return self._keys
-
-    def _posted_total(self) -> int:
-        try:
-            return min(int(self.data.get(f"{self.prefix}-TOTAL_FORMS", 0)), 1000)
-        except (TypeError, ValueError):
-            return 0
 
     def add_fields(self, form, index):
         super().add_fields(form, index)
@@ -253,6 +256,25 @@ class WorkflowVersionForm(forms.ModelForm):
     class Meta:
         model = WorkflowVersion
         fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A saved version's stage references are chosen from its stages (a new, empty draft has none yet).
+        if not self.instance.pk:
+            return
+        keys = [(k, k) for k in self.instance.stages.order_by("position", "key").values_list("key", flat=True)]
+        if self.is_bound:  # stages added in the same submission
+            keys += [(k, k) for k in posted_stage_keys(self.data, "stages") if (k, k) not in keys]
+        for name in ("first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"):
+            if name not in self.fields:
+                continue
+            field = self.fields[name]
+            current = self.initial.get(name) or ""
+            choices = ([] if field.required else [("", _("— none —"))]) + keys
+            if current and current not in dict(choices):
+                choices.append((current, current))
+            self.fields[name] = forms.ChoiceField(label=field.label, help_text=field.help_text,
+                                                  required=field.required, choices=choices)
 
     def clean(self):
         cleaned = super().clean()

@@ -409,6 +409,10 @@ def test_stage_targets_are_chosen_from_the_versions_stages(admin_client, draft):
     for key in keys:
         assert f'<option value="{key}"' in page
     assert '<option value="raise_priority"' in page and '<option value="decide"' in page
+    assert '<select name="first_stage_key"' in page and '<select name="escalation_stage_key"' in page
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, first_stage_key="typo"))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
     # a stage that is not in this version cannot be typed in: a form error, nothing saved
     before = {s.pk: s.on_timeout for s in draft.stages.all()}
     response = admin_client.post(url("workflowversion", "change", draft.pk),
