@@ -52,8 +52,10 @@ class QuorumCollector(Collector):
                      [({"queue": queues.get(r["queue"], r["queue"])}, round((now - r["oldest"]).total_seconds(), 3))
                       for r in open_cases.values("queue").annotate(oldest=Min("opened_at")).order_by("queue")])
         active = Review.objects.filter(state=ReviewState.OPEN)
-        at_risk = active.filter(warned_at__isnull=False, breached_at__isnull=True).count()
-        breached = active.filter(breached_at__isnull=False).count()
+        from reviews.sla import at_risk_q, breached_q  # the one definition, shared with My work
+
+        at_risk = active.filter(at_risk_q()).count()
+        breached = active.filter(breached_q()).count()
         yield _gauge("quorum_cases_at_risk", "Open stages past their SLA warning time, not yet breached.",
                      [({}, at_risk)])
         yield _gauge("quorum_cases_breached", "Open stages past their SLA deadline.", [({}, breached)])

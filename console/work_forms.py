@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import CaseState, Policy
+from cases.references import parse_reference
 from reviews.worklists import DEFAULT_SORT
 
 # The list shows cases that are not closed.
@@ -34,11 +35,22 @@ class QueueFilterForm(forms.Form):
                                     help_text=_("Two-letter country code, e.g. DE"),
                                     error_messages={"invalid": _("Enter a two-letter country code, e.g. DE.")})
     at_risk = forms.BooleanField(label=_("At risk or breached only"), required=False)
+    reference = forms.CharField(label=_("Case reference"), required=False, max_length=40,
+                                help_text=_("e.g. 1JF3-K9Q7-XZA0"))
     sort = forms.ChoiceField(label=_("Sort by"), choices=SORT_CHOICES, required=False)
     cursor = forms.CharField(required=False, max_length=512, widget=forms.HiddenInput)
 
     def clean_jurisdiction(self):
         return (self.cleaned_data.get("jurisdiction") or "").upper() or None
+
+    def clean_reference(self):
+        text = (self.cleaned_data.get("reference") or "").strip()
+        if not text:
+            return None
+        head = parse_reference(text)
+        if head is None:
+            raise forms.ValidationError(_("Enter a case reference of 12 letters and digits, e.g. 1JF3-K9Q7-XZA0."))
+        return head
 
     def clean_sort(self):
         return self.cleaned_data.get("sort") or DEFAULT_SORT
@@ -52,5 +64,6 @@ class QueueFilterForm(forms.Form):
             "min_priority": data.get("min_priority"),
             "at_risk": bool(data.get("at_risk")),
             "jurisdiction": data.get("jurisdiction"),
+            "reference": data.get("reference"),
             "sort": data.get("sort") or DEFAULT_SORT,
         }

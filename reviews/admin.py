@@ -8,6 +8,7 @@ workflow version never changes (cases run on it): editing means creating a
 new draft from it, editing the draft, and publishing the draft."""
 
 import copy
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,11 +18,15 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 
 from audit.context import Actor
 
+from .admin_fields import HoursMinutesField, hours_minutes
 from .errors import WorkflowInvalid
 from .models import (
+    DECIDE,
+    RAISE_PRIORITY,
     Appeal,
     BusinessCalendar,
     Decision,
@@ -154,7 +159,51 @@ class WorkflowAdmin(admin.ModelAdmin):
         return False
 
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
+
+
+def posted_stage_keys(data, prefix: str) -> list[str]:
+    """The well-formed stage keys posted in the stage formset `prefix` (at most 1,000 forms are read)."""
+    try:
+        total = min(max(int(data.get(f"{prefix}-TOTAL_FORMS", 0)), 0), 1000)
+    except (TypeError, ValueError):
+        return []
+    keys = (str(data.get(f"{prefix}-{i}-key", "")).strip() for i in range(total))
+    return [k for k in keys if SLUG.fullmatch(k)]
+
+
 class StageInlineFormSet(forms.BaseInlineFormSet):
+    """The stages of a version. Their targets (on consensus / split / timeout) are chosen from the version's
+    stages — the saved ones and any added in the same submission — instead of typed as keys."""
+
+    def _stage_keys(self) -> list[str]:
+        if not hasattr(self, "_keys"):
+            keys = list(self.instance.stages.order_by("position", "key").values_list("key", flat=True)) \
+                if self.instance.pk else []
+            if self.is_bound:
+                keys += [k for k in posted_stage_keys(self.data, self.prefix) if k not in keys]
+            self._keys = keys
+        return self._keys
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        keys = [(k, k) for k in self._stage_keys()]
+        specials = {
+            "on_consensus": [(DECIDE, _("decide (record the decision)"))],
+            "on_split": [("", _("— none —"))],
+            "on_timeout": [("", _("record the breach only")), (RAISE_PRIORITY, _("raise the priority"))],
+        }
+        for name, first in specials.items():
+            if name not in form.fields:
+                continue
+            current = form.initial.get(name) or getattr(form.instance, name, "")
+            choices = [*first, *keys]
+            if current and current not in dict(choices):  # keep a target that no longer exists visible
+                choices.append((current, current))
+            field = form.fields[name]
+            form.fields[name] = forms.ChoiceField(label=field.label, help_text=field.help_text,
+                                                  required=field.required, choices=choices)
+
     def clean(self):
         super().clean()
         version = self.instance
@@ -164,8 +213,17 @@ class StageInlineFormSet(forms.BaseInlineFormSet):
                 raise ValidationError(f"this version is {state}; its stages cannot change (create a new draft from it)")
 
 
+class StageForm(forms.ModelForm):
+    sla_seconds = HoursMinutesField(label=_("SLA"), help_text=_("open time allowed (hours and minutes)"))
+
+    class Meta:
+        model = Stage
+        fields = ["sla_seconds"]  # the admin's `fields` add the rest
+
+
 class StageInline(admin.StackedInline):
     model = Stage
+    form = StageForm
     formset = StageInlineFormSet
     extra = 0
     fields = [
@@ -199,6 +257,25 @@ class WorkflowVersionForm(forms.ModelForm):
         model = WorkflowVersion
         fields = ["workflow", "first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key",
                   "final_appeal_stage_key"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A saved version's stage references are chosen from its stages (a new, empty draft has none yet).
+        if not self.instance.pk:
+            return
+        keys = [(k, k) for k in self.instance.stages.order_by("position", "key").values_list("key", flat=True)]
+        if self.is_bound:  # stages added in the same submission
+            keys += [(k, k) for k in posted_stage_keys(self.data, "stages") if (k, k) not in keys]
+        for name in ("first_stage_key", "approval_stage_key", "escalation_stage_key", "appeal_stage_key"):
+            if name not in self.fields:
+                continue
+            field = self.fields[name]
+            current = self.initial.get(name) or ""
+            choices = ([] if field.required else [("", _("— none —"))]) + keys
+            if current and current not in dict(choices):
+                choices.append((current, current))
+            self.fields[name] = forms.ChoiceField(label=field.label, help_text=field.help_text,
+                                                  required=field.required, choices=choices)
 
     def clean(self):
         cleaned = super().clean()
@@ -240,10 +317,19 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="problems blocking publication")
     def problems(self, obj):
+        """The validation result of the draft, with the button that publishes it when nothing blocks it."""
         problems = version_problems(obj)
         if not problems:
-            return "None: this draft can be published (action \u201cPublish\u201d in the list)."
-        return format_html('<ul style="margin-left:0">{}</ul>',
+            warnings = format_html_join("", '<li class="warning">{}</li>', ((w,) for w in version_warnings(obj)))
+            return format_html(
+                '<p>None: this draft can be published.</p>{}'
+                '<button type="submit" class="button default" formaction="{}" formmethod="post">'
+                'Publish this draft</button> <span class="help">New cases get it; running cases keep their '
+                'version. Unsaved edits on this page are not published: save first.</span>',
+                format_html('<ul style="margin-left:0">{}</ul>', warnings) if warnings else "",
+                reverse("admin:reviews_workflowversion_publish", args=[obj.pk]))
+        return format_html('<ul style="margin-left:0">{}</ul><p>Fix these, save, and the publish button appears '
+                           'here.</p>',
                            format_html_join("", '<li class="errornote">{}</li>', ((p,) for p in problems)))
 
     @admin.display(description="editing")
@@ -324,8 +410,31 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
         return [
             path("<path:object_id>/new-draft/", self.admin_site.admin_view(self.new_draft_view),
                  name="reviews_workflowversion_new_draft"),
+            path("<path:object_id>/publish/", self.admin_site.admin_view(self.publish_view),
+                 name="reviews_workflowversion_publish"),
             *super().get_urls(),
         ]
+
+    def publish_view(self, request, object_id):
+        """The draft page's publish button: publishes this one draft (workflow_publish validates it again, under
+        lock) and shows the validation result: each problem, or the warnings of the published version."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        version = get_object_or_404(WorkflowVersion.objects.select_related("workflow"), pk=object_id)
+        if not super().has_change_permission(request):  # the model permission; workflow_publish checks the state
+            raise PermissionDenied
+        try:
+            workflow_publish(version=version, actor=Actor.user(request.user))
+        except WorkflowInvalid as exc:
+            for problem in exc.problems:
+                self.message_user(request, f"{version.workflow.slug} v{version.number}: {problem}", messages.ERROR)
+            self.message_user(request, "Nothing was published.", messages.ERROR)
+            return HttpResponseRedirect(_change_url(version))
+        self.message_user(request, f"Published {version.workflow.slug} v{version.number}; new cases get it.",
+                          messages.SUCCESS)
+        for warning in version_warnings(version):
+            self.message_user(request, f"{version.workflow.slug} v{version.number}: {warning}", messages.WARNING)
+        return HttpResponseRedirect(_change_url(version))
 
     def new_draft_view(self, request, object_id):
         if request.method != "POST":
@@ -458,13 +567,28 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         return False
 
 
+class SlaPolicyForm(forms.ModelForm):
+    duration_seconds = HoursMinutesField(label=_("duration"), required=False,
+                                         help_text=_("replaces the stage's SLA (hours and minutes); empty: keep it"))
+
+    class Meta:
+        model = SlaPolicy
+        fields = ["name", "position", "active", "policy", "stage_kind", "min_priority", "max_priority",
+                  "reporter_kind", "duration_seconds", "factor", "calendar", "warn_fraction"]
+
+
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
+    form = SlaPolicyForm
     list_display = ["position", "name", "policy", "stage_kind", "min_priority", "max_priority", "reporter_kind",
-                    "duration_seconds", "factor", "calendar", "warn_fraction", "active"]
+                    "duration", "factor", "calendar", "warn_fraction", "active"]
     list_display_links = ["name"]
     list_select_related = ["policy", "calendar"]
     ordering = ["position", "id"]
+
+    @admin.display(description=_("duration"), ordering="duration_seconds")
+    def duration(self, obj):
+        return hours_minutes(obj.duration_seconds)
 
     def save_model(self, request, obj, form, change):
         sla_policy_save(policy=obj, actor=Actor.user(request.user))

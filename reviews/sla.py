@@ -11,10 +11,30 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 
 from .models import SlaPolicy
 
 _CACHE_SECONDS = 5.0
+
+
+# ---- "at risk" and "breached": the one definition --------------------------------
+# Both describe the *current* stage of a case, i.e. an open review: it is breached
+# once the breach sweep recorded that its deadline passed (breached_at), and at
+# risk once its warning time passed (warned_at) while it is not breached. A case
+# breached in an earlier stage whose current stage is on time is neither: its
+# past breaches stay on the case (Case.breach_count) and in the dashboard's
+# statistics. My work (reviews.worklists) and /metrics (config.metrics) both
+# count with these.
+
+def breached_q(prefix: str = "") -> Q:
+    """Reviews (or rows reaching a review through `prefix`, e.g. "review__") whose stage is breached."""
+    return Q(**{f"{prefix}breached_at__isnull": False})
+
+
+def at_risk_q(prefix: str = "") -> Q:
+    """Reviews whose stage is past its warning time and not breached."""
+    return Q(**{f"{prefix}warned_at__isnull": False, f"{prefix}breached_at__isnull": True})
 _lock = threading.Lock()
 _cache = {"at": 0.0, "policies": []}
 

@@ -21,9 +21,11 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import Case, Queue, Report
+from cases.references import id_range
 from cases.visibility import scope_to_user, visible_queues
 
 from .models import Appeal, AppealState, Review, ReviewState, Seat, SeatState, Stage, StageKind
+from .sla import at_risk_q, breached_q
 
 ACTIVE = (ReviewState.OPEN, ReviewState.ON_HOLD)
 PAGE_SIZE = 50
@@ -46,8 +48,8 @@ class QueueRow:
     workable: bool  # has open reviews for one of the user's groups
     waiting: int = 0  # open reviews with a free seat
     oldest_opened_at: datetime | None = None  # of the waiting ones (the case's opening time)
-    at_risk: int = 0  # warned (or the case is at risk) and not breached
-    breached: int = 0
+    at_risk: int = 0  # stage past its warning time, not breached (reviews.sla.at_risk_q)
+    breached: int = 0  # stage past its deadline (reviews.sla.breached_q)
     mine_waiting: int = 0  # waiting reviews in the user's groups
 
 
@@ -64,8 +66,7 @@ def _overview_counts(group_ids, read_everything):
     if not read_everything:
         reviews = reviews.filter(mine)
     free = Q(free_seats__gt=0)
-    breached = Q(breached_at__isnull=False) | Q(case__breach_count__gt=0)
-    at_risk = (Q(warned_at__isnull=False) | Q(case__at_risk_since__isnull=False)) & ~breached
+    breached, at_risk = breached_q(), at_risk_q()  # the one definition, shared with /metrics
     return {
         row["queue_id"]: row
         for row in reviews.values("queue_id").annotate(
@@ -239,7 +240,7 @@ def _rare_policy_cases(policy):
 
 
 def queue_cases_query(*, queue, state=None, policy=None, min_priority=None, at_risk=False, jurisdiction=None,
-                      sort=DEFAULT_SORT, cursor=None, page_size=PAGE_SIZE, without_deadline=False):
+                      reference=None, sort=DEFAULT_SORT, cursor=None, page_size=PAGE_SIZE, without_deadline=False):
     """The query behind queue_cases (page_size + 1 rows, to know whether a
     next page exists). Raises InvalidCursor.
 
@@ -278,6 +279,8 @@ def queue_cases_query(*, queue, state=None, policy=None, min_priority=None, at_r
     )
     if state:
         qs = qs.filter(state=state)
+    if reference is not None:  # a reference's head (cases.references): a range of the primary key
+        qs = qs.filter(pk__range=id_range(reference))
     if policy is not None:
         rare = _rare_policy_cases(policy)
         if rare is not None:

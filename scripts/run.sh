@@ -86,7 +86,13 @@ if [[ ${DATABASE_URL:-} == postgres* ]]; then
     "$PY" manage.py check --database default
 fi
 echo "== demo data"
-demo=$("$PY" manage.py load_demo_data --no-color)
+# The demo images (static/demo/) are served by this server: file a report that shows them and allow
+# this origin as a media host, so the console's blurred media can be seen (unless .env chose origins).
+export QUORUM_ORIGIN="http://127.0.0.1:$PORT"
+if [[ -z ${CONSOLE_MEDIA_ORIGINS:-} ]] && ! grep -qs '^CONSOLE_MEDIA_ORIGINS=.' .env; then
+    export CONSOLE_MEDIA_ORIGINS=$QUORUM_ORIGIN
+fi
+demo=$("$PY" manage.py load_demo_data --no-color --media-origin "$QUORUM_ORIGIN")
 echo "$demo"
 
 # Each process runs in its own session (so its own process group): stopping

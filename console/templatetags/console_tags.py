@@ -10,11 +10,21 @@ from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from cases.references import case_reference
 from cases.translations import translated_name
 
 register = template.Library()
 
 _SCHEMES = {"http", "https"}
+
+
+@register.filter
+def case_ref(value):
+    """The short human reference of a case id (cases.references), "" for anything else."""
+    try:
+        return case_reference(value)
+    except (ValueError, TypeError, AttributeError):
+        return ""
 
 
 @register.filter

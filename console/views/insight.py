@@ -1,6 +1,7 @@
 """The supervisor dashboard and the audit view (leads and auditors)."""
 
 import json
+import uuid
 from datetime import timedelta
 
 from django import forms
@@ -19,9 +20,10 @@ from audit.models import AuditAction
 from audit.selectors import audit_event_search
 from audit.services import case_stream
 from audit.verify import verify_stream
+from cases.references import reference_q
 from cases.services import case_access_denied_record
 from cases.translations import translated_name
-from cases.visibility import case_access, hidden_case_streams, sees_all_queues
+from cases.visibility import case_access, hidden_case_streams, sees_all_queues, visible_cases
 from reviews import stats
 
 from ..charts import Series, bar_chart
@@ -110,7 +112,30 @@ class LocalDateTimeInput(forms.DateTimeInput):
 
 
 class AuditSearchForm(forms.Form):
-    case = forms.UUIDField(label=gettext_lazy("Case id"), required=False)
+    case = forms.CharField(label=gettext_lazy("Case reference or id"), required=False, max_length=60)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_case(self):
+        """A case id, or a short reference (cases.references) resolved among the cases the user may see."""
+        text = (self.cleaned_data.get("case") or "").strip()
+        if not text:
+            return None
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            pass
+        found = reference_q(text)
+        if found is None:
+            raise forms.ValidationError(_("Enter a case reference (e.g. 1JF3-K9Q7-XZA0) or a case id."))
+        ids = list(visible_cases(self.user).filter(found).values_list("pk", flat=True)[:2])
+        if not ids:
+            raise forms.ValidationError(_("No case has this reference."))
+        if len(ids) > 1:
+            raise forms.ValidationError(_("Several cases have this reference: search by the case id."))
+        return ids[0]
     actor = forms.CharField(label=gettext_lazy("Actor (exact name)"), required=False, max_length=200)
     action = forms.ChoiceField(label=gettext_lazy("Action"), required=False,
                                choices=[("", gettext_lazy("Any action")), *AuditAction.choices])
@@ -131,7 +156,7 @@ class AuditSearchForm(forms.Form):
 @console_view(require="can_read_everything")
 @require_GET
 def audit_search(request):
-    form = AuditSearchForm(request.GET)
+    form = AuditSearchForm(request.GET, user=request.user)
     if not form.is_valid():
         return render(request, "console/insight/audit.html", {"nav": "audit", "form": form, "page": None},
                       status=400)

@@ -109,6 +109,29 @@ def test_search_by_case_shows_its_stream_newest_first(auditor_client, case_id, f
     assert "Verify this case’s chain" in html and 'data-once' in html
 
 
+def test_search_by_short_reference(auditor_client, case_id, file_case, people, sign_in):
+    from django.contrib.auth.models import Group
+
+    from cases.models import Case, Queue
+    from cases.references import case_reference
+
+    by_id = rows(auditor_client.get(URL, {"case": str(case_id)}).content.decode())
+    response = auditor_client.get(URL, {"case": case_reference(case_id).lower()})
+    assert response.status_code == 200 and str(response.context["case_id"]) == str(case_id)
+    assert rows(response.content.decode()) == by_id
+    # a reference nobody has, or nonsense: a form error naming the field, never a 500
+    for text, reason in (("0000-0000-0000", "No case has this reference"), ("nonsense", "Enter a case reference")):
+        response = auditor_client.get(URL, {"case": text})
+        assert response.status_code == 400 and reason in str(response.context["form"].errors["case"])
+    # a case in a queue restricted away from the user is a case that does not exist
+    hidden = file_case(external_id="hidden")
+    secret = Queue.objects.create(slug="secret", name="Secret")
+    secret.restricted_to.add(Group.objects.create(name="secret-team"))
+    Case.objects.filter(pk=hidden).update(queue=secret)
+    response = sign_in(people["seniors"][0]).get(URL, {"case": case_reference(hidden)})
+    assert response.status_code == 400 and "No case has this reference" in str(response.context["form"].errors["case"])
+
+
 def test_search_by_actor_action_and_time(auditor_client, db):
     now = timezone.now()
     record("case:a", 2, actor=Actor.system("sweeper"))

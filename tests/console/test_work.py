@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +42,8 @@ def test_my_work_counts_per_queue(people, sign_in, file_case, policy_book):
     hate = [file_case(policy="hate") for _ in range(2)]
     make_at_risk(spam[0])
     make_breached(spam[1])
-    # the case was breached in an earlier stage: still counted as breached, not as at risk
+    # the case was breached in an earlier stage, its current stage is on time: neither breached nor at
+    # risk (the one definition, reviews.sla, shared with /metrics)
     Case.objects.filter(pk=hate[0]).update(breach_count=2)
     Case.objects.filter(pk=hate[1]).update(at_risk_since=timezone.now())
     # an older case makes the oldest age
@@ -53,7 +55,7 @@ def test_my_work_counts_per_queue(people, sign_in, file_case, policy_book):
     general, hate_row = _row(response, "general"), _row(response, "hate-queue")
     assert (general.waiting, general.at_risk, general.breached) == (4, 1, 1)
     assert general.oldest_opened_at == old
-    assert (hate_row.waiting, hate_row.at_risk, hate_row.breached) == (2, 1, 1)
+    assert (hate_row.waiting, hate_row.at_risk, hate_row.breached) == (2, 0, 0)
     assert general.workable and hate_row.workable
     html = response.content.decode()
     assert reverse("console:claim-next", args=["general"]) in html
@@ -68,10 +70,22 @@ def test_counts_follow_the_real_sla_sweeps(people, sign_in, file_case):
     Review.objects.filter(case_id=breached).update(warn_at=now - timedelta(hours=2), due_at=now - timedelta(minutes=1))
     sweep_warnings(now=now)
     sweep_breaches(now=now)
-    # the standard review stage times out into the senior stage: the case keeps its breach count
+    # the standard review stage times out into the senior stage, which is on time: the case keeps its
+    # breach count, but My work and /metrics agree that no current stage is breached
     row = _row(sign_in(people["seniors"][0]).get(reverse("console:my-work")), "general")
-    assert row.breached == 1 and row.at_risk == 1 and row.waiting == 3
+    assert row.breached == 0 and row.at_risk == 1 and row.waiting == 3
+    assert Case.objects.get(pk=breached).breach_count == 1
     assert Case.objects.get(pk=fine).at_risk_since is None
+    metrics = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "quorum_cases_breached 0.0" in metrics and "quorum_cases_at_risk 1.0" in metrics
+
+    # the senior stage breaches too (recorded as a record-only stage's sweep leaves it): both count it
+    make_breached(breached)
+    cache.clear()
+    row = _row(sign_in(people["seniors"][0]).get(reverse("console:my-work")), "general")
+    assert row.breached == 1 and row.at_risk == 1
+    metrics = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
+    assert "quorum_cases_breached 1.0" in metrics and "quorum_cases_at_risk 1.0" in metrics
 
 
 def test_moderators_see_only_queues_with_work_for_their_groups(people, sign_in, file_case, policy_book):
@@ -223,6 +237,9 @@ def test_auditors_cannot_claim_and_see_no_claim_buttons(people, sign_in, file_ca
     html = response.content.decode()
     assert "general" in html.lower() and "claim-next" not in html and "/work/claim/" not in html
     assert not SHORTCUT.search(response.content)
+    # no invitation to do what the role cannot do (G6-15)
+    assert "Claim the next case" not in html and "My claimed cases" not in html
+    assert "does not claim them" in html
     assert client.post(reverse("console:claim-next", args=["general"])).status_code == 403
     assert client.post(reverse("console:claim-next", args=["nope"])).status_code == 403
     assert not Seat.objects.exists()
@@ -231,6 +248,11 @@ def test_auditors_cannot_claim_and_see_no_claim_buttons(people, sign_in, file_ca
     client = sign_in(type(auditor).objects.get(pk=auditor.pk))
     assert client.post(reverse("console:claim-next", args=["general"])).status_code == 403
     assert "/work/claim/" not in client.get(reverse("console:my-work")).content.decode()
+
+
+def test_moderators_without_seats_are_told_to_claim(people, sign_in):
+    html = sign_in(people["moderators"][0]).get(reverse("console:my-work")).content.decode()
+    assert "Claim the next case from a queue above" in html and "does not claim them" not in html
 
 
 def test_outsiders_and_anonymous_users_cannot_use_my_work(people, sign_in):

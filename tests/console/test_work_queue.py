@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Case, Queue
+from cases.references import case_reference
 from console.templatetags.console_tags import bidi_visible
 from reviews import worklists
 from reviews.models import Review
@@ -163,6 +164,12 @@ def test_filters(people, sign_in, file_case, general, policy_book, monkeypatch, 
 
     everything = {str(x) for x in (spam_de, spam, hate_fr, at_risk, breached)}
     assert ids() == everything
+    # the short reference finds the case, typed any way a person would (G6-11)
+    ref = case_reference(hate_fr)
+    assert ids(reference=ref) == {str(hate_fr)}
+    assert ids(reference=ref.lower().replace("-", " ")) == {str(hate_fr)}
+    assert ids(reference=ref.replace("0", "O").replace("1", "l")) == {str(hate_fr)}
+    assert ids(reference=ref, policy="spam") == set()
     assert ids(policy="spam") == {str(spam_de), str(spam)}
     assert ids(policy="harassment") == {str(spam_de)}  # any report's policy counts
     assert ids(jurisdiction="fr") == {str(spam_de), str(hate_fr)}
@@ -204,6 +211,9 @@ def test_rows_show_sla_state_text_policy_and_escaped_subject(people, sign_in, fi
     ({"jurisdiction": "DEU"}, "jurisdiction"),
     ({"jurisdiction": "1'"}, "jurisdiction"),
     ({"sort": "random"}, "sort"),
+    ({"reference": "1JF3-K9Q7"}, "reference"),
+    ({"reference": "1JF3-K9Q7-XZAU"}, "reference"),  # U is not in Crockford's alphabet
+    ({"reference": "' OR 1=1 --"}, "reference"),
 ])
 def test_invalid_filters_are_form_errors(people, sign_in, general, params, field):
     response = sign_in(people["moderators"][0]).get(QUEUE_URL, params)

@@ -167,3 +167,36 @@ def test_reset_passwords_sets_new_ones(load):
 
     password = re.search(r"auditor1\s+auditor\s+(\S+)\s+\(shown once\)", output).group(1)
     assert get_user_model().objects.get(username="auditor1").check_password(password)
+
+
+def test_demo_media_are_harmless_images_served_by_quorum_and_shown_blurred(load, settings, client):
+    from django.contrib.staticfiles import finders
+    from django.core.management.base import CommandError
+
+    from integrations.management.commands.load_demo_data import DEMO_IMAGES
+
+    origin = "http://127.0.0.1:8123"
+    load("--media-origin", origin)
+    load("--media-origin", origin)  # idempotent: filed once
+    subject = Subject.objects.get(external_id="post-4004")
+    urls = [m["url"] for m in subject.latest_media]
+    assert urls == [f"{origin}/static/demo/{name}" for name in DEMO_IMAGES]
+    assert Report.objects.filter(subject=subject).count() == 1
+    for name in DEMO_IMAGES:  # shipped with Quorum: static files, plain shapes, no script
+        text = open(finders.find(f"demo/{name}"), encoding="utf-8").read()
+        assert text.startswith("<svg") and "<script" not in text and "href" not in text
+    # with the origin allowed (as `make run` does), the case page loads them blurred, and only then
+    case = Case.objects.get(subject=subject)
+    moderator = get_user_model().objects.get(username="moderator1")
+    client.force_login(moderator)
+    settings.CONSOLE_MEDIA_ORIGINS = []
+    assert f'<img src="{urls[0]}"' not in client.get(f"/cases/{case.pk}/").content.decode()
+    settings.CONSOLE_MEDIA_ORIGINS = [origin]
+    response = client.get(f"/cases/{case.pk}/")
+    html = response.content.decode()
+    assert f'<img src="{urls[0]}"' in html and 'class="media-item blurred"' in html
+    # an origin that is not one is refused, nothing filed
+    with pytest.raises(CommandError, match="not an origin"):
+        load("--media-origin", "javascript:alert(1)")
+    with pytest.raises(CommandError, match="not an origin"):
+        load("--media-origin", "http://127.0.0.1:8000/evil?x=1")

@@ -65,9 +65,10 @@ def version_form_data(version, **changes):
     data.update({"stages-TOTAL_FORMS": len(stages), "stages-INITIAL_FORMS": len(stages), "stages-MIN_NUM_FORMS": 0,
                  "stages-MAX_NUM_FORMS": 1000, "_save": "Save"})
     for i, s in enumerate(stages):
-        for n in ("key", "name", "kind", "seats", "quorum", "sla_seconds", "on_consensus", "on_split", "on_timeout",
-                  "position"):
+        for n in ("key", "name", "kind", "seats", "quorum", "on_consensus", "on_split", "on_timeout", "position"):
             data[f"stages-{i}-{n}"] = getattr(s, n)
+        data[f"stages-{i}-sla_seconds_0"], rest = divmod(s.sla_seconds, 3600)  # entered as hours and minutes
+        data[f"stages-{i}-sla_seconds_1"] = rest // 60
         data[f"stages-{i}-id"] = s.pk
         data[f"stages-{i}-version"] = version.pk
         data[f"stages-{i}-group"] = s.group_id
@@ -155,6 +156,39 @@ def test_the_change_page_of_a_draft_shows_what_blocks_publishing(admin_client, d
     Stage.objects.filter(version=draft, key="review").update(quorum=4, seats=3)
     body = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
     assert "Problems blocking publication" in body and "M=4 must be between 1 and N=3" in body
+
+
+def test_publish_button_on_the_draft_page_shows_the_validation_result(admin_client, standard, draft, django_user_model):
+    target = reverse("admin:reviews_workflowversion_publish", args=[draft.pk])
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert "this draft can be published" in page and f'formaction="{target}"' in page
+    assert admin_client.get(target).status_code == 405
+    # a staff member without the change permission cannot publish
+    staff = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    admin_client_2 = type(admin_client)()
+    admin_client_2.force_login(staff)
+    assert admin_client_2.post(target).status_code == 403
+    # an invalid draft: no button, each problem shown, and a forged POST publishes nothing
+    Stage.objects.filter(version=draft, key="review").update(quorum=4, seats=3)
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert f'formaction="{target}"' not in page and "M=4 must be between 1 and N=3" in page
+    response = admin_client.post(target, follow=True)
+    shown = messages_of(response)
+    assert any("M=4 must be between 1 and N=3" in m for m in shown) and "Nothing was published." in shown
+    assert WorkflowVersion.objects.get(pk=draft.pk).state == VersionState.DRAFT
+    # fixed: published from its page, audited, back on its page
+    Stage.objects.filter(version=draft, key="review").update(quorum=2, seats=3)
+    response = admin_client.post(target)
+    assert response.status_code == 302 and response.url == url("workflowversion", "change", draft.pk)
+    assert Workflow.objects.get(slug="standard").published_version_id == draft.pk
+    assert AuditEvent.objects.filter(action="workflow.published", data__version=draft.number).count() == 1
+    # a second click (or a replay) publishes nothing again
+    admin_client.post(target)
+    assert AuditEvent.objects.filter(action="workflow.published", data__version=draft.number).count() == 1
+    # the superseded version cannot be published back through the button
+    response = admin_client.post(reverse("admin:reviews_workflowversion_publish", args=[standard.pk]), follow=True)
+    assert "Nothing was published." in messages_of(response)
+    assert Workflow.objects.get(slug="standard").published_version_id == draft.pk
 
 
 def test_a_published_version_cannot_be_changed_by_post(admin_client, standard):
@@ -351,3 +385,44 @@ def test_history_is_read_only(admin_client, file_report, people, policy_book, sy
     assert admin_client.get(url("decision") + f"?q={decision.case_id}").context["cl"].result_count == 1
     assert admin_client.get(url("review") + "?q=not-a-uuid").status_code == 200
     assert admin_client.get(url("review") + f"?stage__kind={StageKind.APPEAL}").context["cl"].result_count == 1
+
+
+def test_a_stage_sla_is_entered_in_hours_and_minutes(admin_client, draft):
+    stages = list(draft.stages.order_by("position", "key"))
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    assert 'name="stages-0-sla_seconds_0"' in page and 'name="stages-0-sla_seconds_1"' in page
+    data = version_form_data(draft, **{"stages-0-sla_seconds_0": "2", "stages-0-sla_seconds_1": "15"})
+    response = admin_client.post(url("workflowversion", "change", draft.pk), data)
+    assert response.status_code == 302, response.content[:3000]
+    assert Stage.objects.get(pk=stages[0].pk).sla_seconds == 2 * 3600 + 15 * 60
+    # a stage must have an SLA: empty is an error, nothing is saved
+    data = version_form_data(draft, **{"stages-0-sla_seconds_0": "", "stages-0-sla_seconds_1": ""})
+    response = admin_client.post(url("workflowversion", "change", draft.pk), data)
+    assert response.status_code == 200 and "Enter the time in hours and minutes." in response.content.decode()
+    assert Stage.objects.get(pk=stages[0].pk).sla_seconds == 2 * 3600 + 15 * 60
+
+
+def test_stage_targets_are_chosen_from_the_versions_stages(admin_client, draft):
+    page = admin_client.get(url("workflowversion", "change", draft.pk)).content.decode()
+    keys = list(draft.stages.values_list("key", flat=True))
+    assert '<select name="stages-0-on_timeout"' in page and '<select name="stages-0-on_consensus"' in page
+    for key in keys:
+        assert f'<option value="{key}"' in page
+    assert '<option value="raise_priority"' in page and '<option value="decide"' in page
+    assert '<select name="first_stage_key"' in page and '<select name="escalation_stage_key"' in page
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, first_stage_key="typo"))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    # a stage that is not in this version cannot be typed in: a form error, nothing saved
+    before = {s.pk: s.on_timeout for s in draft.stages.all()}
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, **{"stages-0-on_timeout": "no-such-stage"}))
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert {s.pk: s.on_timeout for s in draft.stages.all()} == before
+    # choosing another stage of the version works
+    target = keys[-1]
+    response = admin_client.post(url("workflowversion", "change", draft.pk),
+                                 version_form_data(draft, **{"stages-0-on_timeout": target}))
+    assert response.status_code == 302, response.content[:3000]
+    first = draft.stages.order_by("position", "key").first()
+    assert first.on_timeout == target

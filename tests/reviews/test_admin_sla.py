@@ -52,3 +52,41 @@ def test_an_existing_sla_policy_is_edited_through_the_service(db, system_actor):
     assert SlaPolicy.objects.get(pk=policy.pk).duration_seconds == 7200
     changed = AuditEvent.objects.filter(action="sla_policy.changed").order_by("pk").last()
     assert changed.data["changes"]["duration_seconds"] == [3600, 7200], changed.data
+
+
+def _policy_form(**changes):
+    return {"name": "child safety", "position": 1, "active": "on", "reporter_kind": "", "warn_fraction": "0.75",
+            "stage_kind": "", "factor": "", **changes}
+
+
+def test_sla_policy_duration_is_entered_in_hours_and_minutes(admin_http):
+    page = admin_http.get("/admin/reviews/slapolicy/add/").content.decode()
+    assert 'name="duration_seconds_0"' in page and 'name="duration_seconds_1"' in page
+    response = admin_http.post("/admin/reviews/slapolicy/add/",
+                               _policy_form(duration_seconds_0="1", duration_seconds_1="30"))
+    assert response.status_code == 302, response.content[:2000]
+    policy = SlaPolicy.objects.get()
+    assert policy.duration_seconds == 5400
+    listing = admin_http.get("/admin/reviews/slapolicy/").content.decode()
+    assert "1 h 30 min" in listing
+    change = admin_http.get(f"/admin/reviews/slapolicy/{policy.pk}/change/").content.decode()
+    assert 'name="duration_seconds_0" value="1"' in change and 'name="duration_seconds_1" value="30"' in change
+    # both empty: no duration of its own (the stage's SLA applies)
+    response = admin_http.post("/admin/reviews/slapolicy/add/", _policy_form(name="factor only", factor="0.5"))
+    assert response.status_code == 302
+    assert SlaPolicy.objects.get(name="factor only").duration_seconds is None
+
+
+@pytest.mark.parametrize("hours, minutes, reason", [
+    ("0", "0", "at least one minute"),
+    ("-1", "0", "cannot be negative"),
+    ("1", "60", "0 to 59"),
+    ("abc", "", "whole hours"),
+    ("9999999", "0", "At most"),
+])
+def test_bad_durations_are_form_errors_naming_the_reason(admin_http, hours, minutes, reason):
+    response = admin_http.post("/admin/reviews/slapolicy/add/",
+                               _policy_form(duration_seconds_0=hours, duration_seconds_1=minutes))
+    assert response.status_code == 200 and not SlaPolicy.objects.exists()
+    errors = str(response.context["adminform"].form.errors["duration_seconds"])
+    assert reason in errors

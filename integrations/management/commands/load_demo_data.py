@@ -16,11 +16,12 @@ use case and creates an API client), so it imports those layers lazily.
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 import audit
@@ -111,16 +112,41 @@ DEMO_REPORTS = (
 )
 
 
+DEMO_IMAGES = ("shapes-circle.svg", "shapes-triangle.svg", "shapes-squares.svg")  # static/demo/, made for the demo
+
+
+def media_report(origin: str) -> tuple[tuple[str, dict], ...]:
+    """A demo report whose subject carries the demo images served by Quorum at `origin`."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+        raise CommandError(f"--media-origin: {origin!r} is not an origin like http://127.0.0.1:8000")
+    static = settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/" + settings.STATIC_URL
+    base = f"{parts.scheme}://{parts.netloc}{static}demo/"
+    return ((f"demo-media-{parts.netloc}", {
+        "subject": {"kind": "content", "external_id": "post-4004", "url": "https://forum.example/posts/4004",
+                    "text": "Look at these pictures, totally legit giveaway, DM me", "language": "en",
+                    "author": {"external_id": "acct-888", "display_name": "giveaway_888"},
+                    "media": [{"url": base + name, "mime_type": "image/svg+xml"} for name in DEMO_IMAGES]},
+        "policy": "spam",
+        "reporter": {"kind": "user", "external_id": "user-18"},
+        "description": "Posted the same images in every thread.",
+    }),)
+
+
 class Command(BaseCommand):
     help = "Loads demo users, queues, an API client and a few cases (idempotent) and prints the logins and key."
 
     def add_arguments(self, parser):
         parser.add_argument("--reset-passwords", action="store_true",
                             help="give every demo user a new password (the demo password with DEBUG=true)")
+        parser.add_argument("--media-origin", default=None,
+                            help="origin Quorum is served from, e.g. http://127.0.0.1:8000: files a demo report whose "
+                                 "media are the harmless demo images under /static/demo/ there (add the origin to "
+                                 "CONSOLE_MEDIA_ORIGINS to see them blurred in the console)")
         parser.add_argument("--key-file", type=Path, default=None,
                             help="where the demo API key is kept (default: <QUORUM_VAR_DIR>/demo-api-key.txt)")
 
-    def handle(self, *args, reset_passwords=False, key_file=None, **options):
+    def handle(self, *args, reset_passwords=False, key_file=None, media_origin=None, **options):
         self.actor = Actor.system("demo data")
         key_file = key_file or Path(settings.VAR_DIR) / "demo-api-key.txt"
         self._policy_book()
@@ -129,7 +155,7 @@ class Command(BaseCommand):
         self._teams()
         self._workflows()
         client, key = self._api_client(key_file)
-        filed = self._cases(client)
+        filed = self._cases(client, DEMO_REPORTS + (media_report(media_origin) if media_origin else ()))
 
         out = self.stdout.write
         out("")
@@ -287,7 +313,7 @@ class Command(BaseCommand):
         _write_key(key_file, key)
         return client, key
 
-    def _cases(self, client):
+    def _cases(self, client, reports):
         """Files the demo reports through the intake use case, exactly as the
         API would; returns how many were filed now (the rest were replays)."""
         from cases.errors import IdempotencyConflict
@@ -296,7 +322,7 @@ class Command(BaseCommand):
 
         actor = self.actor
         filed = 0
-        for idempotency_key, body in DEMO_REPORTS:
+        for idempotency_key, body in reports:
             serializer = ReportInSerializer(data=body)
             if not serializer.is_valid():
                 # E.g. an admin deactivated the policy: skip this one, keep the rest.
