@@ -11,7 +11,7 @@ its anchor and none anchored missing; every case stream starting with
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
 from django.utils.dateparse import parse_datetime
@@ -41,41 +41,44 @@ def _time(value, where):
     return moment
 
 
-def read_events(lines: Iterable[str], source: str = "events") -> list[SimpleNamespace]:
-    events = []
+def _read_lines(lines: Iterable[str], source: str, what: str,
+                build: Callable[[dict, str], SimpleNamespace]) -> list[SimpleNamespace]:
+    """One record per non-empty JSON line; a malformed one names its line."""
+    records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{source}:{number}"
         try:
-            r = json.loads(line)
-            events.append(SimpleNamespace(
-                pk=r["id"], stream=r["stream"], seq=r["seq"], action=r["action"], actor_type=r["actor"]["type"],
-                actor_id=r["actor"]["id"], actor_name=r["actor"]["name"], target_type=r["target"]["type"],
-                target_id=r["target"]["id"], data=r["data"], request_id=r["request_id"], ip=r["ip"],
-                created_at=_time(r["created_at"], where), prev_hash=r["prev_hash"], hash=r["hash"],
-                key_id=r.get("key_id", ""),
-            ))
+            records.append(build(json.loads(line), where))
         except (ValueError, KeyError, TypeError) as exc:
-            raise ExportFormatError(f"{where}: not an exported audit event ({exc})") from None
-    return events
+            raise ExportFormatError(f"{where}: not an exported {what} ({exc})") from None
+    return records
+
+
+def _event(r: dict, where: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        pk=r["id"], stream=r["stream"], seq=r["seq"], action=r["action"], actor_type=r["actor"]["type"],
+        actor_id=r["actor"]["id"], actor_name=r["actor"]["name"], target_type=r["target"]["type"],
+        target_id=r["target"]["id"], data=r["data"], request_id=r["request_id"], ip=r["ip"],
+        created_at=_time(r["created_at"], where), prev_hash=r["prev_hash"], hash=r["hash"],
+        key_id=r.get("key_id", ""),
+    )
+
+
+def _checkpoint(r: dict, where: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        number=r["number"], created_at=_time(r["created_at"], where), heads=r["heads"],
+        prev_hash=r["prev_hash"], hash=r["hash"], key_id=r.get("key_id", ""),
+    )
+
+
+def read_events(lines: Iterable[str], source: str = "events") -> list[SimpleNamespace]:
+    return _read_lines(lines, source, "audit event", _event)
 
 
 def read_checkpoints(lines: Iterable[str], source: str = "checkpoints") -> list[SimpleNamespace]:
-    checkpoints = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{source}:{number}"
-        try:
-            r = json.loads(line)
-            checkpoints.append(SimpleNamespace(
-                number=r["number"], created_at=_time(r["created_at"], where), heads=r["heads"],
-                prev_hash=r["prev_hash"], hash=r["hash"], key_id=r.get("key_id", ""),
-            ))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ExportFormatError(f"{where}: not an exported checkpoint ({exc})") from None
-    return checkpoints
+    return _read_lines(lines, source, "checkpoint", _checkpoint)
 
 
 def verify_export(*, events: list, checkpoints: list, anchors: list[Anchor], keys: AuditKeyring,
