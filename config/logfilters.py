@@ -13,6 +13,7 @@ from datetime import timedelta
 
 ROUTINE_MAX_INTERVAL = timedelta(seconds=60)
 _SENDING = "Scheduler: Sending due task %s (%s)"
+_DISCARDED = "Discarding revoked task: %s[%s]"  # celery.worker.request, for an expired task
 _IDLE_RESULTS = {"0", "None", "[]", "{}", "()", "False", "''"}
 
 
@@ -48,6 +49,11 @@ class QuietRoutineTicks(logging.Filter):
 
         if record.msg == _SENDING and isinstance(record.args, tuple) and len(record.args) == 2:
             return record.args[1] not in self.names
+        if (isinstance(record.msg, str) and record.msg.startswith(_DISCARDED) and isinstance(record.args, tuple)
+                and record.args):
+            # A routine tick that waited past its expiry (the worker was busy or starting): the next
+            # one comes within ROUTINE_MAX_INTERVAL, so its discarding is routine too.
+            return record.args[0] not in self.names
         if record.msg in (LOG_RECEIVED, LOG_SUCCESS) and isinstance(record.args, dict):
             if record.args.get("name") not in self.names:
                 return True
@@ -57,8 +63,9 @@ class QuietRoutineTicks(logging.Filter):
         return True
 
 
-# The loggers that write those lines (celery.beat, celery.worker.strategy, celery.app.trace).
-LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+# The loggers that write those lines (celery.beat, celery.worker.strategy, celery.app.trace,
+# celery.worker.request for expired ticks).
+LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace", "celery.worker.request")
 
 
 def install() -> None:

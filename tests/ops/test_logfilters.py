@@ -33,10 +33,14 @@ def test_routine_lines_are_dropped_and_the_rest_kept():
     assert quiet.filter(_record(logging.INFO, LOG_RECEIVED, {"name": "other.task", "id": "2"}))
     assert quiet.filter(_record(logging.ERROR, "Task %(name)s[%(id)s] raised: %(exc)s",
                                 {"name": tick, "id": "1", "exc": "boom"}))
+    # A routine tick that expired in the queue while the worker was busy is dropped; another task's is kept.
+    discarded = "Discarding revoked task: %s[%s]"
+    assert not quiet.filter(_record(logging.INFO, discarded, (tick, "3"), "celery.worker.request"))
+    assert quiet.filter(_record(logging.INFO, discarded, ("other.task", "4"), "celery.worker.request"))
 
 
 def test_the_filter_is_on_the_loggers_celery_writes_them_to():
     import config.celery  # noqa: F401 - installs the filter
 
-    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace", "celery.worker.request"):
         assert any(isinstance(f, QuietRoutineTicks) for f in logging.getLogger(name).filters), name
