@@ -249,6 +249,7 @@ def _related(case, media, viewer):
     cases = list(
         visible_cases(viewer).filter(subject_id__in=subjects).exclude(pk=case.pk).select_related("subject")
         .annotate(decision_outcome=Subquery(current.values("outcome__name")[:1]),
+                  decision_outcome_translations=Subquery(current.values("outcome__name_translations")[:1]),
                   decision_policy=Subquery(current.values("policy__code")[:1]),
                   decision_at=Subquery(current.values("decided_at")[:1]))
         .order_by("-opened_at")[:HISTORY_LIMIT]
