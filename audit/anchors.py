@@ -9,15 +9,15 @@ still hold, even for someone who holds the audit key (docs/security.md).
 This module owns the local file sink (one JSON line per checkpoint, appended
 with O_APPEND and fsync; make the file append-only with `chattr +a`), the
 cursors every sink advances, and reading anchors back for verification. The
-witness sink (a signed HTTP POST) lives in integrations, above this layer,
-and uses `anchor_cursor_claim`/`anchor_cursor_advance` from here.
+witness sink (a signed HTTP POST) lives in integrations, above this layer:
+it moves its cursor (`anchor_cursor_take`/`anchor_cursor_move`) as it turns
+checkpoints into deliveries of the webhook outbox.
 """
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -73,46 +73,40 @@ def anchor_file_flush(*, path: str | None = None, batch: int = 1000) -> int:
     path = path if path is not None else settings.AUDIT_ANCHOR_FILE
     if not path:
         return 0
+    return anchor_cursor_drain(FILE_SINK, lambda checkpoints: append_anchor_lines(
+        path, [anchor_line(cp) for cp in checkpoints]), batch=batch)
+
+
+def anchor_cursor_drain(sink: str, hand_on: Callable[[list[AuditCheckpoint]], None], *, batch: int = 1000) -> int:
+    """Hands every checkpoint after `sink`'s cursor to `hand_on`, `batch` at
+    a time in number order, each batch in one transaction under the cursor's
+    row lock that also moves the cursor past it (so two callers never hand
+    on the same checkpoint; if `hand_on` raises, the cursor stays). Returns
+    how many were handed on."""
     total = 0
     while True:
         with transaction.atomic():
-            AuditAnchorCursor.objects.get_or_create(sink=FILE_SINK)
-            cursor = AuditAnchorCursor.objects.select_for_update().get(sink=FILE_SINK)
-            checkpoints = list(AuditCheckpoint.objects.filter(number__gt=cursor.number).order_by("number")[:batch])
+            _position, checkpoints = anchor_cursor_take(sink, limit=batch)
             if not checkpoints:
                 return total
-            append_anchor_lines(path, [anchor_line(cp) for cp in checkpoints])
-            AuditAnchorCursor.objects.filter(sink=FILE_SINK).update(
-                number=checkpoints[-1].number, failures=0, last_error="", updated_at=timezone.now())
+            hand_on(checkpoints)
+            anchor_cursor_move(sink, number=checkpoints[-1].number)
             total += len(checkpoints)
 
 
-def anchor_cursor_pending(sink: str, *, limit: int) -> tuple[int, list[AuditCheckpoint]]:
-    """(cursor position, next checkpoints to send) for `sink`, or (position, [])
-    when nothing is due (no new checkpoint, or waiting for a retry)."""
-    cursor, _ = AuditAnchorCursor.objects.get_or_create(sink=sink)
-    if cursor.next_attempt_at and cursor.next_attempt_at > timezone.now():
-        return cursor.number, []
+def anchor_cursor_take(sink: str, *, limit: int) -> tuple[int, list[AuditCheckpoint]]:
+    """(cursor position, up to `limit` checkpoints after it, oldest first)
+    for `sink`, with the cursor row locked until the caller's transaction
+    ends: call it inside one, hand the checkpoints on, then
+    anchor_cursor_move() in the same transaction."""
+    AuditAnchorCursor.objects.get_or_create(sink=sink)
+    cursor = AuditAnchorCursor.objects.select_for_update().get(sink=sink)
     return cursor.number, list(AuditCheckpoint.objects.filter(number__gt=cursor.number).order_by("number")[:limit])
 
 
-def anchor_cursor_advance(sink: str, *, expected: int, number: int) -> bool:
-    """Compare-and-swap: moves the cursor from `expected` to `number`."""
-    return bool(AuditAnchorCursor.objects.filter(sink=sink, number=expected).update(
-        number=number, failures=0, next_attempt_at=None, last_error="", updated_at=timezone.now()))
-
-
-def anchor_cursor_failed(sink: str, *, expected: int, error: str, base_seconds: float, max_seconds: float) -> float:
-    """Records a failed attempt; the next one waits base * 2**failures
-    seconds (at most max_seconds). Returns that delay."""
-    cursor = AuditAnchorCursor.objects.filter(sink=sink, number=expected).first()
-    if cursor is None:
-        return 0.0
-    delay = min(max_seconds, base_seconds * (2 ** min(cursor.failures, 30)))
-    AuditAnchorCursor.objects.filter(sink=sink, number=expected, failures=cursor.failures).update(
-        failures=cursor.failures + 1, next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        last_error=error[:1000], updated_at=timezone.now())
-    return delay
+def anchor_cursor_move(sink: str, *, number: int) -> None:
+    AuditAnchorCursor.objects.filter(sink=sink).update(number=number, failures=0, last_error="",
+                                                       updated_at=timezone.now())
 
 
 def read_anchors(path: str | Path) -> list[Anchor]:

@@ -96,8 +96,6 @@ try:
     AUDIT_WITNESS_SECRET = env_str("AUDIT_WITNESS_SECRET", "")
     if AUDIT_WITNESS_URL and len(AUDIT_WITNESS_SECRET) < 32:
         raise ImproperlyConfiguredEnv("AUDIT_WITNESS_SECRET must be set (at least 32 characters) when AUDIT_WITNESS_URL is")
-    AUDIT_WITNESS_RETRY_BASE_SECONDS = env_float("AUDIT_WITNESS_RETRY_BASE_SECONDS", 5.0, minimum=0.001, maximum=3600)
-    AUDIT_WITNESS_RETRY_MAX_SECONDS = env_float("AUDIT_WITNESS_RETRY_MAX_SECONDS", 600.0, minimum=0.001, maximum=86400)
     # PostgreSQL role that the application connects as; `migrate` (run as the owner role)
     # grants it exactly what it needs (config/dbroles.py). Empty: no grants.
     DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "")
@@ -375,7 +373,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=AUDIT_CHECKPOINT_POLL_SECONDS),
         "options": {"expires": AUDIT_CHECKPOINT_POLL_SECONDS},
     },
-    # Sends new checkpoints to the witness (signed POST, retried with back-off).
+    # Turns new checkpoints into deliveries to the witness (the webhook outbox: signed POST, retried with
+    # back-off by the webhook tick's senders, never dead-lettered).
     "audit-witness": {"task": "integrations.tasks.audit_witness_task",
                       "schedule": timedelta(seconds=AUDIT_CHECKPOINT_POLL_SECONDS),
                       "options": {"expires": AUDIT_CHECKPOINT_POLL_SECONDS}},

@@ -66,6 +66,13 @@ WEBHOOK_EVENT_TYPES = {
 }
 
 
+class EndpointPurpose(models.TextChoices):
+    WEBHOOK = "webhook", "Webhook"
+    # The audit witness (integrations/witness.py): gets every audit checkpoint through the same
+    # deliveries, attempts and sender as webhooks; one row at most, kept in step with AUDIT_WITNESS_URL.
+    AUDIT_WITNESS = "audit_witness", "Audit witness"
+
+
 class WebhookEndpoint(models.Model):
     """Where a source's events are sent. API clients of the source manage
     their endpoints over /api/v1/webhooks; admins manage all of them.
@@ -78,7 +85,9 @@ class WebhookEndpoint(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="webhook_endpoints")
+    purpose = models.CharField(max_length=16, choices=EndpointPurpose.choices, default=EndpointPurpose.WEBHOOK)
+    # Every webhook endpoint has a source; the audit witness has none (a check constraint says so).
+    source = models.ForeignKey(Source, null=True, on_delete=models.PROTECT, related_name="webhook_endpoints")
     created_by_client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="+", help_text="the API client that created it, if any")
     url = models.CharField(max_length=2048)
@@ -106,6 +115,14 @@ class WebhookEndpoint(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["source", "created_at"], name="webhook_endpoint_source_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose=EndpointPurpose.WEBHOOK, source__isnull=False)
+                | Q(purpose=EndpointPurpose.AUDIT_WITNESS, source__isnull=True),
+                name="webhook_endpoint_source_iff_webhook"),
+            models.UniqueConstraint(fields=["purpose"], condition=Q(purpose=EndpointPurpose.AUDIT_WITNESS),
+                                    name="webhook_endpoint_one_witness"),
+        ]
 
     def __str__(self):
         return self.url
@@ -118,10 +135,11 @@ class WebhookEvent(models.Model):
     public_id = models.CharField(max_length=40, unique=True)
     # No database constraint: audit events are never deleted (a trigger refuses it), and a foreign key
     # would make the audit table impossible to TRUNCATE on its own, which its trigger must be the one to refuse.
-    audit_event = models.OneToOneField("audit.AuditEvent", on_delete=models.DO_NOTHING, db_constraint=False,
+    # Both empty for an audit checkpoint sent to the witness (stream "audit:checkpoints", seq = its number).
+    audit_event = models.OneToOneField("audit.AuditEvent", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
                                        related_name="+")
     type = models.CharField(max_length=40)
-    case_id = models.UUIDField()
+    case_id = models.UUIDField(null=True)
     stream = models.CharField(max_length=100)
     seq = models.BigIntegerField()
     body = models.TextField()

@@ -100,8 +100,13 @@ def _publish_kick():
 
 @shared_task(acks_late=False, soft_time_limit=120, time_limit=150, **_CONNECTION_TROUBLE)
 def audit_witness_task():
-    """Sends new audit checkpoints to AUDIT_WITNESS_URL (integrations/witness.py).
-    Repeated by the beat; a failed POST waits for its back-off, then the next tick retries it."""
-    from .witness import witness_send
+    """Turns new audit checkpoints into deliveries to AUDIT_WITNESS_URL
+    (integrations/witness.py) and starts the witness's sender. Retries are
+    the webhook tick's: it starts a sender for every endpoint with a delivery
+    due, the witness included. Returns how many checkpoints were enqueued."""
+    from .witness import witness_endpoint, witness_enqueue
 
-    return witness_send()
+    enqueued = witness_enqueue()
+    if enqueued:
+        webhook_send_task.apply_async((str(witness_endpoint().pk),), expires=_send_expiry())
+    return enqueued

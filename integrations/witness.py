@@ -1,100 +1,113 @@
 """The witness anchor sink: every audit checkpoint is POSTed, signed, to
-AUDIT_WITNESS_URL, in number order, retried with back-off until the witness
-answers 2xx (docs/security.md).
+AUDIT_WITNESS_URL, in number order, through the webhook outbox
+(docs/security.md).
 
-It lives here, above `audit`, because it reuses the webhook machinery: the
-SSRF-checked address resolution (`webhooks.addresses`), the transport that
-connects to exactly the checked address with deadlines (`webhooks.transport`)
-and the `Quorum-Signature` header (`webhooks.signing`). `audit.anchors` keeps
-the cursor; no transaction is open during the HTTP call: one sender at a
-time holds a session advisory lock, and the cursor moves by compare-and-swap.
+The checkpoint table is the outbox here: `witness_enqueue` moves the
+witness's cursor (audit.anchors) over new checkpoints and, in the same
+transaction, turns each into a WebhookEvent and a WebhookDelivery of the one
+witness endpoint (purpose `audit_witness`). From there the webhook sender
+does what it does for platforms: one sender at a time under a lease, an
+attempt counted by compare-and-swap, no transaction open during HTTP,
+exponential back-off with jitter, every attempt logged (the admin shows
+them), and a worker killed mid-attempt loses nothing (its lease runs out).
+The deliveries share one stream ("audit:checkpoints", seq = the number), so
+the sender's ordering rule sends checkpoint n+1 only after n was
+acknowledged. Unlike a webhook, a witness delivery is never dead-lettered
+and the endpoint never paused (`sender.record(give_up=False)`): a gap in the
+anchors is what the witness exists to prevent.
+
+The URL and the secret are read from the settings at send time, not from
+the endpoint row, which only shows them.
 
 Body (JSON): {"type": "audit.checkpoint", "checkpoint": {number, created_at,
-prev_hash, hash, key_id, streams}}. The witness keeps each body (a JSON line
-per checkpoint is what `verify_audit --anchors` reads).
+prev_hash, hash, key_id, streams}}; headers Quorum-Signature,
+Quorum-Event-Id `audit-checkpoint-<number>`, Quorum-Event-Type
+`audit.checkpoint`. The witness keeps each body (a JSON line per checkpoint
+is what `verify_audit --anchors` reads).
 """
 
 import json
-import logging
-import time
 
 from django.conf import settings
-from django.db import connection
+from django.utils import timezone
 
-from audit.anchors import WITNESS_SINK, anchor_cursor_advance, anchor_cursor_failed, anchor_cursor_pending
+from audit.anchors import WITNESS_SINK, anchor_cursor_drain
+from audit.models import AuditCheckpoint
 
-from .webhooks import addresses, signing, transport
+from .models import DeliveryState, EndpointPurpose, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .webhooks import sender
 
-log = logging.getLogger(__name__)
-
-# pg_advisory_lock key held by the one running witness sender ("QuorumWT").
-_WITNESS_LOCK_KEY = 0x51756F72756D5754
-USER_AGENT = "Quorum-Witness/1"
+WITNESS_STREAM = "audit:checkpoints"
+WITNESS_EVENT_TYPE = "audit.checkpoint"
 
 
-def witness_body(checkpoint) -> bytes:
-    return json.dumps({"type": "audit.checkpoint", "checkpoint": checkpoint.anchor_record()},
+def witness_body(checkpoint: AuditCheckpoint) -> bytes:
+    return json.dumps({"type": WITNESS_EVENT_TYPE, "checkpoint": checkpoint.anchor_record()},
                       sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def _post(body: bytes, number: int) -> transport.Result:
-    try:
-        target = addresses.check_url(settings.AUDIT_WITNESS_URL)
-    except addresses.UnsafeUrl as exc:
-        return transport.Result(status_code=None, error=f"unsafe witness URL: {exc}", response_excerpt="", duration_ms=0)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        # Lets the witness de-duplicate a checkpoint delivered twice (a retry after a lost answer).
-        "Quorum-Event-Id": f"audit-checkpoint-{number}",
-        signing.HEADER: signing.header_value([settings.AUDIT_WITNESS_SECRET], time.time(), body),
-    }
-    return transport.post(target, body, headers, connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
-                          read_timeout=settings.WEBHOOK_READ_TIMEOUT,
-                          max_response_bytes=settings.WEBHOOK_RESPONSE_MAX_BYTES)
+def witness_event_id(number: int) -> str:
+    # Lets the witness de-duplicate a checkpoint delivered twice (a retry after a lost answer).
+    return f"audit-checkpoint-{number}"
 
 
-def witness_send(*, limit: int = 100) -> int:
-    """Sends the checkpoints the witness has not acknowledged, oldest first;
-    stops at the first failure (recorded, with the next attempt backed off).
-    Returns how many were acknowledged. Does nothing without a witness URL
-    or while another sender runs."""
-    if not settings.AUDIT_WITNESS_URL:
+def witness_endpoint() -> WebhookEndpoint | None:
+    """The witness endpoint, created on first use and kept in step with the
+    settings (active exactly while AUDIT_WITNESS_URL is set); None when no
+    witness is configured and none ever was."""
+    url = settings.AUDIT_WITNESS_URL
+    endpoint = WebhookEndpoint.objects.filter(purpose=EndpointPurpose.AUDIT_WITNESS).first()
+    now = timezone.now()
+    if endpoint is None:
+        if not url:
+            return None
+        WebhookEndpoint.objects.bulk_create([WebhookEndpoint(
+            purpose=EndpointPurpose.AUDIT_WITNESS, source=None, url=url, event_types=[WITNESS_EVENT_TYPE],
+            description="audit witness (AUDIT_WITNESS_URL)", secret="", created_at=now, updated_at=now)],
+            ignore_conflicts=True)  # two first callers at once: one row (webhook_endpoint_one_witness)
+        return WebhookEndpoint.objects.get(purpose=EndpointPurpose.AUDIT_WITNESS)
+    active = bool(url)
+    if endpoint.active != active or (active and endpoint.url != url):
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=active, url=url or endpoint.url, updated_at=now)
+        endpoint.refresh_from_db()
+    return endpoint
+
+
+def witness_enqueue(*, batch: int = 1000) -> int:
+    """Turns the checkpoints after the witness's cursor into deliveries and
+    moves the cursor, in one transaction under the cursor's row lock (two
+    callers never enqueue a checkpoint twice; the delivery is also unique per
+    endpoint and event). Returns how many were enqueued. Does nothing while
+    no witness is configured: the cursor waits, and a witness configured
+    later receives every checkpoint from the first one it has not had."""
+    endpoint = witness_endpoint()
+    if endpoint is None or not endpoint.active:
         return 0
-    locked = _try_lock()
-    if not locked:
+    return anchor_cursor_drain(WITNESS_SINK, lambda checkpoints: _deliver(endpoint, checkpoints), batch=batch)
+
+
+def _deliver(endpoint: WebhookEndpoint, checkpoints: list[AuditCheckpoint]) -> None:
+    WebhookEvent.objects.bulk_create([
+        WebhookEvent(public_id=witness_event_id(cp.number), audit_event=None, type=WITNESS_EVENT_TYPE, case_id=None,
+                     stream=WITNESS_STREAM, seq=cp.number, body=witness_body(cp).decode("utf-8"),
+                     created_at=cp.created_at)
+        for cp in checkpoints], ignore_conflicts=True)
+    events = dict(WebhookEvent.objects.filter(public_id__in=[witness_event_id(cp.number) for cp in checkpoints])
+                  .values_list("seq", "pk"))
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create([
+        WebhookDelivery(endpoint=endpoint, event_id=events[cp.number], stream=WITNESS_STREAM, seq=cp.number,
+                        state=DeliveryState.PENDING, next_attempt_at=now, created_at=now)
+        for cp in checkpoints], ignore_conflicts=True)
+
+
+def witness_send(*, max_seconds: float | None = None) -> int:
+    """Enqueues new checkpoints, then runs the witness's sender once (as the
+    webhook tick's sender task would). Returns how many deliveries it
+    attempted (0 when another sender holds the endpoint, nothing is due or
+    there is no witness)."""
+    witness_enqueue()
+    endpoint = witness_endpoint()
+    if endpoint is None or not endpoint.active:
         return 0
-    sent = 0
-    try:
-        position, checkpoints = anchor_cursor_pending(WITNESS_SINK, limit=limit)
-        for checkpoint in checkpoints:
-            result = _post(witness_body(checkpoint), checkpoint.number)
-            if not result.ok:
-                error = result.error or f"HTTP {result.status_code}: {result.response_excerpt[:200]}"
-                delay = anchor_cursor_failed(WITNESS_SINK, expected=position, error=error,
-                                             base_seconds=settings.AUDIT_WITNESS_RETRY_BASE_SECONDS,
-                                             max_seconds=settings.AUDIT_WITNESS_RETRY_MAX_SECONDS)
-                log.warning("audit witness refused checkpoint %s (%s); retrying in %.1f s", checkpoint.number, error,
-                            delay)
-                break
-            if not anchor_cursor_advance(WITNESS_SINK, expected=position, number=checkpoint.number):
-                break  # someone else moved the cursor (cannot happen under the lock; be safe)
-            position = checkpoint.number
-            sent += 1
-    finally:
-        _unlock(locked)
-    return sent
-
-
-def _try_lock():
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_WITNESS_LOCK_KEY])
-        return cursor.fetchone()[0]
-
-
-def _unlock(locked):
-    if connection.vendor == "postgresql" and locked:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_WITNESS_LOCK_KEY])
+    return sender.send_endpoint(endpoint.pk, max_seconds=max_seconds) or 0

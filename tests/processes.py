@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -268,3 +270,29 @@ def manage(*args, env, timeout=120):
         raise RuntimeError(f"manage.py {' '.join(map(str, args))} failed ({result.returncode}):\n"
                            f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result.stdout
+
+
+# ---- fixtures for tests that run Celery processes (import them into the test module) -----------------------
+
+def database_url():
+    """The URL of the test database, for a subprocess (the owner login the suite uses)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A private redis-server (broker of the test's workers)."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def procs(transactional_db, tmp_path, redis_server):
+    """The test's processes, stopped before the database is flushed."""
+    processes = Processes(tmp_path / "procs")
+    yield processes
+    processes.stop_all()

@@ -38,7 +38,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from cases.models import Case
 
-from ..models import DeliveryState, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..models import DeliveryState, EndpointPurpose, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from . import events
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def dispatch(*, batch_size=None, max_seconds=10.0):
     half-way leaves the cursor where its last commit put it."""
     batch_size = batch_size or settings.WEBHOOK_DISPATCH_BATCH
     mark = watermark()
-    endpoints = list(WebhookEndpoint.objects.filter(active=True, paused_at__isnull=True)
+    endpoints = list(WebhookEndpoint.objects.filter(active=True, paused_at__isnull=True, purpose=EndpointPurpose.WEBHOOK)
                      .values("id", "source_id", "event_types", "cursor_xid", "cursor_event_id"))
     groups = defaultdict(list)
     for endpoint in endpoints:

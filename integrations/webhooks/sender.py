@@ -40,7 +40,7 @@ from audit.context import Actor
 from audit.models import AuditEvent
 from audit.services import CONFIG_STREAM
 
-from ..models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from ..models import DeliveryState, EndpointPurpose, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from . import signing, transport
 from .addresses import UnsafeUrl, check_url
 
@@ -133,30 +133,39 @@ def attempt(endpoint, claimed):
     if time.monotonic() + budget > claimed.claimed_at + settings.WEBHOOK_LEASE_SECONDS:
         return None  # its lease could run out mid-attempt: leave it to the next round
     started_at = timezone.now()
+    witness = endpoint.purpose == EndpointPurpose.AUDIT_WITNESS
+    # The witness's address and secret come from the settings at send time, never from its row: whoever
+    # can write to the database must not be able to redirect the anchors or sign checkpoints of their own.
+    url, secrets_ = ((settings.AUDIT_WITNESS_URL, [settings.AUDIT_WITNESS_SECRET]) if witness
+                     else (endpoint.url, signing.signing_secrets(endpoint, started_at)))
     try:
-        target = check_url(endpoint.url)
+        target = check_url(url)
     except UnsafeUrl as exc:
         result = transport.Result(status_code=None, error=f"refused: {exc}"[:500], response_excerpt="", duration_ms=0)
     else:
         body = claimed.body.encode("utf-8")
         headers = {
-            signing.HEADER: signing.header_value(signing.signing_secrets(endpoint, started_at), time.time(), body),
+            signing.HEADER: signing.header_value(secrets_, time.time(), body),
             "Quorum-Event-Id": claimed.public_id,
             "Quorum-Event-Type": claimed.type,
         }
         result = transport.post(target, body, headers, connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
                                 read_timeout=settings.WEBHOOK_READ_TIMEOUT,
                                 max_response_bytes=settings.WEBHOOK_RESPONSE_MAX_BYTES)
-    record(endpoint_id=endpoint.pk, claimed=claimed, result=result, started_at=started_at)
+    record(endpoint_id=endpoint.pk, claimed=claimed, result=result, started_at=started_at, give_up=not witness)
     return result
 
 
-def record(*, endpoint_id, claimed, result, started_at):
+def record(*, endpoint_id, claimed, result, started_at, give_up=True):
     """Logs the attempt and moves the delivery on: succeeded, retry later, or
     dead-lettered once the next retry would fall after WEBHOOK_MAX_RETRY_SECONDS
     from its first attempt. Compare-and-swap on the attempt number: a result
     that comes after the delivery moved on (another attempt, a redelivery)
-    is logged but changes nothing."""
+    is logged but changes nothing.
+
+    With give_up=False (the audit witness) a delivery is never dead-lettered
+    and the endpoint never paused: a checkpoint the witness misses would be a
+    gap in the anchors, and a later one must not overtake it."""
     finished = timezone.now()
     fields = {"lease_until": None, "last_status_code": result.status_code, "last_error": result.error[:500]}
     try:
@@ -172,12 +181,12 @@ def record(*, endpoint_id, claimed, result, started_at):
                 return
             delay = timedelta(seconds=retry_delay(claimed.number))
             first = claimed.first_attempt_at or started_at
-            if (finished + delay - first).total_seconds() > settings.WEBHOOK_MAX_RETRY_SECONDS:
+            if give_up and (finished + delay - first).total_seconds() > settings.WEBHOOK_MAX_RETRY_SECONDS:
                 changed = current.update(state=DeliveryState.DEAD, dead_at=finished, **fields)
             else:
                 changed = current.update(next_attempt_at=finished + delay, **fields)
             if changed:
-                _endpoint_failed(endpoint_id, finished, result.error)
+                _endpoint_failed(endpoint_id, finished, result.error, may_pause=give_up)
     except IntegrityError:
         log.info("delivery %s disappeared (endpoint deleted) before its attempt was recorded", claimed.id)
 
@@ -189,10 +198,12 @@ def _endpoint_succeeded(endpoint_id, now):
     ).update(consecutive_failures=0, failing_since=None, last_success_at=now)
 
 
-def _endpoint_failed(endpoint_id, now, error):
+def _endpoint_failed(endpoint_id, now, error, *, may_pause=True):
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(
         consecutive_failures=F("consecutive_failures") + 1, failing_since=Coalesce("failing_since", Value(now)),
         last_failure_at=now)
+    if not may_pause:
+        return
     state = WebhookEndpoint.objects.filter(pk=endpoint_id).values(
         "consecutive_failures", "failing_since", "paused_at", "url").first()
     if state is None or state["paused_at"] is not None:

@@ -12,7 +12,15 @@ from audit.anchors import WITNESS_SINK
 from audit.models import AuditAnchorCursor, AuditCheckpoint
 from audit.services import CONFIG_STREAM, audit_checkpoint_create
 from audit.verify import verify_audit
-from integrations.tasks import audit_witness_task
+from integrations.models import (
+    DeliveryState,
+    EndpointPurpose,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from integrations.tasks import audit_witness_task, webhook_send_task
+from integrations.webhooks import outbox, sender
 from integrations.witness import witness_send
 from tests.audit.conftest import record
 from tests.processes import wait_for
@@ -26,13 +34,22 @@ SECRET = "witness-secret-for-the-tests-0123456789abcdef"
 
 
 @pytest.fixture
-def witness(settings):
+def witness(settings, monkeypatch):
+    """Short webhook timeouts and retries (the witness is delivered by the
+    webhook sender); no kicks to a broker no worker reads."""
+    from integrations import tasks
+
+    monkeypatch.setattr(tasks, "kick_dispatch", lambda: None)
+
     def configure(receiver):
         settings.AUDIT_WITNESS_URL = receiver.url("/witness")
         settings.AUDIT_WITNESS_SECRET = SECRET
         settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
-        settings.AUDIT_WITNESS_RETRY_BASE_SECONDS = 0.01
-        settings.AUDIT_WITNESS_RETRY_MAX_SECONDS = 0.05
+        settings.WEBHOOK_CONNECT_TIMEOUT = 1.0
+        settings.WEBHOOK_READ_TIMEOUT = 0.6
+        settings.WEBHOOK_LEASE_SECONDS = 5.0
+        settings.WEBHOOK_RETRY_BASE_SECONDS = 0.01
+        settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS = 0.05
     return configure
 
 
@@ -49,6 +66,16 @@ def cursor_at():
     return AuditAnchorCursor.objects.filter(sink=WITNESS_SINK).values_list("number", flat=True).first()
 
 
+def witness_deliveries():
+    return list(WebhookDelivery.objects.filter(endpoint__purpose=EndpointPurpose.AUDIT_WITNESS).order_by("seq")
+                .values_list("seq", "state", "attempts"))
+
+
+def acknowledged_all(count):
+    return (len(witness_deliveries()) == count
+            and all(state == DeliveryState.SUCCEEDED for _seq, state, _n in witness_deliveries()))
+
+
 def test_every_checkpoint_arrives_signed_in_order_and_is_retried_through_failures(witness):
     def flaky(request):  # the first two attempts of every checkpoint fail: 503, then a dropped connection
         if request.attempt == 1:
@@ -60,8 +87,8 @@ def test_every_checkpoint_arrives_signed_in_order_and_is_retried_through_failure
     with Receiver(flaky) as receiver:
         witness(receiver)
         checkpoints = two_checkpoints()
-        wait_for(lambda: (witness_send(), cursor_at() == 2)[1], timeout=60, what="the witness to acknowledge both",
-                 interval=0.02)
+        wait_for(lambda: (witness_send(max_seconds=5), acknowledged_all(2))[1], timeout=60,
+                 what="the witness to acknowledge both", interval=0.02)
         arrived = receiver.snapshot()
     verify_signature = load_verifier()  # the receiver code docs/webhooks.md shows
     assert [(r.event_id, r.attempt) for r in arrived] == [
@@ -70,40 +97,94 @@ def test_every_checkpoint_arrives_signed_in_order_and_is_retried_through_failure
     for r in arrived:
         assert verify_signature(r.headers["Quorum-Signature"], r.body, SECRET)
         assert not verify_signature(r.headers["Quorum-Signature"], r.body, "another-secret-" + "x" * 30)
+        assert r.headers["Quorum-Event-Type"] == "audit.checkpoint"
     bodies = [r.json for r in arrived if r.acknowledged]
     assert [b["checkpoint"]["number"] for b in bodies] == [1, 2]
     assert [b["checkpoint"]["hash"] for b in bodies] == [cp.hash for cp in checkpoints]
     assert {b["type"] for b in bodies} == {"audit.checkpoint"}
+    assert cursor_at() == 2
+    # The webhook delivery log holds every attempt, as for a platform's endpoint.
+    assert list(WebhookAttempt.objects.filter(delivery__endpoint__purpose=EndpointPurpose.AUDIT_WITNESS)
+                .order_by("delivery__seq", "number").values_list("delivery__seq", "number", "succeeded")) == [
+        (1, 1, False), (1, 2, False), (1, 3, True), (2, 1, False), (2, 2, False), (2, 3, True)]
     assert witness_send() == 0  # nothing left: nothing sent again
 
 
-def test_a_failing_witness_backs_off_and_keeps_its_place(witness, settings):
+def test_a_failing_witness_backs_off_keeps_its_place_and_is_never_given_up(witness, settings):
     with Receiver(lambda request: Reply(status=500)) as receiver:
         witness(receiver)
-        settings.AUDIT_WITNESS_RETRY_BASE_SECONDS = 3600
+        settings.WEBHOOK_RETRY_BASE_SECONDS = 3600
+        settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS = 3600
+        # Rules that would dead-letter a webhook delivery at once and pause its endpoint.
+        settings.WEBHOOK_MAX_RETRY_SECONDS = 0
+        settings.WEBHOOK_PAUSE_AFTER_FAILURES = 1
+        settings.WEBHOOK_PAUSE_AFTER_SECONDS = 0
         two_checkpoints()
-        assert witness_send() == 0
-        assert witness_send() == 0  # backing off: no second attempt yet
+        assert witness_send() == 1
+        assert witness_send() == 0  # backing off: no second attempt yet, and checkpoint 2 waits behind 1
         assert len(receiver.snapshot()) == 1
-    cursor = AuditAnchorCursor.objects.get(sink=WITNESS_SINK)
-    assert (cursor.number, cursor.failures) == (0, 1) and "HTTP 500" in cursor.last_error
+    assert witness_deliveries() == [(1, DeliveryState.PENDING, 1), (2, DeliveryState.PENDING, 0)]
+    endpoint = WebhookEndpoint.objects.get(purpose=EndpointPurpose.AUDIT_WITNESS)
+    assert endpoint.paused_at is None and endpoint.consecutive_failures == 1
+    assert WebhookDelivery.objects.get(seq=1, endpoint=endpoint).last_error == "HTTP 500"
 
 
-def test_the_celery_task_sends_and_nothing_happens_without_a_witness(witness, settings):
+def test_the_witness_url_and_secret_come_from_the_settings_not_the_database(witness):
+    """Whoever can write the endpoint row cannot redirect the anchors or sign with a secret of their own."""
+    with Receiver() as real, Receiver() as attacker:
+        witness(real)
+        two_checkpoints()
+        from integrations.witness import witness_endpoint
+
+        row = witness_endpoint()
+        assert row.secret == ""  # never stored
+        WebhookEndpoint.objects.filter(pk=row.pk).update(url=attacker.url("/steal"), secret="x" * 40)
+        wait_for(lambda: (witness_send(max_seconds=5), acknowledged_all(2))[1], timeout=30, what="both checkpoints")
+        assert not attacker.snapshot()
+        assert len(real.acknowledged()) == 2
+        verify_signature = load_verifier()
+        assert all(verify_signature(r.headers["Quorum-Signature"], r.body, SECRET) for r in real.snapshot())
+
+
+def test_the_celery_task_enqueues_and_nothing_happens_without_a_witness(witness, settings):
     settings.AUDIT_WITNESS_URL = ""
     two_checkpoints()
     assert audit_witness_task.apply().get() == 0
+    assert cursor_at() is None and not witness_deliveries()  # the cursor waits for a witness
     with Receiver() as receiver:
         witness(receiver)
         assert audit_witness_task.apply().get() == 2
+        assert audit_witness_task.apply().get() == 0  # enqueued once
+        assert witness_deliveries() == [(1, DeliveryState.PENDING, 0), (2, DeliveryState.PENDING, 0)]
+        # The webhook tick's sender takes them like any endpoint's deliveries.
+        endpoint_id = WebhookEndpoint.objects.get(purpose=EndpointPurpose.AUDIT_WITNESS).pk
+        assert endpoint_id in sender.endpoints_with_work()
+        assert webhook_send_task.apply((str(endpoint_id),)).get() == 2
         assert len(receiver.acknowledged()) == 2
+    settings.AUDIT_WITNESS_URL = ""
+    from integrations.witness import witness_endpoint
+
+    assert witness_endpoint().active is False  # turned off with the setting
+
+
+def test_platform_webhooks_never_see_the_witness(witness, make_api_client):
+    """The webhook tail ignores the witness endpoint, and a platform's endpoint list does not show it."""
+    with Receiver() as receiver:
+        witness(receiver)
+        two_checkpoints()
+        assert witness_send() == 2
+        assert outbox.dispatch() == set()
+    _client, key = make_api_client(scopes=["webhooks:manage"])
+    http = APIClient()
+    http.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert http.get("/api/v1/webhooks").json()["results"] == []
 
 
 def test_what_the_witness_kept_catches_a_key_holders_rewrite(witness, tmp_path):
     with Receiver() as receiver:
         witness(receiver)
         two_checkpoints()
-        assert witness_send() == 2
+        wait_for(lambda: (witness_send(max_seconds=5), acknowledged_all(2))[1], timeout=30, what="both checkpoints")
         kept = tmp_path / "witness.jsonl"
         kept.write_text("".join(r.body.decode() + "\n" for r in receiver.snapshot()))
     from audit.anchors import read_anchors
