@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from . import degraded
+
 SWEEPS = ("sla_warnings", "sla_breaches", "claim_leases")
 
 
@@ -82,15 +84,6 @@ class QuorumCollector(Collector):
                        decisions["n"] or 0)
         yield _counter("quorum_decisions_reversed_total", "Decisions overturned on appeal.",
                        decisions["reversed"] or 0)
-        from . import degraded
-
-        family = CounterMetricFamily(
-            "quorum_degraded_operations",
-            "Operations that went on without a dependency that was down (this process), per component and choice.",
-            labels=["component", "mode"])
-        for (component, mode), n in sorted(degraded.counts().items()):
-            family.add_metric([component, mode], n)
-        yield family
         yield _gauge("quorum_metrics_scrape_seconds", "Time spent collecting these metrics.",
                      [({}, round(time.monotonic() - started, 6))])
 
@@ -103,5 +96,8 @@ def render(*, now: datetime) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
+        # Includes quorum_degraded_operations_total, summed over every worker's files.
         multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(degraded.COUNTER)
     return generate_latest(registry)

@@ -5,14 +5,14 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from cases.models import Report
-from tests.processes import ROOT, Process, free_port, wait_for
+from tests.processes import ROOT
+
+from .gunicorn import running_gunicorn
 
 
 def test_duplicate_keys_are_refused_naming_the_key(api):
@@ -63,32 +63,8 @@ def test_production_refuses_a_short_secret_key(tmp_path):
 @pytest.fixture
 def gunicorn(db, tmp_path):
     """A real gunicorn on a free port, on this test's database."""
-    port = free_port()
-    env = dict(os.environ)
-    db = connection.settings_dict
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.test_settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "QUORUM_VAR_DIR": str(tmp_path),
-    })
-    server = Process([os.path.join(sys.prefix, "bin", "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", "1", "--no-control-socket", "--timeout", "120"],
-                     name="gunicorn", env=env, log_path=tmp_path / "gunicorn.log")
-
-    def ready():
-        if not server.alive():
-            raise AssertionError(f"gunicorn exited:\n{server.output()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(ready, timeout=120, what="gunicorn to answer /healthz", details=server.output)
+    with running_gunicorn(tmp_path) as port:
         yield port
-    finally:
-        server.stop()
 
 
 def _chunked_post(port, path, chunks, headers):

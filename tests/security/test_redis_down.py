@@ -4,15 +4,21 @@ one — the cache and the API rate limiter fail open, the sign-in limiter (in
 PostgreSQL) stays closed — logged and counted in /metrics."""
 import logging
 import re
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
+from prometheus_client.mmap_dict import MmapedDict
 
 from config import degraded
 from integrations import ratelimit
 from tests.processes import free_port
+
+from .gunicorn import running_gunicorn
 
 
 @pytest.fixture
@@ -83,3 +89,40 @@ def test_api_intake_fails_open_and_metrics_count_it(redis_down, api, report_body
     assert degraded.counts()[("api_rate_limiter", "fail_open")] == before + 3
     text = Client().get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
     assert _count(text, "api_rate_limiter", "fail_open") == before + 3
+
+
+def test_metrics_add_up_the_degraded_counts_of_every_gunicorn_worker(db, tmp_path):
+    """Under gunicorn with two workers, whichever worker answers the scrape
+    reports the sum of what both counted (prometheus_client multiprocess)."""
+    prom_dir = tmp_path / "prometheus"
+    env = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "PROMETHEUS_MULTIPROC_DIR": str(prom_dir),
+           "METRICS_TOKEN": "metrics-token-for-the-test"}
+    requests = 40
+
+    def refused_key(_n):  # an invalid key: the per-address limiter needs Redis, fails open, counts it
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/cases",
+                                     headers={"Authorization": "Bearer qk_nobody_" + "x" * 30})
+        try:
+            urllib.request.urlopen(req, timeout=60)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        return 200
+
+    def scrape():
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": "Bearer metrics-token-for-the-test"})
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return _count(response.read().decode(), "api_rate_limiter", "fail_open")
+
+    with running_gunicorn(tmp_path, workers=2, env=env) as port:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert set(pool.map(refused_key, range(requests))) == {401}
+        per_worker = []
+        for path in prom_dir.glob("counter_*.db"):
+            values = MmapedDict.read_all_values_from_file(str(path))
+            per_worker.append(sum(v for key, v, *_ in values if "quorum_degraded_operations" in key
+                                  and "api_rate_limiter" in key))
+        # Both workers counted some (else the test would prove nothing), and every scrape shows the sum.
+        assert sorted(n > 0 for n in per_worker).count(True) == 2, per_worker
+        assert sum(per_worker) == requests
+        assert [scrape() for _ in range(6)] == [requests] * 6
