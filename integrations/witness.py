@@ -27,6 +27,7 @@ is what `verify_audit --anchors` reads).
 """
 
 import json
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -99,6 +100,17 @@ def _deliver(endpoint: WebhookEndpoint, checkpoints: list[AuditCheckpoint]) -> N
         WebhookDelivery(endpoint=endpoint, event_id=events[cp.number], stream=WITNESS_STREAM, seq=cp.number,
                         state=DeliveryState.PENDING, next_attempt_at=now, created_at=now)
         for cp in checkpoints], ignore_conflicts=True)
+
+
+def witness_acknowledged(numbers: set[int]) -> dict[int, datetime] | None:
+    """{checkpoint number: when the witness acknowledged it} for `numbers`;
+    None when no witness is configured. (audit.evidence asks, for the
+    console's per-case verification.)"""
+    if not settings.AUDIT_WITNESS_URL:
+        return None
+    return dict(WebhookDelivery.objects.filter(
+        endpoint__purpose=EndpointPurpose.AUDIT_WITNESS, state=DeliveryState.SUCCEEDED, seq__in=list(numbers))
+        .values_list("seq", "delivered_at"))
 
 
 def witness_send(*, max_seconds: float | None = None) -> int:

@@ -16,10 +16,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.evidence import stream_evidence
 from audit.models import AuditAction
 from audit.selectors import audit_event_search
 from audit.services import case_stream
-from audit.verify import verify_stream
 from cases.references import reference_q
 from cases.services import case_access_denied_record
 from cases.translations import translated_name
@@ -28,6 +28,7 @@ from reviews import stats
 
 from ..charts import Series, bar_chart
 from ..decorators import console_view
+from ..verify_report import verify_report
 
 # ---- dashboard ---------------------------------------------------------------------
 
@@ -193,16 +194,14 @@ def audit_verify(request, case_id):
         # The same answer as for a hidden case. Those who see every queue may still verify the stream of a
         # case that is gone (evidence of a deleted row).
         raise Http404("no such case")
-    result = verify_stream(case_stream(case_id))
-    if result.ok:
-        text = _("Chain intact: %(events)s events, the head matches (seq %(seq)s), "
-                 "%(checkpoints)s checkpoint(s) agree.") % {
-            "events": result.events, "seq": result.head_seq, "checkpoints": result.checkpoints}
-    elif result.problem.seq is not None:
-        text = _("Chain broken at seq %(seq)s: %(why)s") % {"seq": result.problem.seq, "why": result.problem.message}
-    else:
-        text = _("Chain could not be verified: %(why)s") % {"why": result.problem.message}
+    report = verify_report(stream_evidence(case_stream(case_id)))
     if request.htmx:
-        return render(request, "console/insight/_verify.html", {"case_id": case_id, "result": result, "text": text})
-    (messages.success if result.ok else messages.error)(request, text)
+        return render(request, "console/insight/_verify.html", {"case_id": case_id, "report": report})
+    (messages.success if report.ok else messages.error)(request, report.summary)
+    for line in report.problems:
+        messages.error(request, line)
+    for line in report.checked:
+        messages.info(request, line)
+    for line in report.not_checked:
+        messages.warning(request, line)
     return redirect(f"{reverse('console:audit')}?{urlencode({'case': str(case_id)})}")

@@ -213,18 +213,72 @@ def test_verify_intact_chain_plain_post_redirects_with_a_message(auditor_client,
     html = auditor_client.get(response["Location"]).content.decode()
     # Shown in #flash at load; console.js moves it into the (then announced) #live region.
     live = re.search(r'<div id="flash".*?</div>', html, re.S).group(0)
-    assert f"Chain intact: {count} events, the head matches (seq {count})" in live
+    assert "Verified: nothing wrong found in what was checked." in live
+    assert f"Chain intact: {count} events, gapless from seq 1" in live
+    assert f"ending at the stream head (seq {count})" in live
 
 
-def test_verify_with_htmx_returns_the_result_fragment(auditor_client, case_id):
-    audit_checkpoint_create()
+def checked_and_not(html):
+    def items(css):
+        block = re.search(rf'<ul class="{css}">(.*?)</ul>', html, re.S)
+        return re.findall(r"<li>(.*?)</li>", block.group(1), re.S) if block else []
+    return items("verify-checked"), items("verify-not-checked")
+
+
+def test_verify_with_htmx_says_what_was_checked_and_what_was_not(auditor_client, case_id, settings):
+    settings.AUDIT_ANCHOR_FILE = ""
+    settings.AUDIT_WITNESS_URL = ""
+    stream = case_stream(case_id)
+    count = AuditEvent.objects.filter(stream=stream).count()
     response = auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     html = response.content.decode()
     # The result takes the focus when it is swapped in (data-focus-on-load, console.js).
-    assert html.startswith('<p class="verify-ok" tabindex="-1" data-focus-on-load>Chain intact:')
-    assert "1 checkpoint(s) agree" in html
+    assert html.startswith('<p class="verify-ok" tabindex="-1" data-focus-on-load>Verified:')
     assert "<html" not in html
+    checked, not_checked = checked_and_not(html)
+    assert any(f"Chain intact: {count} events" in line for line in checked)
+    assert any(f"of each of the {count} keyed events verifies under its audit key (test1)" in line for line in checked)
+    # No checkpoint yet: nothing seals the case, and no anchor of any kind is configured. The page says so.
+    assert any("No checkpoint has recorded this case yet" in line for line in not_checked)
+    assert any(f"{count} events after seq 0 are not yet recorded by any checkpoint" in line for line in not_checked)
+    assert any("No anchor file is configured" in line for line in not_checked)
+    assert any("No external witness is configured" in line for line in not_checked)
+    assert any("checked by verify_audit" in line for line in not_checked)
+
+    audit_checkpoint_create()
+    record(stream)  # after the checkpoint: not sealed yet
+    checked, not_checked = checked_and_not(auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true")
+                                           .content.decode())
+    assert any("1 checkpoint recorded this case, the last (number 1," in line and f"up to seq {count}" in line
+               for line in checked)
+    assert any(f"1 event after seq {count} is not yet recorded by any checkpoint" in line for line in not_checked)
+
+
+def test_verify_compares_the_seals_with_the_anchor_file(auditor_client, case_id, settings, tmp_path):
+    from audit.anchors import anchor_file_flush
+
+    settings.AUDIT_ANCHOR_FILE = str(tmp_path / "anchors.jsonl")
+    audit_checkpoint_create()
+    checked, not_checked = checked_and_not(auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true")
+                                           .content.decode())
+    assert any("The anchor file holds none of these checkpoints yet." in line for line in not_checked)
+    assert anchor_file_flush() == 1
+    html = auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true").content.decode()
+    checked, _ = checked_and_not(html)
+    assert any("The anchor file holds these checkpoints up to number 1, with the same hashes." in line
+               for line in checked)
+    assert "verify-ok" in html
+
+
+def test_a_checkpoint_altered_without_the_key_is_named(auditor_client, case_id):
+    checkpoint = audit_checkpoint_create()
+    with tampering() as cursor:
+        cursor.execute("UPDATE audit_auditcheckpoint SET created_at = created_at - interval '1 day' WHERE number = %s",
+                       [checkpoint.number])
+    html = auditor_client.post(verify_url(case_id), HTTP_HX_REQUEST="true").content.decode()
+    assert 'class="verify-broken" role="alert"' in html
+    assert f"Problem: checkpoint {checkpoint.number} was altered (hash mismatch)" in html
 
 
 def test_altered_event_is_found_and_announced_as_an_alert(auditor_client, case_id):
@@ -296,6 +350,7 @@ def test_unknown_case_has_nothing_to_verify(auditor_client, db):
     response = auditor_client.post(verify_url("01900000-0000-7000-8000-000000000000"), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "Chain could not be verified: no audit events were recorded for this stream" in response.content.decode()
+    assert "verify-broken" in response.content.decode()
 
 
 def test_verify_reads_a_fixed_number_of_queries(case_id, django_assert_max_num_queries):

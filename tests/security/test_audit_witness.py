@@ -218,3 +218,28 @@ def test_head_api_serves_the_latest_checkpoint_to_clients_with_the_audit_scope(m
     schema = APIClient().get("/api/schema/?format=json").json()
     assert set(schema["paths"]["/api/v1/audit/head"]) == {"get"}
 
+
+
+def test_the_console_verification_shows_what_the_witness_acknowledged(witness, people):
+    from django.test import Client
+    from django.urls import reverse
+
+    case_id = "01900000-0000-7000-8000-00000000a11d"
+    record(f"case:{case_id}", action="case.opened", new_stream=True)
+    checkpoint = audit_checkpoint_create()
+    auditor = Client()
+    auditor.force_login(people["auditor"])
+
+    def verify():
+        return auditor.post(reverse("console:audit-verify", args=[case_id]), HTTP_HX_REQUEST="true").content.decode()
+
+    with Receiver(lambda request: Reply(status=503)) as down:
+        witness(down)
+        witness_send()
+        assert "The witness has not acknowledged any of these checkpoints yet." in verify()
+    with Receiver() as receiver:
+        witness(receiver)
+        wait_for(lambda: (witness_send(max_seconds=5), acknowledged_all(1))[1], timeout=30, what="the checkpoint")
+        html = verify()
+    assert f"The witness acknowledged checkpoint {checkpoint.number} on" in html
+    assert "What the witness kept is not compared here" in html
