@@ -7,8 +7,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.sql import update_from_values
-
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
 from .keys import keyring
@@ -30,37 +28,57 @@ SYSTEM_STREAM = "system"
 _CHECKPOINT_LOCK_KEY = 0x51756F72756D4350
 
 
+# TextChoices.values builds a new list on every access; these are looked up for every event.
+_ACTOR_TYPES = frozenset(ActorType.values)
+_ACTIONS = frozenset(AuditAction.values)
+
+
 def _check_actor(actor):
     if not isinstance(actor, Actor):
         raise AuditError("actor must be an audit.context.Actor")
-    if actor.type not in ActorType.values:
+    if actor.type not in _ACTOR_TYPES:
         raise AuditError(f"unknown actor type {actor.type!r}")
 
 
 def _check_action(action):
-    if str(action) not in AuditAction.values:
+    if str(action) not in _ACTIONS:
         raise AuditError(f"unknown audit action {str(action)!r}: add it to audit.models.AuditAction")
     return str(action)
 
 
-def _lock_heads(streams):
+_HEADS = AuditStreamHead._meta.db_table
+_EVENTS = AuditEvent._meta.db_table
+
+
+def _lock_heads(streams) -> dict[str, tuple[int, str]]:
     """Locks the heads of `streams` in stream order (so writers of existing
-    streams cannot deadlock) and returns them by stream. A stream without a
-    head gets an empty one (seq 0) first, so that two racing first writers
-    serialize on it instead of colliding on (stream, seq 1)."""
+    streams cannot deadlock) and returns {stream: (seq, hash)}. A stream
+    without a head gets an empty one (seq 0) first, so that two racing first
+    writers serialize on it instead of colliding on (stream, seq 1). One
+    statement when every head exists (the common case)."""
     streams = sorted(set(streams))
     if not streams:
         return {}
-    heads = {h.stream: h for h in AuditStreamHead.objects.select_for_update().filter(stream__in=streams).order_by("stream")}
+    heads = _select_heads_for_update(streams)
     missing = [s for s in streams if s not in heads]
     if missing:
         AuditStreamHead.objects.bulk_create(
             [AuditStreamHead(stream=s, seq=0, hash=GENESIS, dirty=False) for s in missing], ignore_conflicts=True
         )
-        heads.update(
-            {h.stream: h for h in AuditStreamHead.objects.select_for_update().filter(stream__in=missing).order_by("stream")}
-        )
+        heads.update(_select_heads_for_update(missing))
     return heads
+
+
+def _select_heads_for_update(streams: list[str]) -> dict[str, tuple[int, str]]:
+    if connection.vendor != "postgresql":
+        rows = (AuditStreamHead.objects.select_for_update().filter(stream__in=streams).order_by("stream")
+                .values_list("stream", "seq", "hash"))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT stream, seq, hash FROM {_HEADS} WHERE stream = ANY(%s) ORDER BY stream FOR UPDATE",
+                           [streams])
+            rows = cursor.fetchall()
+    return {stream: (seq, hash_) for stream, seq, hash_ in rows}
 
 
 _buffer = contextvars.ContextVar("quorum_audit_buffer", default=None)
@@ -114,8 +132,8 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
     if new_stream:
         seq, prev_hash = 1, GENESIS
     else:
-        head = _lock_heads([stream])[stream]
-        seq, prev_hash = head.seq + 1, head.hash
+        seq, prev_hash = _lock_heads([stream])[stream]
+        seq += 1
     # Taken after the head lock, so that times never go backwards in a stream.
     now = timezone.now()
     ring = keyring()
@@ -126,12 +144,8 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
         request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash, key_id=ring.current_id,
     )
     event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
-    _insert_events([event])
-
-    if new_stream:
-        AuditStreamHead.objects.create(stream=stream, seq=seq, hash=event.hash, dirty=True)
-    else:
-        AuditStreamHead.objects.filter(stream=stream).update(seq=seq, hash=event.hash, dirty=True)
+    head = [(stream, seq, event.hash)]
+    _write([event], new_heads=head if new_stream else [], moved_heads=[] if new_stream else head)
     return event
 
 
@@ -139,25 +153,42 @@ _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_na
                   "data", "request_id", "ip", "created_at", "prev_hash", "hash", "key_id")
 
 
-def _insert_events(events):
-    """Inserts events with one multi-row INSERT and sets their ids. On
-    PostgreSQL this is plain SQL: the ORM's per-object bookkeeping cost more
-    than the insert itself on the hot paths (intake, sweeps, votes)."""
+def _write(events: list[AuditEvent], *, new_heads: list[tuple[str, int, str]],
+           moved_heads: list[tuple[str, int, str]]) -> None:
+    """Inserts `events` (setting their ids), inserts the heads of new streams
+    and moves the heads of existing ones to (seq, hash), all dirty. On
+    PostgreSQL this is one statement (data-modifying CTEs), plain SQL: the
+    round trips and the ORM's per-object bookkeeping cost more than the rows
+    themselves on the hot paths (intake, sweeps, votes)."""
     if connection.vendor != "postgresql":
         AuditEvent.objects.bulk_create(events)
+        AuditStreamHead.objects.bulk_create([AuditStreamHead(stream=s, seq=q, hash=h, dirty=True)
+                                             for s, q, h in new_heads])
+        for stream, seq, hash_ in moved_heads:
+            AuditStreamHead.objects.filter(stream=stream).update(seq=seq, hash=hash_, dirty=True)
         return
     row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
     params = []
     for e in events:
         params.extend((e.stream, e.seq, e.action, e.actor_type, e.actor_id, e.actor_name, e.target_type, e.target_id,
                        json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash, e.key_id))
-    sql = (f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "
-           f"VALUES {', '.join([row] * len(events))} RETURNING id")
+    parts = [f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
+             f"RETURNING id, stream, seq)"]
+    if new_heads:
+        parts.append(f"n AS (INSERT INTO {_HEADS} (stream, seq, hash, dirty) "
+                     f"VALUES {', '.join(['(%s, %s, %s, true)'] * len(new_heads))})")
+        params.extend(value for head in new_heads for value in head)
+    if moved_heads:
+        parts.append(f"u AS (UPDATE {_HEADS} AS t SET seq = v.seq, hash = v.hash, dirty = true FROM (VALUES "
+                     f"{', '.join(['(%s::varchar, %s::bigint, %s::varchar)'] * len(moved_heads))}) "
+                     f"AS v(stream, seq, hash) WHERE t.stream = v.stream)")
+        params.extend(value for head in moved_heads for value in head)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
-            event.pk = event.id = pk
-            event._state.adding = False
+        cursor.execute(f"WITH {', '.join(parts)} SELECT id, stream, seq FROM e", params)
+        ids = {(stream, seq): pk for pk, stream, seq in cursor.fetchall()}
+    for event in events:
+        event.pk = event.id = ids[(event.stream, event.seq)]
+        event._state.adding = False
 
 
 def audit_checkpoint_create(*, force: bool = True) -> AuditCheckpoint | None:
@@ -253,10 +284,10 @@ def audit_record_many(*, entries, actor=None):
     # already exist, or be created concurrently: lock (or create and lock) them.
     heads = _lock_heads(e["stream"] for e in entries if not e.get("new_stream"))
     now = timezone.now()
-    position = {stream: (head.seq, head.hash) for stream, head in heads.items()}
+    position = dict(heads)
     ring = keyring()
     key_id = ring.current_id
-    events, created_heads = [], []
+    events = []
     for entry, action in zip(entries, actions):
         stream = entry["stream"]
         seq, prev_hash = position.get(stream, (0, GENESIS))
@@ -271,17 +302,7 @@ def audit_record_many(*, entries, actor=None):
         event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
         events.append(event)
         position[stream] = (seq, event.hash)
-    _insert_events(events)
-    for stream, (seq, hash_) in position.items():
-        head = heads.get(stream)
-        if head is None:
-            created_heads.append(AuditStreamHead(stream=stream, seq=seq, hash=hash_, dirty=True))
-        else:
-            head.seq, head.hash, head.dirty = seq, hash_, True
-    if created_heads:
-        AuditStreamHead.objects.bulk_create(created_heads)
-    if heads:
-        update_from_values(model=AuditStreamHead, key=("stream", "varchar"),
-                           columns=[("seq", "bigint"), ("hash", "varchar"), ("dirty", "boolean")],
-                           rows=[(h.stream, h.seq, h.hash, True) for h in sorted(heads.values(), key=lambda h: h.stream)])
+    moved = [(stream, seq, hash_) for stream, (seq, hash_) in sorted(position.items()) if stream in heads]
+    created = [(stream, seq, hash_) for stream, (seq, hash_) in position.items() if stream not in heads]
+    _write(events, new_heads=created, moved_heads=moved)
     return events

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 import audit
 from audit.context import Actor, bind_request
@@ -415,3 +416,41 @@ def test_first_writers_of_a_new_stream_serialize(gate):
     release.set()
     assert (writer_1.value().seq, writer_2.value().seq) == (1, 2)
     assert_chained("case:first", 2)
+
+
+# ---- round trips -----------------------------------------------------------------------------------------------
+
+
+def _statements(captured):
+    return [q["sql"] for q in captured if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+
+
+def test_recording_takes_one_statement_for_a_new_stream_and_two_for_an_existing_one(db):
+    """The event and its stream head are written by one statement; appending
+    to an existing stream first locks and reads its head (the HMAC needs the
+    previous hash, computed in Python: the key never reaches the database)."""
+    actor = Actor.system("tests")
+    with CaptureQueriesContext(connection) as new, transaction.atomic():
+        first = audit_record(stream="case:rt", action="case.opened", actor=actor, target_type="case", target_id="1",
+                             data={"n": 1}, new_stream=True)
+    with CaptureQueriesContext(connection) as existing, transaction.atomic():
+        second = audit_record(stream="case:rt", action="report.filed", actor=actor, target_type="case", target_id="1",
+                              data={"n": 2})
+    assert len(_statements(new)) == 1, _statements(new)
+    assert len(_statements(existing)) == 2, _statements(existing)
+    assert AuditEvent.objects.get(pk=first.pk).hash == first.hash
+    assert AuditEvent.objects.get(pk=second.pk).prev_hash == first.hash
+    assert AuditStreamHead.objects.filter(stream="case:rt").values_list("seq", "hash", "dirty").get() == (
+        2, second.hash, True)
+    with CaptureQueriesContext(connection) as many, transaction.atomic():
+        events = audit_record_many(actor=actor, entries=[
+            dict(stream="case:rt", action="report.filed", target_type="case", target_id="1", data={"n": 3}),
+            dict(stream="case:rt2", action="case.opened", target_type="case", target_id="2", data={}, new_stream=True),
+            dict(stream="case:rt", action="report.filed", target_type="case", target_id="1", data={"n": 4}),
+        ])
+    assert len(_statements(many)) == 2, _statements(many)
+    assert [(e.stream, e.seq) for e in events] == [("case:rt", 3), ("case:rt2", 1), ("case:rt", 4)]
+    assert [e.pk for e in events] == [AuditEvent.objects.get(stream=e.stream, seq=e.seq).pk for e in events]
+    assert dict(AuditStreamHead.objects.filter(stream__in=["case:rt", "case:rt2"]).values_list("stream", "seq")) == {
+        "case:rt": 4, "case:rt2": 1}
+    assert verify_audit().ok
