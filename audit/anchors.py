@@ -116,20 +116,23 @@ def read_anchors(path: str | Path) -> list[Anchor]:
     anchors = []
     with open(path, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                record = json.loads(line)
-            except ValueError:
-                raise AnchorFormatError(f"{where}: not a JSON line") from None
-            if isinstance(record, dict) and isinstance(record.get("checkpoint"), dict):
-                record = record["checkpoint"]
-            if not (isinstance(record, dict) and type(record.get("number")) is int and isinstance(record.get("hash"), str)):
-                raise AnchorFormatError(f"{where}: needs an integer \"number\" and a string \"hash\"")
-            anchors.append(Anchor(number=record["number"], hash=record["hash"], key_id=str(record.get("key_id", "")),
-                                  created_at=str(record.get("created_at", "")), source=where))
+            if line.strip():
+                anchors.append(read_anchor_record(line, f"{path}:{line_number}"))
     return anchors
+
+
+def read_anchor_record(text: str, where: str) -> Anchor:
+    """One anchor from one JSON text (a line of a file, an S3 object); `where` names it in messages."""
+    try:
+        record = json.loads(text)
+    except ValueError:
+        raise AnchorFormatError(f"{where}: not a JSON line") from None
+    if isinstance(record, dict) and isinstance(record.get("checkpoint"), dict):
+        record = record["checkpoint"]
+    if not (isinstance(record, dict) and type(record.get("number")) is int and isinstance(record.get("hash"), str)):
+        raise AnchorFormatError(f"{where}: needs an integer \"number\" and a string \"hash\"")
+    return Anchor(number=record["number"], hash=record["hash"], key_id=str(record.get("key_id", "")),
+                  created_at=str(record.get("created_at", "")), source=where)
 
 
 def index_anchors(anchors: Iterable[Anchor]) -> tuple[dict[int, Anchor], list[str]]:

@@ -88,10 +88,18 @@ try:
     # (the checkpoint task looks every AUDIT_CHECKPOINT_POLL_SECONDS).
     AUDIT_CHECKPOINT_EVERY_EVENTS = env_int("AUDIT_CHECKPOINT_EVERY_EVENTS", 10_000, minimum=1)
     AUDIT_CHECKPOINT_POLL_SECONDS = env_float("AUDIT_CHECKPOINT_POLL_SECONDS", 5.0, minimum=0.2, maximum=3600)
-    # Anchor sinks outside the database: an append-only file, and a witness that gets a signed POST.
+    # Anchor sinks outside the database: an append-only file, an S3 Object Lock bucket, and a witness that
+    # gets a signed POST.
     AUDIT_ANCHOR_FILE = env_str("AUDIT_ANCHOR_FILE", "")
     if AUDIT_ANCHOR_FILE and not Path(AUDIT_ANCHOR_FILE).is_absolute():
         raise ImproperlyConfiguredEnv(f"AUDIT_ANCHOR_FILE={AUDIT_ANCHOR_FILE!r} must be an absolute path")
+    # S3 with Object Lock (WORM): each checkpoint one object in COMPLIANCE mode for AUDIT_ANCHOR_S3_RETENTION_DAYS.
+    # Off unless a bucket is named; credentials come from boto3's usual chain (AWS_* variables, instance role).
+    AUDIT_ANCHOR_S3_BUCKET = env_str("AUDIT_ANCHOR_S3_BUCKET", "")
+    AUDIT_ANCHOR_S3_PREFIX = env_str("AUDIT_ANCHOR_S3_PREFIX", "quorum/audit-checkpoints/")
+    AUDIT_ANCHOR_S3_ENDPOINT_URL = env_url("AUDIT_ANCHOR_S3_ENDPOINT_URL", None, schemes={"http", "https"}) or ""
+    AUDIT_ANCHOR_S3_REGION = env_str("AUDIT_ANCHOR_S3_REGION", "")
+    AUDIT_ANCHOR_S3_RETENTION_DAYS = env_int("AUDIT_ANCHOR_S3_RETENTION_DAYS", 3650, minimum=1, maximum=36500)
     AUDIT_WITNESS_URL = env_url("AUDIT_WITNESS_URL", None, schemes={"http", "https"}) or ""
     AUDIT_WITNESS_SECRET = env_str("AUDIT_WITNESS_SECRET", "")
     if AUDIT_WITNESS_URL and len(AUDIT_WITNESS_SECRET) < 32:

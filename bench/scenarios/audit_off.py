@@ -5,7 +5,7 @@ slices so that both see the same machine."""
 ID = "single_new_audit_off"
 TITLE = "single-report intake, new subjects, AUDIT OFF"
 PAIRED_ON = "single_new_audit_on"
-TARGET_MAX_COST = 0.15
+TARGET_MAX_COST = 0.10  # issue 12 (G2): audit ≤ 10 % of intake throughput
 
 
 def run(ctx):

@@ -18,6 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--anchors", action="append", default=[], metavar="FILE",
                             help="anchor file (AUDIT_ANCHOR_FILE) or a witness's JSON-lines record; repeatable. "
                                  "Default: AUDIT_ANCHOR_FILE when set")
+        parser.add_argument("--anchors-s3", action="store_true",
+                            help="also read every checkpoint object (all versions) of AUDIT_ANCHOR_S3_BUCKET")
         parser.add_argument("--no-anchor-file", action="store_true", help="do not read AUDIT_ANCHOR_FILE by default")
         parser.add_argument("--keys-file", metavar="FILE",
                             help="'<id> <secret>' lines to verify with instead of the configured audit keys")
@@ -38,6 +40,8 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot read anchors {path!r}: {exc.strerror}") from None
             except AnchorFormatError as exc:
                 raise CommandError(f"malformed anchors: {exc}") from None
+        if options["anchors_s3"]:
+            anchors.extend(self._s3_anchors())
         if bool(options["events"]) != bool(options["checkpoints"]):
             raise CommandError("--events and --checkpoints go together (an offline verification needs both)")
         if options["events"]:
@@ -58,6 +62,20 @@ class Command(BaseCommand):
             f"{what} intact: {result.events} events in {result.streams} streams, "
             f"{result.checkpoints} checkpoints{anchored}"
         )
+
+    def _s3_anchors(self):
+        if not settings.AUDIT_ANCHOR_S3_BUCKET:
+            raise CommandError("--anchors-s3 needs AUDIT_ANCHOR_S3_BUCKET")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from audit.anchors_s3 import read_s3_anchors
+
+        try:
+            return read_s3_anchors()
+        except (BotoCoreError, ClientError) as exc:
+            raise CommandError(f"cannot read the S3 anchors: {exc}") from None
+        except AnchorFormatError as exc:
+            raise CommandError(f"malformed anchors: {exc}") from None
 
     def _keys(self, path):
         if not path:
