@@ -13,7 +13,14 @@ from django.utils.html import format_html
 
 from audit.context import Actor
 
-from ..models import WEBHOOK_EVENT_TYPES, DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from ..models import (
+    WEBHOOK_EVENT_TYPES,
+    DeliveryState,
+    EndpointPurpose,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from . import services
 from .addresses import UnsafeUrl, check_url
 
@@ -28,7 +35,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not self.instance._state.adding:
+        if not self.instance._state.adding and "source" in self.fields:  # not there on a view-only page
             self.fields["source"].disabled = True
 
     def clean_url(self):
@@ -73,6 +80,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
+
+    # The audit witness's row (integrations/witness.py) follows the settings: shown, with its delivery log,
+    # but not edited, deleted or acted on here.
+    def _is_witness(self, obj):
+        return obj is not None and obj.purpose == EndpointPurpose.AUDIT_WITNESS
+
+    def has_change_permission(self, request, obj=None):
+        return not self._is_witness(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._is_witness(obj) and super().has_delete_permission(request, obj)
 
     @admin.display(boolean=True)
     def paused(self, obj):
@@ -127,23 +145,27 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Resume the selected paused endpoints (their missed events follow)")
     def resume(self, request, queryset):
+        queryset = queryset.filter(purpose=EndpointPurpose.WEBHOOK)
         for endpoint in queryset:
             services.webhook_endpoint_update(endpoint_id=endpoint.pk, actor=self._actor(request), resume=True)
         messages.success(request, f"resumed {queryset.count()} endpoint(s)")
 
     @admin.action(description="Deactivate the selected endpoints")
     def deactivate(self, request, queryset):
+        queryset = queryset.filter(purpose=EndpointPurpose.WEBHOOK)
         for endpoint in queryset:
             services.webhook_endpoint_update(endpoint_id=endpoint.pk, actor=self._actor(request), active=False)
         messages.success(request, f"deactivated {queryset.count()} endpoint(s)")
 
     @admin.action(description="Redeliver all dead-lettered events of the selected endpoints")
     def redeliver_dead(self, request, queryset):
+        queryset = queryset.filter(purpose=EndpointPurpose.WEBHOOK)
         total = sum(services.webhook_redeliver_dead(endpoint_id=e.pk, actor=self._actor(request)) for e in queryset)
         messages.success(request, f"queued {total} dead-lettered deliveries again")
 
     @admin.action(description="Rotate the signing secret (one endpoint)")
     def rotate_secret(self, request, queryset):
+        queryset = queryset.filter(purpose=EndpointPurpose.WEBHOOK)
         if queryset.count() != 1:
             messages.error(request, "select exactly one endpoint: its new secret is shown once")
             return None

@@ -243,3 +243,26 @@ def test_the_console_verification_shows_what_the_witness_acknowledged(witness, p
         html = verify()
     assert f"The witness acknowledged checkpoint {checkpoint.number} on" in html
     assert "What the witness kept is not compared here" in html
+
+
+def test_the_admin_shows_the_witness_but_does_not_edit_or_act_on_it(witness, admin_client):
+    from django.urls import reverse
+
+    with Receiver() as receiver:
+        witness(receiver)
+        two_checkpoints()
+        assert witness_send() == 2
+        endpoint = WebhookEndpoint.objects.get(purpose=EndpointPurpose.AUDIT_WITNESS)
+        listing = admin_client.get(reverse("admin:integrations_webhookendpoint_changelist"))
+        assert listing.status_code == 200 and receiver.url("/witness") in listing.content.decode()
+        change_url = reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk])
+        page = admin_client.get(change_url)
+        assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # view only
+        assert admin_client.post(change_url, {"url": "http://127.0.0.1:1/elsewhere"}).status_code == 403
+        admin_client.post(reverse("admin:integrations_webhookendpoint_changelist"),
+                          {"action": "deactivate", "_selected_action": [str(endpoint.pk)]})
+        endpoint.refresh_from_db()
+        assert endpoint.active and endpoint.url == receiver.url("/witness")
+        log = admin_client.get(reverse("admin:integrations_webhookdelivery_changelist") +
+                               f"?endpoint__id__exact={endpoint.pk}")
+        assert log.status_code == 200 and "audit-checkpoint-2" in log.content.decode()
