@@ -8,7 +8,7 @@ tick (every WEBHOOK_DISPATCH_SECONDS)."""
 
 import time
 
-from ..models import WebhookEndpoint
+from ..models import EndpointPurpose, WebhookEndpoint
 
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 _CACHE_SECONDS = 5.0
@@ -18,7 +18,9 @@ _cache = {"at": -_CACHE_SECONDS, "any": False}
 def _any_endpoint():
     now = time.monotonic()
     if now - _cache["at"] > _CACHE_SECONDS:
-        _cache["any"] = WebhookEndpoint.objects.filter(active=True, paused_at__isnull=True).exists()
+        # The audit witness's deliveries come from checkpoints (its own beat task), not from API writes.
+        _cache["any"] = WebhookEndpoint.objects.filter(active=True, paused_at__isnull=True,
+                                                       purpose=EndpointPurpose.WEBHOOK).exists()
         _cache["at"] = now
     return _cache["any"]
 

@@ -266,3 +266,18 @@ def test_the_admin_shows_the_witness_but_does_not_edit_or_act_on_it(witness, adm
         log = admin_client.get(reverse("admin:integrations_webhookdelivery_changelist") +
                                f"?endpoint__id__exact={endpoint.pk}")
         assert log.status_code == 200 and "audit-checkpoint-2" in log.content.decode()
+
+
+def test_api_writes_do_not_kick_the_webhook_tick_for_the_witness_alone(witness, api, report_body, monkeypatch):
+    from integrations import tasks
+    from integrations.webhooks import kick
+
+    with Receiver() as receiver:
+        witness(receiver)
+        two_checkpoints()
+        assert witness_send() == 2  # the witness endpoint exists and is active
+    kicks = []
+    monkeypatch.setattr(tasks, "kick_dispatch", lambda: kicks.append(1))
+    monkeypatch.setitem(kick._cache, "at", -1e9)
+    assert api.post("/api/v1/reports", report_body(), format="json").status_code == 201
+    assert kicks == []
