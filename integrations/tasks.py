@@ -13,7 +13,7 @@ from django.db import InterfaceError, OperationalError
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import DeliveryState, WebhookDelivery, WebhookEvent
+from .models import DeliveryState, EndpointPurpose, WebhookDelivery, WebhookEvent
 from .webhooks import outbox, sender
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,15 @@ def webhook_send_task(endpoint_id):
 @shared_task(acks_late=False, soft_time_limit=300, time_limit=330)
 def webhook_cleanup_task(batch=1000, max_batches=50):
     """Removes finished deliveries (with their attempt log) older than
-    WEBHOOK_LOG_RETENTION_DAYS, and the rendered events nobody refers to."""
+    WEBHOOK_LOG_RETENTION_DAYS, and the rendered events nobody refers to.
+    The audit witness's deliveries stay: they are the record of which
+    checkpoints the witness acknowledged, and when (one a minute)."""
     cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS)
     removed = 0
     for _ in range(max_batches):
         ids = list(WebhookDelivery.objects.filter(
             Q(state=DeliveryState.SUCCEEDED, delivered_at__lt=cutoff) | Q(state=DeliveryState.DEAD, dead_at__lt=cutoff))
-            .values_list("pk", flat=True)[:batch])
+            .exclude(endpoint__purpose=EndpointPurpose.AUDIT_WITNESS).values_list("pk", flat=True)[:batch])
         if not ids:
             break
         removed += WebhookDelivery.objects.filter(pk__in=ids).exclude(state=DeliveryState.PENDING).delete()[1].get(

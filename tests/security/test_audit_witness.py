@@ -281,3 +281,22 @@ def test_api_writes_do_not_kick_the_webhook_tick_for_the_witness_alone(witness, 
     monkeypatch.setitem(kick._cache, "at", -1e9)
     assert api.post("/api/v1/reports", report_body(), format="json").status_code == 201
     assert kicks == []
+
+
+def test_the_witness_acknowledgements_outlive_the_webhook_log_retention(witness, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.tasks import webhook_cleanup_task
+    from integrations.witness import witness_acknowledged
+
+    with Receiver() as receiver:
+        witness(receiver)
+        two_checkpoints()
+        wait_for(lambda: (witness_send(max_seconds=5), acknowledged_all(2))[1], timeout=30, what="both checkpoints")
+    long_ago = timezone.now() - timedelta(days=settings.WEBHOOK_LOG_RETENTION_DAYS + 10)
+    WebhookDelivery.objects.update(delivered_at=long_ago)
+    webhook_cleanup_task.apply().get()
+    assert [seq for seq, _state, _n in witness_deliveries()] == [1, 2]
+    assert set(witness_acknowledged({1, 2})) == {1, 2}
