@@ -79,6 +79,8 @@ try:
     # Benchmark-only switch: measures what the audit trail costs. Never set it in production.
     AUDIT_DISABLED_FOR_BENCHMARK = env_bool("AUDIT_DISABLED_FOR_BENCHMARK", False)
     AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+    # Rules (docs/rules.md): the seed of the draw that samples automated rule actions into human review.
+    RULES_SAMPLING_SEED = env_str("RULES_SAMPLING_SEED", "quorum-rules")
     # Audit keys (docs/security.md): HMAC keys outside the database, with ids for rotation.
     AUDIT_KEYRING = build_keyring(
         env_keys=env_str("AUDIT_HMAC_KEYS", ""), key_file=env_str("AUDIT_HMAC_KEY_FILE", ""),
@@ -178,6 +180,7 @@ INSTALLED_APPS = [
     "audit",
     "cases",
     "reviews",
+    "rules",
     "integrations",
     "integrations.adapters",
     "django_htmx",

@@ -1,0 +1,85 @@
+"""What a matching rule does. Effects are checked when a draft is saved
+(`effect_problems`) and applied through the services of the layers below
+(`effects_apply`); a shadow rule only describes them."""
+
+import re
+from typing import Any
+
+from audit.context import Actor
+from cases.adjust import case_priority_set
+from cases.priority import PRIORITY_MAX, PRIORITY_MIN, priority_raise
+from reviews.services import sync_priority
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
+MAX_EFFECTS = 10
+
+# type -> {parameter: (type, low, high) or "slug"}
+EFFECT_TYPES: dict[str, dict[str, Any]] = {
+    "raise_priority": {"by": (int, 1, PRIORITY_MAX)},
+    "set_priority": {"to": (int, PRIORITY_MIN, PRIORITY_MAX)},
+    "label": {"label": "slug"},
+}
+
+
+def effect_problems(effects: Any) -> list[str]:
+    """Why `effects` cannot be saved; empty when they can."""
+    if not isinstance(effects, list):
+        return ["effects must be a list of objects"]
+    if len(effects) > MAX_EFFECTS:
+        return [f"at most {MAX_EFFECTS} effects"]
+    problems = []
+    for i, effect in enumerate(effects):
+        where = f"effects[{i}]"
+        if not isinstance(effect, dict) or not isinstance(effect.get("type"), str):
+            problems.append(f"{where}: an object with a \"type\"")
+            continue
+        spec = EFFECT_TYPES.get(effect["type"])
+        if spec is None:
+            problems.append(f"{where}: unknown effect type {effect['type']!r} (known: {', '.join(EFFECT_TYPES)})")
+            continue
+        extra = set(effect) - set(spec) - {"type"}
+        if extra:
+            problems.append(f"{where}: unknown parameter(s) {', '.join(sorted(extra))}")
+        for name, rule in spec.items():
+            value = effect.get(name)
+            if rule == "slug":
+                if not isinstance(value, str) or not _SLUG.match(value):
+                    problems.append(f"{where}.{name}: a lower-case slug of at most 50 characters")
+            else:
+                kind, low, high = rule
+                if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
+                    problems.append(f"{where}.{name}: an integer from {low} to {high}")
+    return problems
+
+
+def effects_preview(effects: list[dict], *, priority: int) -> list[dict]:
+    """What the effects would do to a case of this priority (shadow hits, backtests)."""
+    out = []
+    for effect in effects:
+        if effect["type"] == "raise_priority":
+            priority = priority_raise(priority, effect["by"])
+            out.append({**effect, "priority": priority})
+        elif effect["type"] == "set_priority":
+            priority = effect["to"]
+            out.append({**effect, "priority": priority})
+        else:
+            out.append(dict(effect))
+    return out
+
+
+def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Actor, reason: str,
+                  label_add) -> list[dict]:
+    """Applies effects to a case whose row the caller holds; returns what was done."""
+    done = []
+    start = priority
+    for effect in effects_preview(effects, priority=priority):
+        if "priority" in effect:
+            _before, priority = case_priority_set(case_id=case_id, priority=effect["priority"], actor=actor,
+                                                  reason=reason)
+            done.append({**effect, "priority": priority})
+        elif effect["type"] == "label":
+            label_add(case_id=case_id, label=effect["label"])
+            done.append(effect)
+    if priority != start:
+        sync_priority(case_id=case_id, priority=priority)
+    return done
