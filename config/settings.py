@@ -399,6 +399,9 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
+    # Measures active rules against the sampled human reviews (rules/drift.py).
+    "rules-drift": {"task": "rules.tasks.rules_drift_task", "schedule": timedelta(minutes=10),
+                    "options": {"expires": 600}},
 }
 
 LOGGING = {
