@@ -82,7 +82,8 @@ def evaluate(rules: list[LoadedRule], features: dict[str, Any]) -> list[Verdict]
     """Every rule's verdict on one feature set. A rule whose evaluation fails
     (a regular expression over its time limit, a type error on unusual data)
     does not match and carries the error."""
-    context = context_for(features)
+    groups = frozenset().union(*(rule.condition.groups for rule in rules))
+    context = context_for(features, groups)
     verdicts = []
     for rule in rules:
         try:

@@ -125,6 +125,9 @@ def _unary_depth(expression: str) -> int:
 class Compiled:
     expression: str
     program: Any  # cel.Program
+    # The feature groups the condition reads: only these are handed to the engine (converting a
+    # group into CEL values is most of the cost of an evaluation).
+    groups: frozenset = frozenset()
 
     def matches(self, context: Any) -> bool:
         """True/False; raises on an evaluation error (a regex timeout, a type error)."""
@@ -166,7 +169,7 @@ def compile_condition(expression: str, *, schema: Mapping[str, Mapping[str, Any]
             problems.append(f"unknown function {name!r}")
     if problems:
         raise ExpressionError(problems)
-    compiled = Compiled(expression=expression, program=program)
+    compiled = Compiled(expression=expression, program=program, groups=frozenset(program.variables()) & known_groups)
     for proto in prototypes:
         try:
             compiled.matches(context_for(proto))
@@ -187,8 +190,11 @@ def compile_condition(expression: str, *, schema: Mapping[str, Mapping[str, Any]
     return compiled
 
 
-def context_for(features: Mapping[str, Any]) -> Any:
-    return cel.Context(variables=dict(features), functions=FUNCTIONS)
+def context_for(features: Mapping[str, Any], groups: frozenset | None = None) -> Any:
+    """An evaluation context with the feature groups named (all when None)."""
+    if groups is None:
+        return cel.Context(variables=dict(features), functions=FUNCTIONS)
+    return cel.Context(variables={g: features[g] for g in groups if g in features}, functions=FUNCTIONS)
 
 
 def _is_macro_variable(expression: str, name: str) -> bool:

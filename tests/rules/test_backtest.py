@@ -94,3 +94,13 @@ def test_an_empty_period_gives_zeros(decided_fixture):
                       end=now + timedelta(days=2), include_open=False)
     assert (result.decided, result.matched, result.reviewer_hours_saved) == (0, 0, 0)
     assert result.outcomes() == []
+
+
+def test_a_backtest_reads_window_counts_when_the_condition_uses_them(decided_fixture):
+    now = timezone.now()
+    result = backtest(expression='report.policy == "spam" && counts.reports_last_hour >= 1', effects=[],
+                      predicts="remove_content", start=now - timedelta(days=1), end=now + timedelta(hours=1),
+                      include_open=False)
+    # Every spam case of the fixture (c1–c5) has its one report in its first hour.
+    assert result.matched == 5
+    assert result.matrix[("remove_content", "remove_content")] == 4
