@@ -3,6 +3,7 @@
 (`effects_apply`); a shadow rule only describes them."""
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from audit.context import Actor
@@ -18,6 +19,9 @@ EFFECT_TYPES: dict[str, dict[str, Any]] = {
     "raise_priority": {"by": (int, 1, PRIORITY_MAX)},
     "set_priority": {"to": (int, PRIORITY_MIN, PRIORITY_MAX)},
     "label": {"label": "slug"},
+    # Act automatically: decide the case with this outcome (e.g. label, restrict_visibility, or no_violation to
+    # close it as no action), unless the case is drawn into human review (sample_share).
+    "decide": {"outcome": "slug"},
 }
 
 
@@ -28,6 +32,8 @@ def effect_problems(effects: Any) -> list[str]:
     if len(effects) > MAX_EFFECTS:
         return [f"at most {MAX_EFFECTS} effects"]
     problems = []
+    if sum(1 for e in effects if isinstance(e, dict) and e.get("type") == "decide") > 1:
+        problems.append("at most one \"decide\" effect")
     for i, effect in enumerate(effects):
         where = f"effects[{i}]"
         if not isinstance(effect, dict) or not isinstance(effect.get("type"), str):
@@ -68,11 +74,13 @@ def effects_preview(effects: list[dict], *, priority: int) -> list[dict]:
 
 
 def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Actor, reason: str,
-                  label_add) -> list[dict]:
-    """Applies effects to a case whose row the caller holds; returns what was done."""
+                  label_add: Callable[..., None], decide: Callable[[str], dict]) -> list[dict]:
+    """Applies effects to a case whose row the caller holds; returns what was
+    done. A "decide" effect runs last, after the priority and labels."""
     done = []
     start = priority
-    for effect in effects_preview(effects, priority=priority):
+    ordered = sorted(effects_preview(effects, priority=priority), key=lambda e: e["type"] == "decide")
+    for effect in ordered:
         if "priority" in effect:
             _before, priority = case_priority_set(case_id=case_id, priority=effect["priority"], actor=actor,
                                                   reason=reason)
@@ -80,6 +88,11 @@ def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Ac
         elif effect["type"] == "label":
             label_add(case_id=case_id, label=effect["label"])
             done.append(effect)
+        elif effect["type"] == "decide":
+            if priority != start:
+                sync_priority(case_id=case_id, priority=priority)
+                start = priority
+            done.append({**effect, **decide(effect["outcome"])})
     if priority != start:
         sync_priority(case_id=case_id, priority=priority)
     return done

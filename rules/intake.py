@@ -12,6 +12,9 @@ from django.utils import timezone
 import audit
 from audit.context import Actor
 from audit.services import case_stream
+from cases.models import Policy
+from reviews.models import Outcome
+from reviews.services.decisions import decision_automated
 
 from . import engine
 from .effects import effects_apply, effects_preview
@@ -22,6 +25,21 @@ from .models import CaseLabel, RuleHit, RuleMode
 def _label_add(*, case_id: Any, label: str, version_id: int, now) -> None:
     CaseLabel.objects.bulk_create([CaseLabel(case_id=case_id, label=label, rule_version_id=version_id,
                                              created_at=now)], ignore_conflicts=True)
+
+
+def _decide(*, rule, case_id: Any, outcome_code: str, policy_code: str, sampled: bool, actor: Actor,
+            now) -> dict:
+    """The "decide" effect: an automated decision, unless this case was drawn into human review."""
+    if sampled:
+        return {"decided": False, "sampled": True}
+    outcome = Outcome.objects.get(code=outcome_code)
+    policy = Policy.objects.filter(code=policy_code).first()
+    facts = (f"Decision: {outcome.name}.\nTaken automatically by the rule {rule.slug} (version {rule.number}), "
+             "without human review. It can be appealed; appeals are reviewed by people.")
+    decision = decision_automated(case_id=case_id, outcome=outcome, policy=policy, facts=facts, actor=actor, now=now)
+    if decision is None:
+        return {"decided": False, "reason": "already decided, under appeal or not under review: left to people"}
+    return {"decided": True, "decision_id": str(decision.pk)}
 
 
 def rules_on_report(*, report_id: Any, case_id: Any, now=None) -> list[RuleHit]:
@@ -52,7 +70,10 @@ def rules_on_report(*, report_id: Any, case_id: Any, now=None) -> list[RuleHit]:
                 effects=rule.effects, case_id=case_id, priority=priority, actor=actor,
                 reason=f"rule {rule.slug} v{rule.number}",
                 label_add=lambda case_id, label, _v=rule.version_id: _label_add(case_id=case_id, label=label,
-                                                                                 version_id=_v, now=now))
+                                                                                 version_id=_v, now=now),
+                decide=lambda outcome, _r=rule, _hit=hit, _a=actor: _decide(rule=_r, case_id=case_id, outcome_code=outcome,
+                                                                   policy_code=features["report"]["policy"],
+                                                                   sampled=_hit.sampled, actor=_a, now=now))
             priority = next((e["priority"] for e in reversed(hit.effects) if "priority" in e), priority)
             hit.applied = True
             audit.record(stream=case_stream(case_id), action="rule.applied", actor=actor, target_type="case",

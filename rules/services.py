@@ -42,9 +42,28 @@ def draft_problems(*, expression: str, effects: Any, predicts: str, agreement_th
         problems["effects"] = effect_reasons
     if not isinstance(predicts, str) or not Outcome.objects.filter(code=predicts, active=True).exists():
         problems["predicts"] = [f"no active outcome with code {predicts!r}"]
+    if not effect_reasons:
+        decide_reasons = _decide_problems(effects)
+        if decide_reasons:
+            problems["effects"] = decide_reasons
     for name, value in (("agreement_threshold", agreement_threshold), ("sample_share", sample_share)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             problems[name] = ["a number from 0 to 1"]
+    return problems
+
+
+def _decide_problems(effects: list) -> list[str]:
+    """A rule may decide only with an active outcome that needs neither four-eyes approval nor a duration."""
+    problems = []
+    for i, effect in enumerate(effects):
+        if effect["type"] != "decide":
+            continue
+        outcome = Outcome.objects.filter(code=effect["outcome"], active=True).first()
+        if outcome is None:
+            problems.append(f"effects[{i}].outcome: no active outcome with code {effect['outcome']!r}")
+        elif outcome.requires_approval or outcome.time_limited:
+            problems.append(f"effects[{i}].outcome: {outcome.code} needs four-eyes approval or a duration; "
+                            "only people decide it")
     return problems
 
 
