@@ -8,8 +8,10 @@ from typing import Any
 
 from audit.context import Actor
 from cases.adjust import case_priority_set
+from cases.models import Queue
 from cases.priority import PRIORITY_MAX, PRIORITY_MIN, priority_raise
 from reviews.services import sync_priority
+from reviews.services.queues import case_move_to_queue
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_EFFECTS = 10
@@ -19,6 +21,7 @@ EFFECT_TYPES: dict[str, dict[str, Any]] = {
     "raise_priority": {"by": (int, 1, PRIORITY_MAX)},
     "set_priority": {"to": (int, PRIORITY_MIN, PRIORITY_MAX)},
     "label": {"label": "slug"},
+    "route": {"queue": "slug"},
     # Act automatically: decide the case with this outcome (e.g. label, restrict_visibility, or no_violation to
     # close it as no action), unless the case is drawn into human review (sample_share).
     "decide": {"outcome": "slug"},
@@ -88,6 +91,10 @@ def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Ac
         elif effect["type"] == "label":
             label_add(case_id=case_id, label=effect["label"])
             done.append(effect)
+        elif effect["type"] == "route":
+            queue = Queue.objects.get(slug=effect["queue"])
+            moved = case_move_to_queue(case_id=case_id, queue=queue, actor=actor, reason=reason)
+            done.append({**effect, "moved": moved})
         elif effect["type"] == "decide":
             if priority != start:
                 sync_priority(case_id=case_id, priority=priority)

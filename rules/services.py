@@ -10,6 +10,7 @@ from django.utils import timezone
 import audit
 from audit.context import Actor
 from audit.services import CONFIG_STREAM
+from cases.models import Queue
 from reviews.models import Outcome
 
 from . import engine
@@ -43,7 +44,7 @@ def draft_problems(*, expression: str, effects: Any, predicts: str, agreement_th
     if not isinstance(predicts, str) or not Outcome.objects.filter(code=predicts, active=True).exists():
         problems["predicts"] = [f"no active outcome with code {predicts!r}"]
     if not effect_reasons:
-        decide_reasons = _decide_problems(effects)
+        decide_reasons = _effect_reference_problems(effects)
         if decide_reasons:
             problems["effects"] = decide_reasons
     for name, value in (("agreement_threshold", agreement_threshold), ("sample_share", sample_share)):
@@ -52,10 +53,13 @@ def draft_problems(*, expression: str, effects: Any, predicts: str, agreement_th
     return problems
 
 
-def _decide_problems(effects: list) -> list[str]:
-    """A rule may decide only with an active outcome that needs neither four-eyes approval nor a duration."""
+def _effect_reference_problems(effects: list) -> list[str]:
+    """A route needs an existing queue; a rule may decide only with an active outcome that needs neither
+    four-eyes approval nor a duration."""
     problems = []
     for i, effect in enumerate(effects):
+        if effect["type"] == "route" and not Queue.objects.filter(slug=effect["queue"]).exists():
+            problems.append(f"effects[{i}].queue: no queue with slug {effect['queue']!r}")
         if effect["type"] != "decide":
             continue
         outcome = Outcome.objects.filter(code=effect["outcome"], active=True).first()

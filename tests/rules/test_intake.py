@@ -77,3 +77,28 @@ def test_rules_that_are_off_are_not_evaluated(make_rule, file_report):
     make_rule(SPAM, effects=[{"type": "label", "label": "never"}], mode="off")
     case_id = file_report(external_id="off")
     assert not RuleHit.objects.filter(case_id=case_id).exists()
+
+
+def test_an_active_route_moves_the_case_and_its_review_audited(make_rule, file_report):
+    from cases.models import Queue
+
+    brigading = Queue.objects.create(slug="brigading", name="Brigading")
+    make_rule(SPAM, effects=[{"type": "route", "queue": "brigading"}])
+    case_id = file_report(external_id="routed")
+    assert Case.objects.get(pk=case_id).queue_id == brigading.pk
+    assert Review.objects.get(case_id=case_id, state="open").queue_id == brigading.pk
+    routed = AuditEvent.objects.get(stream=case_stream(case_id), action="case.routed")
+    assert routed.data["trigger"] == "rule" and routed.data["queue"] == "brigading"
+    # A second report: already there, nothing more written.
+    file_report(external_id="routed", reporter=("user", "r2"))
+    assert AuditEvent.objects.filter(stream=case_stream(case_id), action="case.routed").count() == 1
+
+
+def test_a_shadow_route_moves_nothing(make_rule, file_report):
+    from cases.models import Queue
+
+    Queue.objects.create(slug="brigading", name="Brigading")
+    make_rule(SPAM, effects=[{"type": "route", "queue": "brigading"}], mode="shadow")
+    case_id = file_report(external_id="not-routed")
+    assert Case.objects.get(pk=case_id).queue.slug == "general"
+    assert RuleHit.objects.get(case_id=case_id).effects == [{"type": "route", "queue": "brigading"}]

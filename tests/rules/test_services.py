@@ -74,3 +74,11 @@ def test_an_unknown_mode_is_refused(workflows):
     with pytest.raises(RuleInvalid) as caught:
         rule_mode_set(rule=rule, mode="turbo", actor=ADMIN)
     assert "mode" in caught.value.problems
+
+
+def test_a_route_to_an_unknown_queue_is_refused(workflows):
+    rule = rule_create(slug="route-nowhere", name="R", actor=ADMIN)
+    with pytest.raises(RuleInvalid) as caught:
+        rule_draft_save(rule=rule, actor=ADMIN, expression=GOOD, effects=[{"type": "route", "queue": "nowhere"}],
+                        predicts="label")
+    assert "no queue with slug 'nowhere'" in caught.value.problems["effects"][0]
