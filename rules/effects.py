@@ -11,7 +11,7 @@ from cases.adjust import case_priority_set
 from cases.models import Queue
 from cases.priority import PRIORITY_MAX, PRIORITY_MIN, priority_raise
 from reviews.services import sync_priority
-from reviews.services.queues import case_move_to_queue
+from reviews.services.automation import case_hold_automated, case_move_to_queue
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 MAX_EFFECTS = 10
@@ -22,6 +22,7 @@ EFFECT_TYPES: dict[str, dict[str, Any]] = {
     "set_priority": {"to": (int, PRIORITY_MIN, PRIORITY_MAX)},
     "label": {"label": "slug"},
     "route": {"queue": "slug"},
+    "hold": {},
     # Act automatically: decide the case with this outcome (e.g. label, restrict_visibility, or no_violation to
     # close it as no action), unless the case is drawn into human review (sample_share).
     "decide": {"outcome": "slug"},
@@ -35,8 +36,11 @@ def effect_problems(effects: Any) -> list[str]:
     if len(effects) > MAX_EFFECTS:
         return [f"at most {MAX_EFFECTS} effects"]
     problems = []
-    if sum(1 for e in effects if isinstance(e, dict) and e.get("type") == "decide") > 1:
+    types = [e.get("type") for e in effects if isinstance(e, dict)]
+    if types.count("decide") > 1:
         problems.append("at most one \"decide\" effect")
+    if "decide" in types and "hold" in types:
+        problems.append("\"hold\" and \"decide\" exclude each other: a held case is left to people")
     for i, effect in enumerate(effects):
         where = f"effects[{i}]"
         if not isinstance(effect, dict) or not isinstance(effect.get("type"), str):
@@ -95,6 +99,8 @@ def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Ac
             queue = Queue.objects.get(slug=effect["queue"])
             moved = case_move_to_queue(case_id=case_id, queue=queue, actor=actor, reason=reason)
             done.append({**effect, "moved": moved})
+        elif effect["type"] == "hold":
+            done.append({**effect, "held": case_hold_automated(case_id=case_id, actor=actor, reason=reason)})
         elif effect["type"] == "decide":
             if priority != start:
                 sync_priority(case_id=case_id, priority=priority)

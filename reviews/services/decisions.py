@@ -188,20 +188,22 @@ def outcome_by_code(code):
 
 def decision_automated(*, case_id, outcome, policy, facts, actor, now):
     """A rule decides a case no person has decided yet (intake calls it,
-    holding the case row). Closes the active first-round review (cancelled,
-    its seats released) and records a decision with `automated_decision`.
-    Returns None, deciding nothing, when the case was decided before (a
-    re-review round), is under appeal, or has no active review: appeals and
-    re-reviews always go to people. Outcomes that need four-eyes approval or a
+    holding the case row). Closes the active first-round review (cancelled)
+    and records a decision with `automated_decision`. Returns None, deciding
+    nothing, when the case was decided before (a re-review round), is under
+    appeal, or is not plainly open (claimed, escalated, on hold): appeals,
+    re-reviews and cases people are working on always stay with people. Outcomes that need four-eyes approval or a
     duration are refused by the rules' save-time check."""
     if Decision.objects.filter(case_id=case_id).exists():
         return None
+    case = Case.objects.select_for_update().get(pk=case_id)
+    if case.state != CaseState.OPEN:
+        return None  # claimed, escalated or held by people: theirs to decide
     # NOWAIT: intake holds the case; a claim or vote holding the review waits for neither (see routing.case_reroute).
     active = (Review.objects.filter(case_id=case_id, state__in=ACTIVE).select_related("stage")
               .select_for_update(of=("self",), nowait=True).first())
-    if active is None or active.appeal_id is not None:
+    if active is None or active.appeal_id is not None or active.state != ReviewState.OPEN:
         return None
     review_close(active, state=ReviewState.CANCELLED, now=now, reason="decided automatically by a rule")
-    case = Case.objects.get(pk=case_id)
     return decision_record(case=case, review=None, kind=DecisionKind.ORIGINAL, outcome=outcome, policy=policy,
                            duration_days=None, votes=[], facts=facts, actor=actor, now=now, automated_decision=True)

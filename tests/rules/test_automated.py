@@ -80,3 +80,39 @@ def test_two_decide_effects_are_refused(workflows):
         rule_draft_save(rule=rule, actor=ADMIN, expression='report.policy == "spam"', predicts="label",
                         effects=LABEL_SPAM + [{"type": "decide", "outcome": "no_violation"}])
     assert "at most one" in caught.value.problems["effects"][0]
+
+
+def test_hold_and_decide_together_are_refused(workflows):
+    rule = rule_create(slug="hold-decide", name="D", actor=ADMIN)
+    with pytest.raises(RuleInvalid) as caught:
+        rule_draft_save(rule=rule, actor=ADMIN, expression='report.policy == "spam"', predicts="label",
+                        effects=LABEL_SPAM + [{"type": "hold"}])
+    assert "exclude each other" in caught.value.problems["effects"][0]
+
+
+def test_a_case_people_are_working_on_is_not_decided_automatically(make_rule, file_report, people):
+    from cases.models import Queue
+    from reviews.services import claim_next
+
+    case_id = file_report(external_id="claimed")
+    seat = claim_next(moderator=people["moderators"][0], queue=Queue.objects.get(slug="general"))
+    assert str(seat.review.case_id) == str(case_id)
+    make_rule('report.policy == "spam"', effects=LABEL_SPAM, predicts="label", sample_share=0.0)
+    file_report(external_id="claimed", reporter=("user", "r2"))
+    assert not Decision.objects.filter(case_id=case_id).exists()
+    assert RuleHit.objects.get(case_id=case_id).effects[0]["decided"] is False
+
+
+def test_an_active_hold_stops_the_case_until_a_lead_resumes_it(make_rule, file_report, people):
+    from reviews.services import case_resume
+
+    make_rule('report.policy == "spam"', effects=[{"type": "hold"}])
+    case_id = file_report(external_id="held")
+    assert Case.objects.get(pk=case_id).state == "on_hold"
+    assert Review.objects.get(case_id=case_id).state == "on_hold"
+    held = AuditEvent.objects.get(stream=case_stream(case_id), action="case.state_changed")
+    assert held.data["trigger"] == "rule" and held.data["to"] == "on_hold"
+    file_report(external_id="held", reporter=("user", "r2"))  # already on hold: nothing more
+    assert AuditEvent.objects.filter(stream=case_stream(case_id), action="case.state_changed").count() == 1
+    case_resume(case_id=case_id, lead=people["seniors"][0], reason="checked")
+    assert Case.objects.get(pk=case_id).state == "open"
