@@ -3,6 +3,7 @@ results, shadow results, and "make a rule from this case"."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from reviews.models import Outcome
@@ -116,3 +117,13 @@ def test_make_a_rule_from_a_decided_case(lead, workflows, file_case, people, pol
     refused = lead.post(reverse("console:rule-from-case", args=[open_case]))
     assert refused.status_code == 302 and Rule.objects.count() == 1
     assert rule.mode == "off" and rule.published_version is None  # nothing runs until a lead publishes it
+
+
+def test_a_drift_alert_is_shown_to_leads_on_the_dashboard_and_rules_list(lead, workflows, people, sign_in):
+    rule = Rule.objects.create(slug="drifty", name="Drifty rule", mode="shadow", drift_alert_at=timezone.now(),
+                               drift_agreement=0.42)
+    for url in (reverse("console:dashboard"), reverse("console:rules")):
+        body = lead.get(url).content.decode()
+        assert "Rules disagreeing with human reviews" in body and "Drifty rule" in body and "0.42" in body
+    auditor_view = sign_in(people["auditor"]).get(reverse("console:dashboard")).content.decode()
+    assert rule.name not in auditor_view
