@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -123,6 +125,8 @@ def rule_new(request):
                 rule_draft_save(rule=rule, actor=actor, user=request.user, **_draft_data(form))
         except RuleInvalid as exc:
             _add_problems(form, exc.problems)
+        except (IntegrityError, ValidationError):  # another lead took the slug a moment ago
+            form.add_error("slug", _("A rule with this slug exists."))
         else:
             messages.success(request, _("Draft saved."))
             return redirect("console:rule", slug=rule.slug)
