@@ -77,6 +77,13 @@ class AuditAction(models.TextChoices):
     GROUP_DELETED = "group.deleted", _("Group deleted")
     GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", _("Group's permissions changed")
     API_CLIENT_RESCOPED = "api_client.rescoped", _("API client's scopes or limits changed")
+    RULE_DRAFT_SAVED = "rule.draft_saved", _("Rule draft saved")
+    RULE_PUBLISHED = "rule.published", _("Rule version published")
+    RULE_RETIRED = "rule.retired", _("Rule retired")
+    RULE_MODE_CHANGED = "rule.mode_changed", _("Rule mode changed")
+    RULE_DRIFT_ALERT = "rule.drift_alert", _("Rule disagrees with human reviews")
+    RULE_APPLIED = "rule.applied", _("Rule applied to a case")
+    CASE_PRIORITY_CHANGED = "case.priority_changed", _("Case priority changed")
 
 
 class ActorType(models.TextChoices):

@@ -79,6 +79,8 @@ try:
     # Benchmark-only switch: measures what the audit trail costs. Never set it in production.
     AUDIT_DISABLED_FOR_BENCHMARK = env_bool("AUDIT_DISABLED_FOR_BENCHMARK", False)
     AUDIT_CHECKPOINT_SECONDS = env_int("AUDIT_CHECKPOINT_SECONDS", 60, minimum=1)
+    # Rules (docs/rules.md): the seed of the draw that samples automated rule actions into human review.
+    RULES_SAMPLING_SEED = env_str("RULES_SAMPLING_SEED", "quorum-rules")
     # Audit keys (docs/security.md): HMAC keys outside the database, with ids for rotation.
     AUDIT_KEYRING = build_keyring(
         env_keys=env_str("AUDIT_HMAC_KEYS", ""), key_file=env_str("AUDIT_HMAC_KEY_FILE", ""),
@@ -184,6 +186,7 @@ INSTALLED_APPS = [
     "audit",
     "cases",
     "reviews",
+    "rules",
     "integrations",
     "integrations.adapters",
     "django_htmx",
@@ -403,6 +406,9 @@ CELERY_BEAT_SCHEDULE = {
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
+    # Measures active rules against the sampled human reviews (rules/drift.py).
+    "rules-drift": {"task": "rules.tasks.rules_drift_task", "schedule": timedelta(minutes=10),
+                    "options": {"expires": 600}},
 }
 
 LOGGING = {

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import auth, case, insight, preferences, work
+from .views import auth, case, insight, preferences, rules, work
 
 app_name = "console"
 
@@ -32,4 +32,12 @@ urlpatterns = [
     path("dashboard/", insight.dashboard, name="dashboard"),
     path("audit/", insight.audit_search, name="audit"),
     path("audit/verify/<uuid:case_id>/", insight.audit_verify, name="audit-verify"),
+    # rules for leads (views/rules.py)
+    path("rules/", rules.rules_list, name="rules"),
+    path("rules/new/", rules.rule_new, name="rule-new"),
+    path("rules/<slug:slug>/", rules.rule_page, name="rule"),
+    path("rules/<slug:slug>/draft/", rules.rule_save_draft, name="rule-draft"),
+    path("rules/<slug:slug>/publish/", rules.rule_publish_draft, name="rule-publish"),
+    path("rules/<slug:slug>/mode/", rules.rule_mode, name="rule-mode"),
+    path("cases/<uuid:case_id>/make-rule/", rules.rule_from_case_view, name="rule-from-case"),
 ]

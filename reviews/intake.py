@@ -11,7 +11,7 @@ import time
 
 from django.db import IntegrityError, OperationalError, transaction
 
-from cases.services import IntakeHooks, report_file, reports_file_batch
+from cases.services import FileResult, IntakeHooks, report_file, reports_file_batch
 
 from .services import route_new_case, route_new_cases, sync_priority
 from .services.routing import case_reopen_round, case_reroute
@@ -39,6 +39,25 @@ class _ReviewHooks(IntakeHooks):
 
 
 HOOKS = _ReviewHooks()
+
+# Work a layer above (rules) does on each newly filed report, inside the intake transaction. Registered from
+# that layer's AppConfig.ready, so reviews imports nothing above it. Each is called with report_id, case_id and
+# replayed (an idempotent replay filed nothing new).
+_AFTER_FILING = []
+
+
+def register_after_filing(fn):
+    if fn not in _AFTER_FILING:
+        _AFTER_FILING.append(fn)
+
+
+def _after_filing(results):
+    for result in results:
+        if not isinstance(result, FileResult):
+            continue  # an IdempotencyConflict in a batch: nothing was filed
+        for fn in _AFTER_FILING:
+            fn(report_id=result.body["report_id"], case_id=result.case_id, replayed=result.replayed)
+    return results
 
 
 def _is_retryable(exc):
@@ -70,13 +89,15 @@ def _with_retries(fn):
 def report_intake(*, source, api_client_id, actor, item):
     """Files one validated report. Returns cases.services.FileResult; raises
     IdempotencyConflict when the key was used with another body."""
-    return _with_retries(lambda: report_file(source=source, api_client_id=api_client_id, actor=actor, item=item, hooks=HOOKS))
+    # RULES HOOK (single-report path): evaluated in the same transaction, after the report is filed.
+    return _with_retries(lambda: _after_filing([
+        report_file(source=source, api_client_id=api_client_id, actor=actor, item=item, hooks=HOOKS)])[0])
 
 
 def report_intake_batch(*, source, api_client_id, actor, items):
     """Files validated reports in one transaction; per-item results in order."""
     if not items:
         return []
-    return _with_retries(
-        lambda: reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items, hooks=HOOKS)
-    )
+    # RULES HOOK (batch path): evaluated in the same transaction, per filed report, in order.
+    return _with_retries(lambda: _after_filing(
+        reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items, hooks=HOOKS)))

@@ -13,6 +13,7 @@ from cases.selectors import invalidate_configuration_cache
 from integrations import auth
 from integrations.services import api_client_create
 from reviews.workflows import GROUPS, install_default_workflows, invalidate_routing_cache
+from rules import engine as rules_engine
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
 from . import dbroles
@@ -22,9 +23,11 @@ from . import dbroles
 def _fresh_caches():
     invalidate_configuration_cache()
     auth.clear_cache()
+    rules_engine.invalidate()
     yield
     invalidate_configuration_cache()
     auth.clear_cache()
+    rules_engine.invalidate()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from cases.services import case_access_denied_record
 from cases.translations import translated_name
 from cases.visibility import case_access, hidden_case_streams, sees_all_queues, visible_cases
 from reviews import stats
+from rules.selectors import rules_drifting
 
 from ..charts import Series, bar_chart
 from ..decorators import console_view
@@ -51,6 +52,8 @@ def dashboard(request):
     figures = stats.dashboard_figures(window=form.cleaned_data["window"] or stats.DEFAULT_WINDOW, user=request.user)
     return render(request, "console/insight/dashboard.html", {
         "nav": "dashboard", "form": form, "figures": figures, "min_units": stats.MIN_AGREEMENT_UNITS,
+        # Drift alerts of active rules (rules/drift.py), for the leads who can act on them.
+        "drifting_rules": list(rules_drifting()[:20]) if request.roles.is_lead else [],
         "agreement": [a for a in figures.agreement if a.policy],
         "agreement_overall": figures.agreement[-1],
         "first_action_text": _median_text(figures.first_action, figures.now),

@@ -6,7 +6,7 @@ from django.db.models import F
 import audit
 from audit.context import Actor
 from audit.services import case_stream
-from cases.models import CaseState, Report
+from cases.models import Case, CaseState, Report
 from cases.services import case_change_state
 
 from .. import triggers as T
@@ -19,10 +19,13 @@ from ..models import (
     DecisionKind,
     DecisionSequence,
     Outcome,
+    Review,
+    ReviewState,
     Vote,
 )
 from ..states import appeal_check_transition
-from ._common import is_lead
+from ._common import ACTIVE, is_lead
+from .lifecycle import review_close
 
 # What a decision of the final appeal tier tells the appellant (DSA Art. 21).
 OUT_OF_COURT_NOTICE = (
@@ -108,9 +111,11 @@ def appeal_result_kind(*, previous: Decision, outcome: Outcome, policy, duration
 
 
 def decision_record(*, case, review, kind, outcome, policy, duration_days, votes, facts, actor, now,
-                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False):
+                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False, automated_decision=False):
     """Records a Decision and moves the case to `decided`. The previous
-    current decision (if any) stays in the history, no longer current."""
+    current decision (if any) stays in the history, no longer current.
+    `automated_decision` only for a decision no person took (a rule's, see
+    decision_automated)."""
     Decision.objects.filter(case=case, is_current=True).update(is_current=False)
     reports = Report.objects.filter(case=case)
     automated_detection = reports.filter(reporter_kind="automated").exists()
@@ -122,8 +127,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
                     "outcome": v.outcome.code if v.outcome else None, "policy": v.policy.code if v.policy else None,
                     "approved": v.approved, "rationale": v.rationale} for v in votes],
         automated_detection=automated_detection,
-        # Humans decide every case in this workflow engine; appeals never automated.
-        automated_decision=False,
+        # People decide every review, appeal and re-review; only decision_automated passes True.
+        automated_decision=automated_decision,
         facts_and_reasons=facts, territorial_scope=jurisdictions, decided_at=now, decided_by=decided_by,
         supersedes=supersedes, is_current=True, sequence=_next_sequence(), appeals_exhausted=appeals_exhausted,
     )
@@ -145,6 +150,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         data={"outcome": outcome.code, "policy": policy.code if policy else None, "duration_days": duration_days,
               "kind": kind, "appeals_exhausted": appeals_exhausted,
               "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
+              "automated": automated_decision,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
     return decision
@@ -178,3 +184,26 @@ def decision_amend_reasons(*, decision_id, lead, text, now=None):
 def outcome_by_code(code):
     return Outcome.objects.filter(code=code, active=True).first()
 
+
+
+def decision_automated(*, case_id, outcome, policy, facts, actor, now):
+    """A rule decides a case no person has decided yet (intake calls it,
+    holding the case row). Closes the active first-round review (cancelled)
+    and records a decision with `automated_decision`. Returns None, deciding
+    nothing, when the case was decided before (a re-review round), is under
+    appeal, or is not plainly open (claimed, escalated, on hold): appeals,
+    re-reviews and cases people are working on always stay with people. Outcomes that need four-eyes approval or a
+    duration are refused by the rules' save-time check."""
+    if Decision.objects.filter(case_id=case_id).exists():
+        return None
+    case = Case.objects.select_for_update().get(pk=case_id)
+    if case.state != CaseState.OPEN:
+        return None  # claimed, escalated or held by people: theirs to decide
+    # NOWAIT: intake holds the case; a claim or vote holding the review waits for neither (see routing.case_reroute).
+    active = (Review.objects.filter(case_id=case_id, state__in=ACTIVE).select_related("stage")
+              .select_for_update(of=("self",), nowait=True).first())
+    if active is None or active.appeal_id is not None or active.state != ReviewState.OPEN:
+        return None
+    review_close(active, state=ReviewState.CANCELLED, now=now, reason="decided automatically by a rule")
+    return decision_record(case=case, review=None, kind=DecisionKind.ORIGINAL, outcome=outcome, policy=policy,
+                           duration_days=None, votes=[], facts=facts, actor=actor, now=now, automated_decision=True)

@@ -1,0 +1,121 @@
+"""Rules: admin-written conditions over the features of a report, with
+effects, versioned like workflows (draft → published → retired) and run off,
+in shadow or active (docs/rules.md)."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from cases.ids import uuid7
+from cases.models import Case, Report
+
+
+class RuleMode(models.TextChoices):
+    OFF = "off", _("Off")
+    SHADOW = "shadow", _("Shadow (records only)")
+    ACTIVE = "active", _("Active")
+
+
+class RuleVersionState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    RETIRED = "retired", _("Retired")
+
+
+class Rule(models.Model):
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    mode = models.CharField(_("mode"), max_length=16, choices=RuleMode.choices, default=RuleMode.OFF)
+    published_version = models.ForeignKey("RuleVersion", null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="+", verbose_name=_("published version"))
+    drift_alert_at = models.DateTimeField(_("drift alert at"), null=True, blank=True)
+    drift_agreement = models.FloatField(_("agreement with human reviews"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rule")
+        verbose_name_plural = _("rules")
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.slug
+
+
+class RuleVersion(models.Model):
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="versions", verbose_name=_("rule"))
+    number = models.PositiveIntegerField(_("number"))
+    state = models.CharField(_("state"), max_length=16, choices=RuleVersionState.choices,
+                             default=RuleVersionState.DRAFT)
+    description = models.TextField(_("description"), blank=True)
+    expression = models.TextField(_("condition"))
+    effects = models.JSONField(_("effects"), default=list, blank=True)
+    # The outcome a match stands for, compared with the human decisions by backtests and drift.
+    predicts = models.SlugField(_("predicted outcome"), max_length=50)
+    agreement_threshold = models.FloatField(
+        _("agreement threshold"), default=0.9, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    fallback_to_shadow = models.BooleanField(_("fall back to shadow on drift"), default=False)
+    sample_share = models.FloatField(
+        _("share sampled into human review"), default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("created at"))
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rule version")
+        verbose_name_plural = _("rule versions")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "number"], name="rule_version_number_unique"),
+            models.UniqueConstraint(fields=["rule"], condition=Q(state="published"), name="one_published_rule_version"),
+            models.CheckConstraint(condition=Q(agreement_threshold__gte=0, agreement_threshold__lte=1),
+                                   name="rule_agreement_threshold_0_1"),
+            models.CheckConstraint(condition=Q(sample_share__gte=0, sample_share__lte=1), name="rule_sample_share_0_1"),
+        ]
+
+    def __str__(self):
+        return f"{self.rule_id} v{self.number}"
+
+
+class RuleHit(models.Model):
+    """A published rule matched a report: what it did (active) or would have
+    done (shadow). Shadow hits are the only trace a shadow rule leaves."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="hits")
+    version = models.ForeignKey(RuleVersion, on_delete=models.PROTECT, related_name="hits")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    report = models.ForeignKey(Report, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
+    mode = models.CharField(max_length=16, choices=RuleMode.choices)
+    effects = models.JSONField(default=list)
+    applied = models.BooleanField(default=False)
+    # An automated action picked for human quality review (the rule's sample_share).
+    sampled = models.BooleanField(default=False)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["rule", "created_at"], name="rule_hit_rule_time_idx"),
+            models.Index(fields=["case"], name="rule_hit_case_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.rule_id} on {self.case_id} ({self.mode})"
+
+
+class CaseLabel(models.Model):
+    """A label a rule put on a case (effect "label")."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    label = models.SlugField(max_length=50)
+    rule_version = models.ForeignKey(RuleVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "label"], name="case_label_unique")]
+
+    def __str__(self):
+        return self.label
