@@ -77,6 +77,9 @@ class AuditAction(models.TextChoices):
     GROUP_DELETED = "group.deleted", _("Group deleted")
     GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", _("Group's permissions changed")
     API_CLIENT_RESCOPED = "api_client.rescoped", _("API client's scopes or limits changed")
+    REPUTATION_UPDATED = "signals.reputation_updated", _("Reporters' reputation updated by a decision")
+    HASH_LIST_CHANGED = "signals.hash_list_changed", _("Hash list created, loaded or changed")
+    SIGNALS_SWEPT = "signals.retention_swept", _("Expired identifier links deleted")
 
 
 class ActorType(models.TextChoices):
