@@ -1,8 +1,12 @@
 """Reads of the signals layer: what the case page and the rules engine see."""
 
+import math
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from cases.models import Case, Subject
+from cases.priority import case_priority, reach_of
 
 from . import brigade
 from .models import AccountSanction, IdentifierLink, SubjectSignals
@@ -38,17 +42,24 @@ def case_signals(*, case_id, subject_id) -> CaseSignals:
                        hash_matches=row.hash_matches or [])
 
 
+LINKED_LIMIT = 50
+
+
 def linked_accounts(*, account_ids: list) -> list[dict]:
-    """Accounts sharing an identifier hash with any of `account_ids`, with the
-    kinds they share and their sanctions (three queries)."""
-    mine = list(IdentifierLink.objects.filter(subject_id__in=account_ids).values_list("source_id", "kind", "digest"))
-    if not mine:
+    """Accounts sharing an identifier hash with any of `account_ids` (at most
+    LINKED_LIMIT links), with the kinds they share and their sanctions: one
+    query when there is nothing linked, three otherwise."""
+    if not account_ids:
+        return []
+    mine = IdentifierLink.objects.filter(subject_id__in=account_ids)
+    rows = list(IdentifierLink.objects.filter(digest__in=mine.values("digest"), source_id__in=mine.values("source_id"))
+                .exclude(subject_id__in=account_ids).order_by("subject_id", "kind")
+                .values_list("subject_id", "kind")[:LINKED_LIMIT])
+    if not rows:
         return []
     others = {}
-    for source_id, kind, digest in mine:
-        for subject_id in (IdentifierLink.objects.filter(source_id=source_id, kind=kind, digest=digest)
-                           .exclude(subject_id__in=account_ids).values_list("subject_id", flat=True)[:50]):
-            others.setdefault(subject_id, set()).add(kind)
+    for subject_id, kind in rows:
+        others.setdefault(subject_id, set()).add(kind)
     subjects = {s.pk: s for s in Subject.objects.filter(pk__in=list(others))}
     sanctions = {}
     for sanction in AccountSanction.objects.filter(subject_id__in=list(others)).order_by("decided_at"):
@@ -65,3 +76,27 @@ def case_accounts(case: Case) -> list:
     if subject.kind == "account":
         return [subject.pk]
     return [subject.author_id] if subject.author_id else []
+
+
+def priority_explanation(case: Case) -> dict:
+    """Why the case has its priority: each term of the formula (cases.priority)
+    as intake last computed it, and what raised it since (escalations, missed
+    deadlines). One query (the subject's signals); `case.subject` is loaded."""
+    found = case_signals(case_id=case.pk, subject_id=case.subject_id)
+    damping = found.brigade.damping if found.brigade else 1.0
+    bonus = settings.SIGNALS_EVASION_BONUS if found.evasion else 0
+    severity_points = 100 * max(1, min(5, int(case.max_severity)))
+    full_reporter_points = min(150, round(40 * math.log2(1 + max(0.0, case.reporter_weight))))
+    reporter_points = round(damping * full_reporter_points)
+    score_points = round(100 * max(0.0, min(1.0, case.max_classifier_score or 0.0)))
+    reach_points = min(100, round(10 * math.log10(1 + max(0, reach_of(case.subject.metadata)))))
+    formula = case_priority(max_severity=case.max_severity, reporter_weight=case.reporter_weight,
+                            max_classifier_score=case.max_classifier_score, reach=reach_of(case.subject.metadata),
+                            reporter_damping=damping, bonus=bonus)
+    return {
+        "severity_points": severity_points, "reporter_weight": round(case.reporter_weight, 2),
+        "reporter_count": case.reporter_count, "full_reporter_points": full_reporter_points,
+        "damping": round(damping, 3), "reporter_points": reporter_points, "score_points": score_points,
+        "reach_points": reach_points, "evasion_bonus": bonus, "formula": formula,
+        "raised_by": max(0, case.priority - formula), "signals": found,
+    }
