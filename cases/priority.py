@@ -41,12 +41,24 @@ def reach_of(metadata):
     return 0
 
 
+def priority_terms(*, max_severity, reporter_weight, max_classifier_score, reach, reporter_damping=1.0,
+                   bonus=0) -> dict:
+    """Each term of the formula (the case page explains the priority with them)."""
+    full_reporter_points = min(150, round(40 * math.log2(1 + max(0, reporter_weight))))
+    return {
+        "severity_points": 100 * max(1, min(5, int(max_severity))),
+        "full_reporter_points": full_reporter_points,
+        "reporter_points": round(reporter_damping * full_reporter_points),
+        "score_points": round(100 * max(0.0, min(1.0, max_classifier_score or 0.0))),
+        "reach_points": min(100, round(10 * math.log10(1 + max(0, reach)))),
+        "bonus": bonus,
+    }
+
+
 def case_priority(*, max_severity, reporter_weight, max_classifier_score, reach, reporter_damping=1.0, bonus=0):
-    severity_points = 100 * max(1, min(5, int(max_severity)))
-    reporter_points = round(reporter_damping * min(150, round(40 * math.log2(1 + max(0, reporter_weight)))))
-    score_points = round(100 * max(0.0, min(1.0, max_classifier_score or 0.0)))
-    reach_points = min(100, round(10 * math.log10(1 + max(0, reach))))
-    total = severity_points + reporter_points + score_points + reach_points
+    t = priority_terms(max_severity=max_severity, reporter_weight=reporter_weight,
+                       max_classifier_score=max_classifier_score, reach=reach, reporter_damping=reporter_damping)
+    total = t["severity_points"] + t["reporter_points"] + t["score_points"] + t["reach_points"]
     return min(PRIORITY_MAX, total + bonus) if bonus else total
 
 

@@ -1,12 +1,11 @@
 """Reads of the signals layer: what the case page and the rules engine see."""
 
-import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
 
 from cases.models import Case, Subject
-from cases.priority import case_priority, reach_of
+from cases.priority import case_priority, priority_terms, reach_of
 
 from . import brigade
 from .models import AccountSanction, IdentifierLink, SubjectSignals
@@ -83,20 +82,12 @@ def priority_explanation(case: Case) -> dict:
     as intake last computed it, and what raised it since (escalations, missed
     deadlines). One query (the subject's signals); `case.subject` is loaded."""
     found = case_signals(case_id=case.pk, subject_id=case.subject_id)
-    damping = found.brigade.damping if found.brigade else 1.0
-    bonus = settings.SIGNALS_EVASION_BONUS if found.evasion else 0
-    severity_points = 100 * max(1, min(5, int(case.max_severity)))
-    full_reporter_points = min(150, round(40 * math.log2(1 + max(0.0, case.reporter_weight))))
-    reporter_points = round(damping * full_reporter_points)
-    score_points = round(100 * max(0.0, min(1.0, case.max_classifier_score or 0.0)))
-    reach_points = min(100, round(10 * math.log10(1 + max(0, reach_of(case.subject.metadata)))))
-    formula = case_priority(max_severity=case.max_severity, reporter_weight=case.reporter_weight,
-                            max_classifier_score=case.max_classifier_score, reach=reach_of(case.subject.metadata),
-                            reporter_damping=damping, bonus=bonus)
-    return {
-        "severity_points": severity_points, "reporter_weight": round(case.reporter_weight, 2),
-        "reporter_count": case.reporter_count, "full_reporter_points": full_reporter_points,
-        "damping": round(damping, 3), "reporter_points": reporter_points, "score_points": score_points,
-        "reach_points": reach_points, "evasion_bonus": bonus, "formula": formula,
-        "raised_by": max(0, case.priority - formula), "signals": found,
-    }
+    inputs = dict(max_severity=case.max_severity, reporter_weight=case.reporter_weight,
+                  max_classifier_score=case.max_classifier_score, reach=reach_of(case.subject.metadata),
+                  reporter_damping=found.brigade.damping if found.brigade else 1.0,
+                  bonus=settings.SIGNALS_EVASION_BONUS if found.evasion else 0)
+    formula = case_priority(**inputs)
+    return {**priority_terms(**inputs), "reporter_weight": round(case.reporter_weight, 2),
+            "reporter_count": case.reporter_count, "damping": round(inputs["reporter_damping"], 3),
+            "evasion_bonus": inputs["bonus"], "formula": formula, "raised_by": max(0, case.priority - formula),
+            "signals": found}

@@ -16,7 +16,7 @@ from audit.context import Actor
 from audit.services import CONFIG_STREAM, SYSTEM_STREAM, case_stream
 from cases.models import Case, Report, SubjectKind
 
-from . import brigade, pdq
+from . import pdq
 from .models import (
     AccountSanction,
     HashAlgorithm,
@@ -28,18 +28,14 @@ from .models import (
     SubjectSignals,
 )
 from .reputation import reporter_key
+from .selectors import verdict_of
 
 # A "no violation" decision on a case flagged as coordinated reporting counts this much against its reporters.
 BRIGADE_PENALTY = 2.0
 
 
 def _brigade_flagged(subject_signals: SubjectSignals | None) -> bool:
-    if subject_signals is None:
-        return False
-    return brigade.verdict(brigade.Counters(
-        reports=subject_signals.reports, weak_reports=subject_signals.weak_reports,
-        near_duplicate_reports=subject_signals.near_duplicate_reports,
-        co_report_hits=subject_signals.co_report_hits, burst_ratio=subject_signals.burst_ratio)).flagged
+    return subject_signals is not None and verdict_of(subject_signals).flagged
 
 
 def signals_record_decision(*, case: Case, outcome_code: str, violation: bool, actor: Actor, now: datetime) -> None:
