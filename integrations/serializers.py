@@ -29,6 +29,7 @@ MAX_METADATA_DEPTH = 8
 MAX_METADATA_BYTES = 65_536
 MAX_IDEMPOTENCY_KEY = 255
 MAX_IDENTIFIER = 512
+MAX_SIGNAL_MEDIA = 10
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
@@ -313,7 +314,8 @@ class MediaHashSerializer(StrictSerializer):
 class SignalsSerializer(StrictSerializer):
     subject = IdentifiersSerializer(required=False, help_text="identifiers of the reported account")
     author = IdentifiersSerializer(required=False, help_text="identifiers of the content's author")
-    media = MediaHashSerializer(many=True, required=False, max_length=MAX_MEDIA)
+    media = MediaHashSerializer(many=True, required=False, max_length=MAX_SIGNAL_MEDIA,
+                                help_text="at most 10: each PDQ hash costs 272 index probes at intake")
 
 
 class ReportInSerializer(StrictSerializer):
