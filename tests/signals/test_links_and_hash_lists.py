@@ -141,3 +141,28 @@ def test_the_retention_sweep_deletes_expired_links_only(file):
     assert signals_retention_sweep() == 1
     assert list(IdentifierLink.objects.values_list("kind", flat=True)) == ["email"]
     assert AuditEvent.objects.filter(action="signals.retention_swept", data__deleted=1).exists()
+
+
+def test_an_overturned_ban_lifts_the_sanction_and_moves_the_reporters_credit(file, decide, people, policy_book,
+                                                                              system_actor):
+    from cases.models import Queue
+    from reviews.models import Outcome
+    from reviews.services import appeal_file, claim_next, vote_cast
+    from signals.models import AccountSanction, ReporterReputation
+
+    old = file("acct-appeals", subject_kind="account", reporter="accuser",
+               signals={"subject": {"device": "dev-appeal"}})
+    decide(old.case_id, "suspend_account", duration_days=7)
+    assert AccountSanction.objects.filter(case_id=old.case_id).exists()
+    record = ReporterReputation.objects.get(reporter_key="accuser")
+    assert (record.upheld, record.rejected) == (1.0, 0.0)
+    appeal_file(case_id=old.case_id, appellant_kind="affected_user", statement="not me", actor=system_actor)
+    for mod in people["moderators"][2:4]:
+        seat = claim_next(moderator=mod, queue=Queue.objects.get(slug="general"))
+        vote_cast(review_id=seat.review_id, reviewer=mod, outcome=Outcome.objects.get(code="no_violation"),
+                  policy=policy_book["spam"], rationale="overturned")
+    record.refresh_from_db()
+    assert (record.upheld, record.rejected) == (0.0, 1.0)  # moved, not added
+    assert not AccountSanction.objects.filter(case_id=old.case_id).exists()
+    back = file("acct-appeals-2", subject_kind="account", signals={"subject": {"device": "dev-appeal"}})
+    assert features.for_case(back.case_id)["ban_evasion_flagged"] is False
