@@ -162,6 +162,8 @@ class ReportVerdict:
     reporter_damping: float = 1.0
     priority_bonus: int = 0
     discounted: bool = False
+    # Named signals the case shows (signals.intake.FLAGS); routing rules can require one.
+    flags: tuple = ()
 
 
 def _plain_verdict(item):
@@ -173,7 +175,8 @@ class IntakeHooks:
     route a newly opened case, and follow a priority change. The defaults do
     nothing, so cases can be filed without a workflow engine."""
 
-    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind):
+    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind,
+                    signal_flags=()):
         return {}
 
     def cases_opened(self, many):
@@ -266,7 +269,7 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
                      discounted=verdict.discounted)
         routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
                                     jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now,
-                                    reporter_kind=item.reporter_kind)
+                                    reporter_kind=item.reporter_kind, signal_flags=verdict.flags)
         audit.record(
             stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
             target_type="case", target_id=case["id"],
@@ -777,7 +780,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 # routing (below, for all opened cases at once) adds its result to this event's data
                 to_route.append((dict(case_id=case["id"], policy_id=most_severe[subject_id].pk, queue_id=case["queue_id"],
                                       jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
-                                      reporter_kind=it.reporter_kind), opened_data))
+                                      reporter_kind=it.reporter_kind, signal_flags=verdicts[index].flags), opened_data))
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
                     target_id=case["id"], data=opened_data))

@@ -25,6 +25,10 @@ from .identifiers import digest, source_key
 from .reputation import LOW_REPUTATION, prior, reporter_key, reputation_factor
 from .text import NEAR_DUPLICATE_BITS, simhash
 
+FLAG_COORDINATED = "coordinated_reporting"
+FLAG_EVASION = "possible_ban_evasion"
+FLAG_HASH_MATCH = "hash_list_match"
+FLAGS = (FLAG_COORDINATED, FLAG_EVASION, FLAG_HASH_MATCH)
 RING = 16  # reporters remembered per subject (bounds the co-report pairs per report)
 SIMHASH_RING = 32  # descriptions remembered per subject
 
@@ -130,7 +134,8 @@ up AS (
     burst_ratio = EXCLUDED.burst_ratio, recent_reporters = EXCLUDED.recent_reporters,
     recent_simhashes = EXCLUDED.recent_simhashes, linked_sanctioned = EXCLUDED.linked_sanctioned,
     hash_matches = EXCLUDED.hash_matches, updated_at = EXCLUDED.updated_at
-  RETURNING reports, weak_reports, near_duplicate_reports, co_report_hits, burst_ratio, linked_sanctioned
+  RETURNING reports, weak_reports, near_duplicate_reports, co_report_hits, burst_ratio, linked_sanctioned,
+            jsonb_array_length(hash_matches) AS matched
 )
 SELECT up.*, (SELECT upheld FROM rep), (SELECT rejected FROM rep), (SELECT is_weak FROM weak),
        (SELECT count(*) FROM links)
@@ -206,7 +211,8 @@ def report_signals(*, source, api_client_id, subject_id, author_id, item: Report
     # statement costs more than running it, and it is the same text for every report.
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(_STATEMENT, params, prepare=True)
-        (reports, weak_reports, near, co_hits, burst, linked, upheld, rejected, is_weak, _links) = cursor.fetchone()
+        (reports, weak_reports, near, co_hits, burst, linked, matched, upheld, rejected, is_weak,
+         _links) = cursor.fetchone()
     counters = brigade.Counters(reports=reports, weak_reports=weak_reports, near_duplicate_reports=near,
                                 co_report_hits=co_hits, burst_ratio=burst)
     judged = brigade.verdict(counters)
@@ -218,6 +224,8 @@ def report_signals(*, source, api_client_id, subject_id, author_id, item: Report
         reporter_damping=judged.damping,
         priority_bonus=settings.SIGNALS_EVASION_BONUS if linked else 0,
         discounted=bool(is_weak),
+        flags=tuple(name for name, on in ((FLAG_COORDINATED, judged.flagged), (FLAG_EVASION, bool(linked)),
+                                          (FLAG_HASH_MATCH, bool(matched))) if on),
     )
     return IntakeSignals(counters=counters, brigade=judged, reputation=reputation, weak=bool(is_weak),
                          linked_sanctioned=linked, verdict=verdict)
