@@ -24,6 +24,7 @@ from .models import (
     HashListEntry,
     IdentifierLink,
     PdqBand,
+    ReporterReputation,
     ReputationCredit,
     SubjectSignals,
 )
@@ -75,6 +76,15 @@ def _apply_reputation(*, source_id, case_id, deltas, now) -> None:
     """Two statements whatever the number of reporters: add the deltas to
     the reputations (in key order, so concurrent decisions lock alike), and
     store the new credits."""
+    if connection.vendor != "postgresql":  # the embedded SQLite mode: one row at a time (GREATEST is PostgreSQL's)
+        for kind, key, d_upheld, d_rejected, _u, _r in deltas:
+            record, _ = ReporterReputation.objects.get_or_create(
+                source_id=source_id, reporter_kind=kind, reporter_key=key, defaults={"updated_at": now})
+            ReporterReputation.objects.filter(pk=record.pk).update(
+                upheld=max(0.0, record.upheld + d_upheld), rejected=max(0.0, record.rejected + d_rejected),
+                updated_at=now)
+        _store_credits(source_id=source_id, case_id=case_id, deltas=deltas)
+        return
     values, params = [], []
     for kind, key, d_upheld, d_rejected, _u, _r in deltas:
         values.append("(%s, %s, %s, %s::double precision, %s::double precision, %s)")
@@ -86,6 +96,10 @@ def _apply_reputation(*, source_id, case_id, deltas, now) -> None:
             "upheld = GREATEST(0, signals_reporterreputation.upheld + EXCLUDED.upheld), "
             "rejected = GREATEST(0, signals_reporterreputation.rejected + EXCLUDED.rejected), "
             "updated_at = EXCLUDED.updated_at", params)
+    _store_credits(source_id=source_id, case_id=case_id, deltas=deltas)
+
+
+def _store_credits(*, source_id, case_id, deltas) -> None:
     ReputationCredit.objects.bulk_create(
         [ReputationCredit(case_id=case_id, source_id=source_id, reporter_kind=kind, reporter_key=key,
                           upheld=new_upheld, rejected=new_rejected)
