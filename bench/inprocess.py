@@ -141,6 +141,42 @@ def _body_single(subject, reporter, n):
             "description": "posts the same link in every thread"}
 
 
+def _body_signals(subject, reporter, n):
+    """A report that carries every G4 signal: identifiers of the account, media hashes, a description."""
+    body = _body_single(subject, reporter, n)
+    body["signals"] = {"subject": {"email": f"user{n % 97}@example.org", "device": f"device-{n % 89}",
+                                   "ip_prefix": f"198.51.100.{n % 250}"},
+                       "media": [{"sha256": _hex("sha", n), "pdq": _hex("pdq-query", n)}]}
+    return body
+
+
+def _hex(label, n):
+    """64 hex digits, uniformly spread like real PDQ and SHA-256 hashes."""
+    import hashlib
+
+    return hashlib.sha256(f"{label}-{n}".encode()).hexdigest()
+
+
+def _signals_off():
+    """Intake without the signals layer: the hook answers None (plain weights), as on a database without it."""
+    import signals.intake
+
+    signals.intake.report_signals = lambda **kwargs: None
+
+
+def _load_hash_list(size):
+    """A PDQ hash list of `size` pseudo-random hashes (and as many SHA-256), so that matching is measured
+    against a list of realistic size rather than an empty table."""
+    from audit.context import Actor
+    from signals.models import HashList
+    from signals.services import hash_list_load
+
+    if HashList.objects.filter(name="bench").exists():
+        return
+    lines = [f"pdq,{_hex('pdq-listed', i)}" for i in range(size)] + [f"sha256,{_hex('sha', i)}" for i in range(size)]
+    hash_list_load(name="bench", text="\n".join(lines), actor=Actor.system("bench"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--key", required=True)
@@ -148,6 +184,8 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--hot-subjects", type=int, default=10)
+    parser.add_argument("--kinds", default="single_new,single_hot,batch_new,single_new_audit_off")
+    parser.add_argument("--hash-list-size", type=int, default=0)
     args = parser.parse_args()
 
     import django
@@ -245,22 +283,38 @@ def main():
         return "/api/v1/reports/batch", {"reports": [
             _body_single(f"{prefix}{i}-{j}", f"{prefix}{i}-{j}", j) for j in range(args.batch_size)]}, args.batch_size
 
+    def signals_hot(prefix, i):
+        return "/api/v1/reports", _body_signals(f"{prefix}hot{i % args.hot_subjects}", f"{prefix}r{i}", i), 1
+
     # kind: (request maker, requests, verification mode, audit on)
     n = args.requests
-    kinds = {
+    all_kinds = {
         "single_new": (single_new, n, "new", True),
         "single_hot": (single_hot, n, "hot", True),
         "batch_new": (batch, max(CHUNKS, n // 50), "batch", True),
         "single_new_audit_off": (single_new, n, "new", False),
+        # G4: the same reports with signals, with the signals layer on and off (signals scenario).
+        "signals_on": (signals_hot, n, "hot", True),
+        "signals_off": (signals_hot, n, "hot", True),
     }
-    run_chunk(Tally(), "warmup", single_new, 0, 20)  # connections, caches, imports
+    kinds = {k: all_kinds[k] for k in args.kinds.split(",")}
+    if args.hash_list_size:
+        _load_hash_list(args.hash_list_size)
+    run_chunk(Tally(), "warmup", signals_hot if "signals_on" in kinds else single_new, 0, 20)  # connections, caches
     tallies = {kind: Tally() for kind in kinds}
+    import signals.intake
+
+    signals_on = signals.intake.report_signals
     # The kinds take turns in chunks, so that a busy moment on a shared machine hits them all alike.
     for chunk in range(CHUNKS):
         for kind, (maker, total, _mode, audit_on) in kinds.items():
             count = total // CHUNKS
+            signals.intake.report_signals = signals_on
+            if kind == "signals_off":
+                _signals_off()
             with override_settings(AUDIT_DISABLED_FOR_BENCHMARK=not audit_on):
                 run_chunk(tallies[kind], kind, maker, chunk * count, count)
+            signals.intake.report_signals = signals_on
     out = {kind: figures(kind, tallies[kind], mode, audit_on) for kind, (_m, _n, mode, audit_on) in kinds.items()}
     print(json.dumps({"kinds": out}))
 

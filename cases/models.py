@@ -143,7 +143,8 @@ class Case(models.Model):
     reporter_count = models.PositiveIntegerField(default=0)
     # Aggregates the priority formula needs, kept current under the case lock.
     max_severity = models.PositiveSmallIntegerField(default=1)
-    reporter_weight = models.PositiveIntegerField(default=0)
+    # Reputation-weighted (cases.priority): a float since G4.
+    reporter_weight = models.FloatField(default=0)
     max_classifier_score = models.FloatField(null=True, blank=True)
     opened_at = models.DateTimeField()
     updated_at = models.DateTimeField()
@@ -268,6 +269,9 @@ class Report(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True, default="")
     response = models.JSONField(null=True, blank=True)
+    # The intake signals judged the reporter new, low-reputation or part of a
+    # coordinated wave: the report does not count towards re-opening a decided case.
+    discounted = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -1,12 +1,18 @@
 """The case priority formula (documented in the README, section "Cases").
 
     priority = 100 × max severity                     (100 … 500)
-             + min(150, round(40 × log2(1 + W)))      (0 … 150)
+             + round(d × min(150, round(40 × log2(1 + W))))  (0 … 150)
              + round(100 × max classifier score)      (0 … 100)
              + min(100, round(10 × log10(1 + reach))) (0 … 100)
 
+             + bonus                                  (ban evasion; total capped at 850)
+
 W is the weighted count of distinct reporters: user and anonymous 1, staff 2,
-trusted flagger 3, automated 0 (classifiers count through their score).
+trusted flagger 3, automated 0 (classifiers count through their score), each
+multiplied by the reporter's reputation factor (signals: accuracy over the
+prior mean, 1 for a reporter without record or without the signals layer).
+d is the brigading damping (1 unless the case is flagged as coordinated
+reporting; docs/rules.md, "Reputation and brigading formulas").
 Anonymous reports count once in total, whatever their number, since they
 cannot be told apart. Reach is the subject's `metadata.reach`, or else
 `followers_count`, else `view_count`: a non-negative number; anything else
@@ -35,12 +41,25 @@ def reach_of(metadata):
     return 0
 
 
-def case_priority(*, max_severity, reporter_weight, max_classifier_score, reach):
-    severity_points = 100 * max(1, min(5, int(max_severity)))
-    reporter_points = min(150, round(40 * math.log2(1 + max(0, reporter_weight))))
-    score_points = round(100 * max(0.0, min(1.0, max_classifier_score or 0.0)))
-    reach_points = min(100, round(10 * math.log10(1 + max(0, reach))))
-    return severity_points + reporter_points + score_points + reach_points
+def priority_terms(*, max_severity, reporter_weight, max_classifier_score, reach, reporter_damping=1.0,
+                   bonus=0) -> dict:
+    """Each term of the formula (the case page explains the priority with them)."""
+    full_reporter_points = min(150, round(40 * math.log2(1 + max(0, reporter_weight))))
+    return {
+        "severity_points": 100 * max(1, min(5, int(max_severity))),
+        "full_reporter_points": full_reporter_points,
+        "reporter_points": round(reporter_damping * full_reporter_points),
+        "score_points": round(100 * max(0.0, min(1.0, max_classifier_score or 0.0))),
+        "reach_points": min(100, round(10 * math.log10(1 + max(0, reach)))),
+        "bonus": bonus,
+    }
+
+
+def case_priority(*, max_severity, reporter_weight, max_classifier_score, reach, reporter_damping=1.0, bonus=0):
+    t = priority_terms(max_severity=max_severity, reporter_weight=reporter_weight,
+                       max_classifier_score=max_classifier_score, reach=reach, reporter_damping=reporter_damping)
+    total = t["severity_points"] + t["reporter_points"] + t["score_points"] + t["reach_points"]
+    return min(PRIORITY_MAX, total + bonus) if bonus else total
 
 
 def priority_raise(priority: int, bonus: int) -> int:

@@ -99,9 +99,11 @@ def _counts(reporter_kind: str, external_id: str) -> bool:
 
 
 def judge_after_decision(*, case_id, decided_at: datetime, reporter_kind: str, reporter_external_id: str,
-                         settings: RereviewSettings, now: datetime) -> ReporterFacts:
+                         settings: RereviewSettings, now: datetime, discounted: bool = False) -> ReporterFacts:
     """One statement: the reporter facts for a report about a decided case
-    (whose row the caller holds locked)."""
+    (whose row the caller holds locked). Discounted reports (new,
+    low-reputation or coordinated reporters, as the signals layer judged them
+    at intake) do not count as new reporters."""
     table = Report._meta.db_table
     case_param = Report._meta.get_field("case").target_field.get_db_prep_value(case_id, connection)
     adapt = connection.ops.adapt_datetimefield_value
@@ -110,7 +112,7 @@ def judge_after_decision(*, case_id, decided_at: datetime, reporter_kind: str, r
         "SELECT"
         f" (SELECT COUNT(*) FROM (SELECT DISTINCT r.reporter_kind, r.reporter_external_id FROM {table} r"
         "   WHERE r.case_id = %s AND r.received_at > %s AND r.received_at >= %s"
-        "   AND r.reporter_external_id <> '' AND r.reporter_kind <> 'automated'"
+        "   AND r.reporter_external_id <> '' AND r.reporter_kind <> 'automated' AND NOT r.discounted"
         "   AND NOT (r.reporter_kind = %s AND r.reporter_external_id = %s)"
         f"  AND NOT EXISTS (SELECT 1 FROM {table} p WHERE p.case_id = r.case_id AND p.reporter_kind = r.reporter_kind"
         "     AND p.reporter_external_id = r.reporter_external_id AND p.received_at <= %s)) t),"
@@ -126,5 +128,5 @@ def judge_after_decision(*, case_id, decided_at: datetime, reporter_kind: str, r
         cursor.execute(sql, params)
         others, known, judged = cursor.fetchone()
     judged = bool(judged)
-    this_one = 1 if _counts(reporter_kind, reporter_external_id) and not judged else 0
+    this_one = 1 if _counts(reporter_kind, reporter_external_id) and not judged and not discounted else 0
     return ReporterFacts(new_reporters=others + this_one, reporter_is_known=bool(known), reporter_was_judged=judged)

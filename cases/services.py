@@ -49,6 +49,8 @@ class ReportInput:
     classifier_score: float | None = None
     idempotency_key: str | None = None
     fingerprint: str = ""
+    # G4: identifiers (raw, held only while filing: the signals layer keys them) and media hashes.
+    signals: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -149,12 +151,32 @@ def replay_or_conflict(existing, fingerprint):
     return FileResult(status=stored["status"], body=stored["body"], replayed=True)
 
 
+@dataclass(frozen=True)
+class ReportVerdict:
+    """What the signals layer says about one report (IntakeHooks.report_signals):
+    the weight its reporter adds to the case, the damping of the reporters'
+    priority points and a bonus (G4, docs/rules.md), and whether the report
+    counts towards re-opening a decided case."""
+
+    reporter_weight: float
+    reporter_damping: float = 1.0
+    priority_bonus: int = 0
+    discounted: bool = False
+    # Named signals the case shows (signals.intake.FLAGS); routing rules can require one.
+    flags: tuple = ()
+
+
+def _plain_verdict(item):
+    return ReportVerdict(reporter_weight=REPORTER_WEIGHTS[item.reporter_kind])
+
+
 class IntakeHooks:
     """What the layer above (reviews) does inside the intake transaction:
     route a newly opened case, and follow a priority change. The defaults do
     nothing, so cases can be filed without a workflow engine."""
 
-    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind):
+    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind,
+                    signal_flags=()):
         return {}
 
     def cases_opened(self, many):
@@ -162,6 +184,12 @@ class IntakeHooks:
         return [self.case_opened(**kwargs) for kwargs in many]
 
     def priority_changed(self, *, case_id, priority):
+        return None
+
+    def report_signals(self, *, source, api_client_id, subject_id, author_id, item, now):
+        """G4 signals of one report, before its case is found or opened (the
+        subject and author rows are locked). Returns a ReportVerdict, or None
+        for the plain weights."""
         return None
 
     def case_rerouted(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind):
@@ -211,15 +239,18 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
             rows=[(subject_in.external_id, _subject_fields_with_author(subject_in, author_id))], now=now,
         )[subject_in.external_id]
 
-        weight = REPORTER_WEIGHTS[item.reporter_kind]
+        # G4 signals: one call into the layer above (reputation, brigading, linked accounts, hash lists).
+        verdict = hooks.report_signals(source=source, api_client_id=api_client_id, subject_id=subject_id,
+                                       author_id=author_id, item=item, now=now) or _plain_verdict(item)
         reach = reach_of(metadata)
         opened, case = _find_or_open_case(
             source=source, subject_id=subject_id, subject_created=subject_created, policy=item.policy,
-            reporter_weight=weight, classifier_score=item.classifier_score, reach=reach, now=now,
+            verdict=verdict, classifier_score=item.classifier_score, reach=reach, now=now,
         )
         if not opened:
             result, _case = _file_into_case(source=source, api_client_id=api_client_id, actor=actor, item=item,
-                                            subject_id=subject_id, case=case, reach=reach, now=now, hooks=hooks)
+                                            subject_id=subject_id, case=case, reach=reach, now=now, hooks=hooks,
+                                            verdict=verdict)
             return result
 
         report_id = uuid7()
@@ -234,10 +265,11 @@ def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS)
         }
         status = 201
         _save_report(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
-                     api_client_id=api_client_id, item=item, now=now, status=status, body=body)
+                     api_client_id=api_client_id, item=item, now=now, status=status, body=body,
+                     discounted=verdict.discounted)
         routing = hooks.case_opened(case_id=case["id"], policy_id=item.policy.pk, queue_id=case["queue_id"],
                                     jurisdictions=item.jurisdiction, priority=case["priority"], opened_at=now,
-                                    reporter_kind=item.reporter_kind)
+                                    reporter_kind=item.reporter_kind, signal_flags=verdict.flags)
         audit.record(
             stream=case_stream(case["id"]), new_stream=True, action="case.opened", actor=actor,
             target_type="case", target_id=case["id"],
@@ -259,7 +291,7 @@ EFFECT_REOPENED = "reopened_review"
 EFFECT_POST_DECISION = "post_decision"
 
 
-def _save_report(*, report_id, case_id, subject_id, source, api_client_id, item, now, status, body):
+def _save_report(*, report_id, case_id, subject_id, source, api_client_id, item, now, status, body, discounted=False):
     Report(
         id=report_id, case_id=case_id, subject_id=subject_id, source=source, api_client_id=api_client_id,
         reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
@@ -267,6 +299,7 @@ def _save_report(*, report_id, case_id, subject_id, source, api_client_id, item,
         classifier_score=item.classifier_score, snapshot=item.subject.as_received, received_at=now,
         idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
         response={"status": status, "body": body} if item.idempotency_key is not None else None,
+        discounted=discounted,
     ).save(force_insert=True)
 
 
@@ -280,12 +313,13 @@ def _routing_policy(*, case_id, item, max_severity):
     return Policy.objects.get(pk=policy_id) if policy_id is not None else item.policy
 
 
-def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, reach, now, hooks):
+def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, reach, now, hooks, verdict=None):
     """Files one report into an existing case whose row the caller holds
     locked (the intake statement's ON CONFLICT DO UPDATE): joins a case under
     review (re-routing it when the report is more severe than any before),
     or applies the re-review rules to a decided one. Returns (FileResult,
     the case as it is now)."""
+    verdict = verdict or _plain_verdict(item)
     before = dict(case)
     state = case["state"]
     reasons, new_reporter, effect = [], None, EFFECT_JOINED
@@ -293,13 +327,13 @@ def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, rea
         settings_ = rereview_settings_for(item.policy)
         facts = judge_after_decision(case_id=case["id"], decided_at=case["decided_at"],
                                      reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
-                                     settings=settings_, now=now)
+                                     settings=settings_, now=now, discounted=verdict.discounted)
         new_reporter = not facts.reporter_is_known
         reasons = reopen_reasons(settings=settings_, report_severity=item.policy.severity,
                                  decided_severity=case["decided_severity"], reporter_kind=item.reporter_kind,
                                  facts=facts, changed=content_changed(case["decided_content_hash"], item.subject.fields))
         effect = EFFECT_REOPENED if reasons else EFFECT_POST_DECISION
-    case = _join_counts(case=case, item=item, reach=reach, new_reporter=new_reporter)
+    case = _join_counts(case=case, item=item, reach=reach, new_reporter=new_reporter, verdict=verdict)
     updates, routing = {}, None
     if effect == EFFECT_REOPENED:
         policy = _routing_policy(case_id=case["id"], item=item, max_severity=case["max_severity"])
@@ -341,7 +375,8 @@ def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, rea
     }
     status = 200
     _save_report(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
-                 api_client_id=api_client_id, item=item, now=now, status=status, body=body)
+                 api_client_id=api_client_id, item=item, now=now, status=status, body=body,
+                 discounted=verdict.discounted)
     if case["priority"] != before["priority"] and effect not in (EFFECT_REOPENED, EFFECT_REROUTED):
         hooks.priority_changed(case_id=case["id"], priority=case["priority"])
     data = {"report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
@@ -384,12 +419,14 @@ def _case_row(row):
     return case
 
 
-def _find_or_open_case(*, source, subject_id, subject_created, policy, reporter_weight, classifier_score, reach, now):
+def _find_or_open_case(*, source, subject_id, subject_created, policy, verdict, classifier_score, reach, now):
     """One statement: opens a case for the subject, or (on the partial unique
     index of open cases) locks and returns the open one. Returns (opened, case)."""
     new_id = uuid7()
+    reporter_weight = verdict.reporter_weight
     priority = case_priority(
-        max_severity=policy.severity, reporter_weight=reporter_weight, max_classifier_score=classifier_score, reach=reach
+        max_severity=policy.severity, reporter_weight=reporter_weight, max_classifier_score=classifier_score, reach=reach,
+        reporter_damping=verdict.reporter_damping, bonus=verdict.priority_bonus,
     )
     queue = queue_for_policy(policy)
     previous = "NULL" if subject_created else (
@@ -414,9 +451,10 @@ def _find_or_open_case(*, source, subject_id, subject_created, policy, reporter_
     return case["id"] == new_id, case
 
 
-def _join_counts(*, case, item, reach, new_reporter=None):
+def _join_counts(*, case, item, reach, new_reporter=None, verdict=None):
     """One more report on a locked case: counts, aggregates, priority (the
     caller writes them). `new_reporter` None: looked up."""
+    verdict = verdict or _plain_verdict(item)
     if new_reporter is None:
         new_reporter = not Report.objects.filter(
             case_id=case["id"], reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id
@@ -425,13 +463,14 @@ def _join_counts(*, case, item, reach, new_reporter=None):
     case["report_count"] += 1
     if new_reporter:
         case["reporter_count"] += 1
-        case["reporter_weight"] += REPORTER_WEIGHTS[item.reporter_kind]
+        case["reporter_weight"] += verdict.reporter_weight
     case["max_severity"] = max(case["max_severity"], item.policy.severity)
     if item.classifier_score is not None:
         case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, item.classifier_score)
     case["priority"] = case_priority(
         max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
         max_classifier_score=case["max_classifier_score"], reach=reach,
+        reporter_damping=verdict.reporter_damping, bonus=verdict.priority_bonus,
     )
     return case
 
@@ -642,8 +681,17 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
         for index in todo:
             subject = items[index].subject
             first_item.setdefault(subject_ids[(subject.kind, subject.external_id)][0], index)
+        # G4 signals, item by item in order (one statement each), before the cases are found or opened.
+        verdicts = {}
+        for index in todo:
+            subject = items[index].subject
+            author_id = (account_rows[subject.author_external_id][0]
+                         if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None else None)
+            verdicts[index] = hooks.report_signals(
+                source=source, api_client_id=api_client_id, subject_id=subject_ids[(subject.kind, subject.external_id)][0],
+                author_id=author_id, item=items[index], now=now) or _plain_verdict(items[index])
         cases = _find_or_open_cases(source=source, first_item=first_item, items=items, subject_ids=subject_ids, now=now,
-                                    item_metadata=item_metadata)
+                                    item_metadata=item_metadata, verdicts=verdicts)
 
         # 4. Which reporters each joined case already has.
         joined_ids = [c["id"] for c in cases.values() if not c["opened"]]
@@ -681,7 +729,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
             if subject_id in special:
                 results[index], joined = _file_into_case(
                     source=source, api_client_id=api_client_id, actor=actor, item=it, subject_id=subject_id,
-                    case=case, reach=reach_of(metadata), now=now, hooks=hooks)
+                    case=case, reach=reach_of(metadata), now=now, hooks=hooks, verdict=verdicts[index])
                 cases[subject_id] = {**joined, "opened": False}
                 continue
             opened_by_this = case["opened"] and first_item[subject_id] == index
@@ -694,13 +742,14 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 if reporter not in known_reporters:
                     known_reporters.add(reporter)
                     case["reporter_count"] += 1
-                    case["reporter_weight"] += REPORTER_WEIGHTS[it.reporter_kind]
+                    case["reporter_weight"] += verdicts[index].reporter_weight
                 case["max_severity"] = max(case["max_severity"], it.policy.severity)
                 if it.classifier_score is not None:
                     case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, it.classifier_score)
                 case["priority"] = case_priority(
                     max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
                     max_classifier_score=case["max_classifier_score"], reach=reach_of(metadata),
+                    reporter_damping=verdicts[index].reporter_damping, bonus=verdicts[index].priority_bonus,
                 )
                 touched[case["id"]] = case
             report_id = uuid7()
@@ -720,6 +769,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 snapshot=it.subject.as_received, received_at=now, idempotency_key=it.idempotency_key,
                 request_fingerprint=it.fingerprint,
                 response={"status": status, "body": body} if it.idempotency_key is not None else None,
+                discounted=verdicts[index].discounted,
             ))
             if opened_by_this:
                 opened_data = {
@@ -730,7 +780,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 # routing (below, for all opened cases at once) adds its result to this event's data
                 to_route.append((dict(case_id=case["id"], policy_id=most_severe[subject_id].pk, queue_id=case["queue_id"],
                                       jurisdictions=it.jurisdiction, priority=priority_before, opened_at=now,
-                                      reporter_kind=it.reporter_kind), opened_data))
+                                      reporter_kind=it.reporter_kind, signal_flags=verdicts[index].flags), opened_data))
                 audit_entries.append(dict(
                     stream=case_stream(case["id"]), new_stream=True, action="case.opened", target_type="case",
                     target_id=case["id"], data=opened_data))
@@ -754,7 +804,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                 for case in touched.values()
             )
             update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
-                ("report_count", "integer"), ("reporter_count", "integer"), ("reporter_weight", "integer"),
+                ("report_count", "integer"), ("reporter_count", "integer"), ("reporter_weight", "double precision"),
                 ("max_severity", "smallint"), ("max_classifier_score", "double precision"), ("priority", "integer"),
                 ("updated_at", "timestamptz")])
             for case in touched.values():
@@ -815,7 +865,7 @@ def _metadata_as_of_each_item(source, items, todo):
     return seen
 
 
-def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_metadata):
+def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_metadata, verdicts):
     """Multi-row version of _find_or_open_case. Returns {subject_id: case dict
     with an extra "opened" flag}."""
     by_subject = {v[0]: v for v in subject_ids.values()}
@@ -827,9 +877,11 @@ def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_met
         metadata = item_metadata.get(first_item[subject_id], metadata)
         new_id = uuid7()
         proposals[subject_id] = new_id
-        weight = REPORTER_WEIGHTS[it.reporter_kind]
+        verdict = verdicts[first_item[subject_id]]
+        weight = verdict.reporter_weight
         priority = case_priority(max_severity=it.policy.severity, reporter_weight=weight,
-                                 max_classifier_score=it.classifier_score, reach=reach_of(metadata))
+                                 max_classifier_score=it.classifier_score, reach=reach_of(metadata),
+                                 reporter_damping=verdict.reporter_damping, bonus=verdict.priority_bonus)
         previous = "NULL" if created else (
             "(SELECT p.id FROM cases_case p WHERE p.subject_id = %s AND p.closed_at IS NOT NULL "
             "ORDER BY p.closed_at DESC LIMIT 1)"

@@ -5,6 +5,8 @@ message naming the variable. With nothing set except DEBUG=true the project
 runs on embedded defaults: SQLite and a file-based Celery broker.
 """
 
+import hashlib
+import hmac
 import re
 import sys
 from datetime import timedelta
@@ -114,6 +116,18 @@ try:
     REVIEW_LEASE_SECONDS = env_int("REVIEW_LEASE_SECONDS", 900, minimum=30)
     ESCALATION_PRIORITY_BONUS = env_int("ESCALATION_PRIORITY_BONUS", 100, minimum=0)
     APPEAL_WINDOW_DAYS = env_int("APPEAL_WINDOW_DAYS", 183, minimum=1)
+    # G4 signals (docs/rules.md). Identifier hashes are HMAC-SHA256 under a per-source key derived from this
+    # secret (default: derived from SECRET_KEY); changing it unlinks every stored identifier.
+    SIGNALS_HMAC_KEY = env_str("SIGNALS_HMAC_KEY", "") or hmac.new(
+        SECRET_KEY.encode("utf-8"), b"quorum-signals-hmac", hashlib.sha256).hexdigest()
+    SIGNALS_RETENTION_DAYS = env_int("SIGNALS_RETENTION_DAYS", 180, minimum=1)
+    # Beta prior (alpha, beta) of reporter accuracy: its mean is what a reporter without record is worth.
+    SIGNALS_REPUTATION_PRIOR = (env_float("SIGNALS_PRIOR_ALPHA", 2.0, minimum=0.1, maximum=1000),
+                                env_float("SIGNALS_PRIOR_BETA", 2.0, minimum=0.1, maximum=1000))
+    # Outcomes that sanction an account: a new account linked to one is flagged as possible ban evasion.
+    SIGNALS_SANCTION_OUTCOMES = env_list("SIGNALS_SANCTION_OUTCOMES", ["ban_account", "suspend_account"])
+    SIGNALS_EVASION_BONUS = env_int("SIGNALS_EVASION_BONUS", 100, minimum=0, maximum=750)
+    SIGNALS_SWEEP_SECONDS = env_int("SIGNALS_SWEEP_SECONDS", 3600, minimum=10)
     APPEAL_WORKFLOW_SLUG = env_str("APPEAL_WORKFLOW_SLUG", "appeal")
     # How many appeals one appellant may file against one decision (DSA Art. 20 asks for one).
     APPEALS_PER_APPELLANT = env_int("APPEALS_PER_APPELLANT", 1, minimum=1, maximum=10)
@@ -189,6 +203,7 @@ INSTALLED_APPS = [
     "rules",
     "integrations",
     "integrations.adapters",
+    "signals",
     "django_htmx",
     "axes",
     "access",
@@ -404,6 +419,10 @@ CELERY_BEAT_SCHEDULE = {
     # Tails the audit log into webhook deliveries and starts a sender for every endpoint with work due.
     "webhook-tick": {"task": "integrations.tasks.webhook_tick_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
+    # Deletes identifier links past SIGNALS_RETENTION_DAYS (signals/services.py).
+    "signals-retention": {"task": "signals.tasks.signals_retention_task",
+                          "schedule": timedelta(seconds=SIGNALS_SWEEP_SECONDS),
+                          "options": {"expires": SIGNALS_SWEEP_SECONDS}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
     # Measures active rules against the sampled human reviews (rules/drift.py).

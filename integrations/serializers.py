@@ -13,6 +13,7 @@ from cases.models import ReporterKind, SubjectKind
 from cases.selectors import active_policies
 from cases.services import ReportInput, SubjectInput
 from reviews.models import AppealResult, AppealState, AppellantKind, DecisionKind
+from signals.identifiers import normalise as identifier_normalise
 
 from .countries import ISO_3166_ALPHA2
 
@@ -27,6 +28,8 @@ MAX_JURISDICTIONS = 60
 MAX_METADATA_DEPTH = 8
 MAX_METADATA_BYTES = 65_536
 MAX_IDEMPOTENCY_KEY = 255
+MAX_IDENTIFIER = 512
+MAX_SIGNAL_MEDIA = 10
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _MIME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
@@ -259,6 +262,62 @@ class PolicyCodeField(StringField):
         return getattr(value, "code", value)
 
 
+class IdentifierField(StringField):
+    """A raw account identifier (or the platform's own hash of it). Quorum
+    keeps only its keyed hash; error messages never repeat the value."""
+
+    def __init__(self, kind, **kwargs):
+        self.identifier_kind = kind
+        super().__init__(max_length=MAX_IDENTIFIER, required=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            identifier_normalise(self.identifier_kind, value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+
+class IdentifiersSerializer(StrictSerializer):
+    email = IdentifierField("email")
+    phone = IdentifierField("phone")
+    device = IdentifierField("device", help_text="a device identifier or fingerprint")
+    payment = IdentifierField("payment", help_text="a payment instrument fingerprint")
+    ip_prefix = IdentifierField("ip_prefix", help_text="an IP address or prefix; kept as its /24 (IPv4) or /48 (IPv6)")
+
+
+@extend_schema_field(_pattern_schema(re.compile(r"[0-9a-fA-F]{64}")))
+class PdqField(StringField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).lower()
+        if not _SHA256.fullmatch(value):
+            raise serializers.ValidationError("must be a PDQ hash: 64 hexadecimal characters")
+        return value
+
+
+class MediaHashSerializer(StrictSerializer):
+    sha256 = Sha256Field(max_length=64, required=False)
+    pdq = PdqField(max_length=64, required=False, help_text="the PDQ perceptual hash of the image, as 64 hex digits")
+
+    def validate_sha256(self, value):
+        if not _SHA256.fullmatch(value):
+            raise serializers.ValidationError("must be 64 hexadecimal characters")
+        return value.lower()
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("give sha256, pdq or both")
+        return attrs
+
+
+class SignalsSerializer(StrictSerializer):
+    subject = IdentifiersSerializer(required=False, help_text="identifiers of the reported account")
+    author = IdentifiersSerializer(required=False, help_text="identifiers of the content's author")
+    media = MediaHashSerializer(many=True, required=False, max_length=MAX_SIGNAL_MEDIA,
+                                help_text="at most 10: each PDQ hash costs 272 index probes at intake")
+
+
 class ReportInSerializer(StrictSerializer):
     subject = SubjectSerializer()
     policy = PolicyCodeField(help_text="a policy code, e.g. spam")
@@ -270,6 +329,9 @@ class ReportInSerializer(StrictSerializer):
     )
     classifier_score = StrictFloatField(min_value=0.0, max_value=1.0, required=False,
                                         help_text="0–1; only for automated reporters")
+    signals = SignalsSerializer(required=False, help_text=(
+        "optional: account identifiers (stored only as keyed hashes) and media hashes, for linked accounts "
+        "and hash lists (docs/integrating.md)"))
 
     def validate_jurisdiction(self, value):
         bad = [code for code in value if code not in ISO_3166_ALPHA2]
@@ -283,6 +345,13 @@ class ReportInSerializer(StrictSerializer):
             raise serializers.ValidationError(
                 {"classifier_score": "is only accepted from reporters of kind 'automated'"}
             )
+        signals = attrs.get("signals") or {}
+        subject = attrs.get("subject") or {}
+        if signals.get("subject") and subject.get("kind") != SubjectKind.ACCOUNT:
+            raise serializers.ValidationError(
+                {"signals": {"subject": "identifiers describe accounts; for content use signals.author"}})
+        if signals.get("author") and not subject.get("author"):
+            raise serializers.ValidationError({"signals": {"author": "needs subject.author"}})
         return attrs
 
 
@@ -337,7 +406,16 @@ def to_report_input(validated, *, raw, idempotency_key):
         classifier_score=validated.get("classifier_score"),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(raw) if idempotency_key is not None else "",
+        signals=_plain(validated.get("signals") or {}),
     )
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 # ---- responses -------------------------------------------------------------

@@ -452,12 +452,12 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(admin.ModelAdmin):
-    list_display = ["position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "active"]
+    list_display = ["position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "signal", "active"]
     list_display_links = ["position", "workflow"]
     list_filter = ["active", "workflow"]
     list_select_related = ["workflow", "policy", "queue"]
     ordering = ["position", "id"]
-    fields = ["position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "active"]
+    fields = ["position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "signal", "active"]
 
     def save_model(self, request, obj, form, change):
         routing_rule_save(rule=obj, actor=Actor.user(request.user))

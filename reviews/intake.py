@@ -12,6 +12,7 @@ import time
 from django.db import IntegrityError, OperationalError, transaction
 
 from cases.services import FileResult, IntakeHooks, report_file, reports_file_batch
+from signals import intake as signals_intake
 
 from .services import route_new_case, route_new_cases, sync_priority
 from .services.routing import case_reopen_round, case_reroute
@@ -36,6 +37,10 @@ class _ReviewHooks(IntakeHooks):
 
     def case_reopened(self, **kwargs):
         return case_reopen_round(**kwargs)
+
+    def report_signals(self, **kwargs):
+        found = signals_intake.report_signals(**kwargs)
+        return found.verdict if found is not None else None
 
 
 HOOKS = _ReviewHooks()

@@ -152,6 +152,12 @@ class Stage(models.Model):
         return f"{self.quorum} of {self.seats}{', blind' if self.blind else ''}"
 
 
+class RoutingSignal(models.TextChoices):
+    COORDINATED = "coordinated_reporting", _("possible coordinated reporting")
+    EVASION = "possible_ban_evasion", _("possible ban evasion")
+    HASH_MATCH = "hash_list_match", _("hash list match")
+
+
 class RoutingRule(models.Model):
     """Chooses the workflow of a new case: the first active rule (by position)
     whose conditions all hold; a rule without conditions matches everything."""
@@ -162,6 +168,9 @@ class RoutingRule(models.Model):
     queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     jurisdiction = models.CharField(max_length=2, blank=True)
     min_priority = models.IntegerField(null=True, blank=True)
+    # G4: a signal the report that opens the case must carry (signals.intake.FLAGS).
+    signal = models.CharField(_("signal"), max_length=30, blank=True, choices=RoutingSignal.choices,
+                              help_text=_("only cases opened by a report with this signal"))
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -210,16 +210,16 @@ def _rules():
         ).order_by("position", "id"):
             version = r.workflow.published_version
             first = version.stages.select_related("group").get(key=version.first_stage_key)
-            rules.append((r.policy_id, r.queue_id, r.jurisdiction, r.min_priority, version, first))
+            rules.append((r.policy_id, r.queue_id, r.jurisdiction, r.min_priority, r.signal, version, first))
         _routing["rules"] = rules
     return rules
 
 
-def choose_first_stage(*, policy_id, queue_id, jurisdictions, priority):
+def choose_first_stage(*, policy_id, queue_id, jurisdictions, priority, signal_flags=()):
     """The first stage of the published version of the first matching rule,
     or None when no rule matches. Rules are cached until a publish or a
     routing-rule change in this process (other processes: see selectors)."""
-    for rule_policy, rule_queue, rule_jurisdiction, min_priority, _version, first in _rules():
+    for rule_policy, rule_queue, rule_jurisdiction, min_priority, signal, _version, first in _rules():
         if rule_policy is not None and rule_policy != policy_id:
             continue
         if rule_queue is not None and rule_queue != queue_id:
@@ -227,6 +227,8 @@ def choose_first_stage(*, policy_id, queue_id, jurisdictions, priority):
         if rule_jurisdiction and rule_jurisdiction not in jurisdictions:
             continue
         if min_priority is not None and priority < min_priority:
+            continue
+        if signal and signal not in signal_flags:
             continue
         return first
     return None

@@ -55,6 +55,7 @@ from reviews.services import (
     vote_cast,
 )
 from reviews.tiers import next_tier_key, tiers_below
+from signals import selectors as signal_selectors
 
 from ..decorators import console_view
 from ..domain_messages import domain_message
@@ -271,6 +272,9 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         # each linking to the panel of its form.
         "error_summary": _error_summary(forms) if status >= 400 else [],
         "page_has_errors": status >= 400,
+        # G4 signals: the priority's terms, coordinated reporting, linked accounts, hash-list matches.
+        "priority_why": signal_selectors.priority_explanation(cf.case),
+        "linked_accounts": signal_selectors.linked_accounts(account_ids=signal_selectors.case_accounts(cf.case)),
     }
     return render(request, "console/case/page.html", context, status=status)
 

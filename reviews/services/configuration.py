@@ -20,7 +20,7 @@ from ..workflows import invalidate_routing_cache
 _OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited",
                    "approval_over_days", "active",
                    "position")
-_RULE_FIELDS = ("position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "active")
+_RULE_FIELDS = ("position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "signal", "active")
 
 
 def outcome_problems(outcome):
@@ -63,7 +63,8 @@ def _describe_rule(rule):
     return {
         "position": rule.position, "workflow": rule.workflow.slug,
         "policy": rule.policy.code if rule.policy_id else None, "queue": rule.queue.slug if rule.queue_id else None,
-        "jurisdiction": rule.jurisdiction, "min_priority": rule.min_priority, "active": rule.active,
+        "jurisdiction": rule.jurisdiction, "min_priority": rule.min_priority, "signal": rule.signal,
+        "active": rule.active,
     }
 
 

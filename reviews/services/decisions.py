@@ -8,6 +8,7 @@ from audit.context import Actor
 from audit.services import case_stream
 from cases.models import Case, CaseState, Report
 from cases.services import case_change_state
+from signals.services import signals_record_decision
 
 from .. import triggers as T
 from ..errors import NotAllowed
@@ -143,6 +144,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
                      target_id=appeal.pk, data={"result": result, "decision_id": str(decision.pk), "trigger": T.APPEAL})
     case_change_state(case_id=case.pk, to_state=CaseState.DECIDED, actor=actor, reason=f"decision {kind}",
                       trigger=T.DECISION)
+    # G4: reporters' reputation and account sanctions follow the current decision.
+    signals_record_decision(case=case, outcome_code=outcome.code, violation=outcome.is_violation, actor=actor, now=now)
     audit.record(
         stream=case_stream(case.pk),
         action="decision.reversed" if kind == DecisionKind.APPEAL_OVERTURNED else "decision.made",

@@ -33,7 +33,8 @@ def route_new_cases(many):
     reviews, results = [], []
     for kwargs in many:
         stage = choose_first_stage(policy_id=kwargs["policy_id"], queue_id=kwargs["queue_id"],
-                                   jurisdictions=kwargs["jurisdictions"], priority=kwargs["priority"])
+                                   jurisdictions=kwargs["jurisdictions"], priority=kwargs["priority"],
+                                   signal_flags=kwargs.get("signal_flags", ()))
         if stage is None:
             results.append({"workflow": None})
             continue

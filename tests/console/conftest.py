@@ -34,7 +34,7 @@ def file_case(workflows, console_source, system_actor, policy_book):
     counter = {"n": 0}
 
     def file(external_id=None, policy="spam", text="reported text", media=(), url="", author=None,
-             reporter=("user", "r1"), jurisdiction=(), description="", kind="content", score=None):
+             reporter=("user", "r1"), jurisdiction=(), description="", kind="content", score=None, signals=None):
         counter["n"] += 1
         external_id = external_id or f"post-{counter['n']}"
         fields = {"latest_text": text}
@@ -47,7 +47,7 @@ def file_case(workflows, console_source, system_actor, policy_book):
                                  as_received={"kind": kind, "external_id": external_id, "text": text,
                                               "media": [dict(m) for m in media], "url": url}),
             policy=policy_book[policy], reporter_kind=reporter[0], reporter_external_id=reporter[1],
-            jurisdiction=tuple(jurisdiction), classifier_score=score, description=description,
+            jurisdiction=tuple(jurisdiction), classifier_score=score, description=description, signals=signals or {},
         )
         return report_intake(source=console_source, api_client_id=None, actor=system_actor, item=item).case_id
 

@@ -14,8 +14,9 @@ from reviews.services import seat_assign, vote_cast
 
 # base.html always has two forms: the language switcher and sign-out.
 BASE_FORMS = 2
-# Measured: 21 = session, user, groups; 13 reads of reviews.casefile; the case.viewed audit write (5).
-PAGE_QUERIES = 24
+# Measured: 21 = session, user, groups; 13 reads of reviews.casefile; the case.viewed audit write (5);
+# + 2 for the signals panel (the subject's signals, linked accounts; 2 more when accounts are linked).
+PAGE_QUERIES = 26
 
 
 def _url(case_id):

@@ -82,7 +82,13 @@ def test_a_trusted_flaggers_child_safety_report_after_a_spam_clearance_reaches_a
 
 
 def test_five_new_distinct_reporters_reopen_but_four_do_not(api, report_body, decided_spam):
+    from signals.models import ReporterReputation
+
     case_id, _ = decided_spam
+    # G4: only reporters with a decided record count (fresh accounts are discounted; tests/signals).
+    ReporterReputation.objects.bulk_create([
+        ReporterReputation(source=api.api_client.source, reporter_kind="user", reporter_key=f"new-{i}", upheld=3,
+                           rejected=1, updated_at=timezone.now()) for i in range(5)])
     # the reporter whose report was judged does not count again
     assert report(api, report_body, reporter=("user", "first"))["effect"] == "post_decision"
     for i in range(4):

@@ -73,6 +73,14 @@ def test_schema_documents_the_report_request_and_responses(schema):
                                                             "reopened_review", "post_decision"}
     request = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert {"subject", "policy"} <= set(request["required"])
+    # G4: optional signals (identifiers kept only as keyed hashes, media hashes), refusing unknown fields.
+    assert "signals" not in request["required"]
+    signals = _resolve(schema, request["properties"]["signals"]["allOf"][0]["$ref"])
+    assert set(signals["properties"]) == {"subject", "author", "media"} and signals["additionalProperties"] is False
+    identifiers = _resolve(schema, signals["properties"]["subject"]["allOf"][0]["$ref"])
+    assert set(identifiers["properties"]) == {"email", "phone", "device", "payment", "ip_prefix"}
+    media = _resolve(schema, signals["properties"]["media"]["items"]["$ref"])
+    assert media["properties"]["pdq"]["pattern"] == "[0-9a-fA-F]{64}"
     headers = [p for p in operation["parameters"] if p["in"] == "header"]
     assert [p["name"] for p in headers] == ["Idempotency-Key"]
     list_params = {p["name"] for p in schema["paths"]["/api/v1/cases"]["get"]["parameters"]}
