@@ -77,6 +77,13 @@ class AuditAction(models.TextChoices):
     GROUP_DELETED = "group.deleted", _("Group deleted")
     GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", _("Group's permissions changed")
     API_CLIENT_RESCOPED = "api_client.rescoped", _("API client's scopes or limits changed")
+    TRUSTED_FLAGGER_CHANGED = "trusted_flagger.changed", _("Trusted flagger registered, changed or removed")
+    STRIKE_THRESHOLD_CHANGED = "strike_threshold.changed", _("Strike threshold created, changed or deleted")
+    STRIKE_ADDED = "strike.added", _("Strike recorded against an account")
+    STRIKE_REMOVED = "strike.removed", _("Strike removed")
+    STRIKE_PROPOSAL_MADE = "strike.proposal_made", _("Repeat-offender proposal put to review")
+    REPORTER_SANCTIONED = "reporter.sanctioned", _("Reporter warned or suspended for unfounded notices")
+    NOTICE_HELD = "notice.held", _("Notice held: its reporter's notices are suspended")
 
 
 class ActorType(models.TextChoices):

@@ -11,6 +11,7 @@ from cases.services import case_change_state
 
 from .. import triggers as T
 from ..errors import NotAllowed
+from ..hooks import run_decision_hooks
 from ..models import (
     Appeal,
     AppealResult,
@@ -147,6 +148,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
               "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
+    run_decision_hooks(decision=decision, actor=actor)  # e.g. trust: strikes (Art. 23), notice accuracy
     return decision
 
 
