@@ -403,6 +403,9 @@ CELERY_BEAT_SCHEDULE = {
     # Tails the audit log into webhook deliveries and starts a sender for every endpoint with work due.
     "webhook-tick": {"task": "integrations.tasks.webhook_tick_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
+    # Files repeat-offender proposals (DSA Art. 23) whose after-commit filing did not happen (trust/strikes.py).
+    "trust-proposals": {"task": "trust.tasks.file_pending_proposals_task", "schedule": timedelta(seconds=60),
+                        "options": {"expires": 60}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
 }

@@ -147,7 +147,8 @@ def proposal_file(*, proposal_id, actor: Actor = TRUST_ACTOR) -> StrikeProposal:
     from reviews.intake import report_intake
 
     with transaction.atomic():
-        proposal = (StrikeProposal.objects.select_for_update().select_related("account__source", "policy", "threshold")
+        proposal = (StrikeProposal.objects.select_for_update(of=("self",))
+                    .select_related("account__source", "policy", "threshold")
                     .get(pk=proposal_id))
         if proposal.state != ProposalState.PENDING:
             return proposal
