@@ -1,9 +1,9 @@
 import pytest
+from django.contrib.auth.models import User
 
 from audit.context import Actor
-from cases.models import Queue
-from reviews.models import Decision, Outcome
-from reviews.services import claim_next, vote_cast
+from reviews.models import Decision, Outcome, Review
+from reviews.services import seat_assign, vote_cast
 from trust.flaggers import flagger_save
 from trust.models import TrustedFlagger
 
@@ -24,12 +24,13 @@ def register_flagger(policy_book):
 
 
 def decide(case_id, mods, code, policy, duration_days=None):
-    """Two moderators vote `code` on the case's open default-queue review; returns the current decision."""
-    queue = Queue.objects.get(slug="general")
+    """`mods` take seats on the case's open review (assigned by the lead admin1) and vote `code`; returns the
+    current decision."""
+    lead = User.objects.get(username="admin1")
     for mod in mods:
-        seat = claim_next(moderator=mod, queue=queue)
-        assert seat is not None and str(seat.review.case_id) == str(case_id)
-        vote_cast(review_id=seat.review_id, reviewer=mod, outcome=Outcome.objects.get(code=code), policy=policy,
+        review = Review.objects.get(case_id=case_id, state="open")
+        seat_assign(review_id=review.pk, moderator=mod, lead=lead)
+        vote_cast(review_id=review.pk, reviewer=mod, outcome=Outcome.objects.get(code=code), policy=policy,
                   rationale=f"{code} by {mod.username}", duration_days=duration_days)
     return Decision.objects.get(case_id=case_id, is_current=True)
 

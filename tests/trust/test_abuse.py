@@ -1,0 +1,111 @@
+"""Repeat abusers of the notice system (DSA Art. 23(2)): frequent manifestly
+unfounded notices lead to a warning, then a time-limited suspension during
+which notices are stored but not processed; after it, processing resumes."""
+
+from datetime import timedelta
+
+import pytest
+
+from audit.models import AuditEvent
+from cases.models import Case, Report
+from trust.models import HeldNotice, ReporterSanction
+
+from ..integrations.conftest import REPORTS_URL, post_json
+from .conftest import decide
+
+pytestmark = pytest.mark.django_db
+
+ABUSER = {"kind": "user", "external_id": "abuser"}
+
+
+@pytest.fixture
+def limits(settings):
+    settings.TRUST_ABUSE_MIN_NOTICES = 3
+    settings.TRUST_ABUSE_UNFOUNDED_SHARE = 0.75
+    settings.TRUST_ABUSE_SUSPENSION_DAYS = 7
+    settings.TRUST_ABUSE_WINDOW_DAYS = 90
+
+
+def _report(api, external_id, reporter=ABUSER, key=None):
+    extra = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return post_json(api, REPORTS_URL, {"subject": {"kind": "content", "external_id": external_id, "text": "x"},
+                                        "policy": "spam", "reporter": reporter}, **extra)
+
+
+def _reported_and_decided(api, people, policy_book, external_id, code="no_violation", reporter=ABUSER):
+    response = _report(api, external_id, reporter=reporter)
+    assert response.status_code == 201, response.content
+    decide(response.json()["case"]["id"], people["moderators"][:2], code, policy_book["spam"])
+
+
+def test_an_abusive_reporter_is_warned_then_suspended_and_notices_are_held(api, workflows, people, policy_book,
+                                                                            limits):
+    for n in range(2):
+        _reported_and_decided(api, people, policy_book, f"p{n}")
+    assert not ReporterSanction.objects.exists()  # 2 decided notices: below the minimum of 3
+    _reported_and_decided(api, people, policy_book, "p2")
+    warning = ReporterSanction.objects.get()
+    assert (warning.kind, warning.notices, warning.unfounded, warning.ends_at) == ("warning", 3, 3, None)
+    assert "3 of your 3 notices" in warning.reason and "warning" in warning.reason
+    assert _report(api, "p-after-warning").status_code == 201  # a warning does not stop processing
+
+    _reported_and_decided(api, people, policy_book, "p3")
+    suspension = ReporterSanction.objects.get(kind="suspension")
+    assert suspension.ends_at == suspension.created_at + timedelta(days=7)
+    events = AuditEvent.objects.filter(action="reporter.sanctioned").order_by("id")
+    assert [e.data["kind"] for e in events] == ["warning", "suspension"]
+    assert events[1].data["reason"] == suspension.reason
+
+    cases, reports = Case.objects.count(), Report.objects.count()
+    held = _report(api, "p-held", key="k-1")
+    assert held.status_code == 202, held.content
+    body = held.json()
+    assert body["case"] is None and body["effect"] == "held_reporter_suspended"
+    assert body["processing"]["suspended"] is True and "Art. 23(2)" in body["processing"]["reason"]
+    assert (Case.objects.count(), Report.objects.count()) == (cases, reports)  # not processed into any case
+    notice = HeldNotice.objects.get()
+    assert (notice.subject_external_id, notice.sanction_id, notice.reporter_external_id) == ("p-held", suspension.pk,
+                                                                                            "abuser")
+    assert notice.snapshot["external_id"] == "p-held"  # stored as received: nothing lost
+    # A retry with the same key replays; another body with it is refused, nothing stored twice.
+    assert _report(api, "p-held", key="k-1").json() == body
+    assert _report(api, "p-other", key="k-1").status_code == 409
+    assert HeldNotice.objects.count() == 1
+
+    # Other reporters are processed as usual, and so is the abuser once the period is over.
+    assert _report(api, "p-held", reporter={"kind": "user", "external_id": "someone"}).status_code == 201
+    ReporterSanction.objects.filter(pk=suspension.pk).update(created_at=suspension.created_at - timedelta(days=8),
+                                                             ends_at=suspension.ends_at - timedelta(days=8))
+    assert _report(api, "p-later").status_code == 201
+
+
+def test_a_reporter_below_the_share_is_not_sanctioned(api, workflows, people, policy_book, limits):
+    _reported_and_decided(api, people, policy_book, "p0", code="remove_content")
+    _reported_and_decided(api, people, policy_book, "p1")
+    _reported_and_decided(api, people, policy_book, "p2")
+    assert not ReporterSanction.objects.exists()  # 2 of 3 unfounded: 0.67 < 0.75
+    _reported_and_decided(api, people, policy_book, "p3")
+    assert ReporterSanction.objects.get().kind == "warning"  # 3 of 4: 0.75 reaches the share
+
+
+def test_held_notices_in_a_batch_keep_their_place(api, workflows, people, policy_book, limits):
+    for n in range(4):
+        _reported_and_decided(api, people, policy_book, f"p{n}")
+    assert ReporterSanction.objects.filter(kind="suspension").exists()
+    response = post_json(api, "/api/v1/reports/batch", {"reports": [
+        {"subject": {"kind": "content", "external_id": "b1"}, "policy": "spam", "reporter": {"kind": "user"}},
+        {"subject": {"kind": "content", "external_id": "b2"}, "policy": "spam", "reporter": ABUSER},
+        {"subject": {"kind": "content", "external_id": "b3"}, "policy": "spam"},
+    ]})
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 202, 201]
+    assert results[1]["effect"] == "held_reporter_suspended" and results[1]["case"] is None
+    assert HeldNotice.objects.get().subject_external_id == "b2"
+
+
+def test_an_anonymous_or_automated_reporter_is_never_held(api, workflows, people, policy_book, limits):
+    for n in range(4):
+        _reported_and_decided(api, people, policy_book, f"p{n}")
+    assert _report(api, "x", reporter={"kind": "staff", "external_id": "abuser"}).status_code == 201
+    assert _report(api, "y", reporter={"kind": "user"}).status_code == 201
