@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import auth, case, insight, preferences, work
+from .views import auth, case, insight, preferences, trust, work
 
 app_name = "console"
 
@@ -32,4 +32,7 @@ urlpatterns = [
     path("dashboard/", insight.dashboard, name="dashboard"),
     path("audit/", insight.audit_search, name="audit"),
     path("audit/verify/<uuid:case_id>/", insight.audit_verify, name="audit-verify"),
+    # DSA Art. 22, 23 and the transparency report (views/trust.py)
+    path("trust/", trust.trust_overview, name="trust"),
+    path("transparency/", trust.transparency, name="transparency"),
 ]

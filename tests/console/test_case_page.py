@@ -15,7 +15,8 @@ from reviews.services import seat_assign, vote_cast
 # base.html always has two forms: the language switcher and sign-out.
 BASE_FORMS = 2
 # Measured: 21 = session, user, groups; 13 reads of reviews.casefile; the case.viewed audit write (5).
-PAGE_QUERIES = 24
+# + 2: the account's strikes and proposals (trust.selectors.account_standing, DSA Art. 23).
+PAGE_QUERIES = 26
 
 
 def _url(case_id):
