@@ -135,3 +135,41 @@ def flagger_set_status(*, flagger_id: int, status: str, actor: Actor) -> Trusted
                      target_type="trusted_flagger", target_id=str(flagger.pk),
                      data={"changes": {"status": [previous, status]}, "created": False})
         return flagger
+
+
+# ---- strike thresholds (admin) ---------------------------------------------------------------------------------
+
+def _threshold_values(threshold) -> dict:
+    return {"policy": threshold.policy.code if threshold.policy_id else None, "points": threshold.points,
+            "action": threshold.action, "suspend_days": threshold.suspend_days}
+
+
+def threshold_save(*, threshold, actor: Actor):
+    """Creates or updates a strike threshold (validated), audited as
+    strike_threshold.changed with a before/after diff."""
+    from .models import StrikeThreshold
+
+    with transaction.atomic():
+        before = {}
+        if threshold.pk:
+            old = StrikeThreshold.objects.select_for_update(of=("self",)).select_related("policy").get(pk=threshold.pk)
+            before = _threshold_values(old)
+        threshold.full_clean()
+        threshold.save()
+        after = _threshold_values(threshold)
+        changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        if changes:
+            audit.record(stream=CONFIG_STREAM, action="strike_threshold.changed", actor=actor,
+                         target_type="strike_threshold", target_id=str(threshold.pk),
+                         data={"changes": changes, "created": not before})
+        return threshold
+
+
+def threshold_delete(*, threshold, actor: Actor) -> None:
+    """Removes a threshold (audited); proposals it made keep their figures."""
+    with transaction.atomic():
+        values = _threshold_values(threshold)
+        pk = threshold.pk
+        threshold.delete()
+        audit.record(stream=CONFIG_STREAM, action="strike_threshold.changed", actor=actor,
+                     target_type="strike_threshold", target_id=str(pk), data={"deleted": values})
