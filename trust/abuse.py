@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
+from django.utils import timezone
 
 import audit
 from audit.context import Actor
@@ -91,8 +92,8 @@ def reporters_assess(*, decision: Decision, actor: Actor) -> list[ReporterSancti
                     .exclude(reporter_external_id="").values_list("reporter_external_id", flat=True))
     if not reporters:
         return []
-    now = decision.decided_at
     _lock_reporters(case.source_id, reporters)
+    now = timezone.now()  # taken after the lock: steps are dated in the order they are taken
     figures = reporter_figures(source_id=case.source_id, external_ids=reporters, now=now)
     latest = {}
     for sanction in (ReporterSanction.objects.filter(source_id=case.source_id, reporter_external_id__in=reporters)

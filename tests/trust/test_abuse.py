@@ -109,3 +109,46 @@ def test_an_anonymous_or_automated_reporter_is_never_held(api, workflows, people
         _reported_and_decided(api, people, policy_book, f"p{n}")
     assert _report(api, "x", reporter={"kind": "staff", "external_id": "abuser"}).status_code == 201
     assert _report(api, "y", reporter={"kind": "user"}).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_decisions_judging_one_reporter_at_once_take_one_step_each(api, workflows, people, policy_book, limits):
+    """Without the per-reporter lock both decisions would see "no sanction yet" and record two warnings."""
+    import threading
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    from reviews.models import Outcome, Review
+    from reviews.services import seat_assign, vote_cast
+
+    for n in range(2):
+        _reported_and_decided(api, people, policy_book, f"p{n}")
+    open_cases = [_report(api, f"q{n}").json()["case"]["id"] for n in range(2)]
+    lead, (first, second) = User.objects.get(username="admin1"), people["moderators"][:2]
+    no_violation = Outcome.objects.get(code="no_violation")
+    reviews = [Review.objects.get(case_id=c, state="open").pk for c in open_cases]
+    for review_id in reviews:
+        seat_assign(review_id=review_id, moderator=first, lead=lead)
+        seat_assign(review_id=review_id, moderator=second, lead=lead)
+        vote_cast(review_id=review_id, reviewer=first, outcome=no_violation, policy=policy_book["spam"], rationale="")
+    barrier, errors = threading.Barrier(2), []
+
+    def final_vote(review_id):
+        try:
+            barrier.wait(timeout=30)
+            vote_cast(review_id=review_id, reviewer=second, outcome=no_violation, policy=policy_book["spam"],
+                      rationale="")
+        except Exception as exc:  # asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=final_vote, args=(r,)) for r in reviews]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in threads)
+    kinds = list(ReporterSanction.objects.order_by("created_at").values_list("kind", flat=True))
+    assert kinds == ["warning", "suspension"]
