@@ -8,6 +8,7 @@ from trust.flaggers import flagger_save
 from trust.models import TrustedFlagger
 
 from ..integrations.conftest import client_for  # noqa: F401  (the same fixture here)
+from ..integrations.test_mastodon import mastodon  # noqa: F401  (a platform adapter, for tests/trust)
 
 ADMIN = Actor.system("tests-admin")
 

@@ -152,3 +152,22 @@ def test_two_decisions_judging_one_reporter_at_once_take_one_step_each(api, work
     assert not errors and not any(t.is_alive() for t in threads)
     kinds = list(ReporterSanction.objects.order_by("created_at").values_list("kind", flat=True))
     assert kinds == ["warning", "suspension"]
+
+
+def test_a_platform_adapter_holds_a_suspended_reporters_notices_too(mastodon, policy_book):
+    from django.utils import timezone
+
+    from ..integrations.test_mastodon import deliver, load
+
+    now = timezone.now()
+    ReporterSanction.objects.create(source_id=mastodon.client.source_id, reporter_external_id="109348237481738422",
+                                    kind="suspension", reason="r", notices=10, unfounded=10, created_at=now,
+                                    ends_at=now + timedelta(days=7))
+    response = deliver(mastodon.url, load("report_created_two_statuses"))
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [202, 202]
+    assert all(r["processing"]["suspended"] and r["held_notice_id"] for r in results)
+    assert not Case.objects.exists() and HeldNotice.objects.count() == 2
+    assert deliver(mastodon.url, load("report_created_two_statuses")).status_code == 200  # redelivery
+    assert HeldNotice.objects.count() == 2  # replayed by idempotency key, nothing stored twice
