@@ -27,7 +27,7 @@ from audit.context import Actor
 from cases.models import Report, ReporterKind
 from reviews.models import Decision
 
-from .intake import TRUST_STREAM
+from .intake import trust_stream
 from .models import ReporterSanction, SanctionKind
 
 
@@ -111,8 +111,8 @@ def reporters_assess(*, decision: Decision, actor: Actor) -> list[ReporterSancti
             source_id=case.source_id, reporter_external_id=external_id, kind=kind,
             reason=_reason(kind, decided, unfounded, ends_at), notices=decided, unfounded=unfounded,
             decision=decision, created_at=now, ends_at=ends_at)
-        audit.record(stream=TRUST_STREAM, action="reporter.sanctioned", actor=actor, target_type="reporter_sanction",
-                     target_id=sanction.pk, data={
+        audit.record(stream=trust_stream(case.source_id), action="reporter.sanctioned", actor=actor,
+                     target_type="reporter_sanction", target_id=sanction.pk, data={
                          "source_id": str(case.source_id), "reporter_external_id": external_id, "kind": kind,
                          "notices": decided, "unfounded": unfounded, "decision_id": str(decision.pk),
                          "ends_at": ends_at.isoformat() if ends_at else None, "reason": sanction.reason})

@@ -19,7 +19,11 @@ from cases.services import FileResult, ReportInput
 from .flaggers import recognise_many
 from .models import HeldNotice, ReporterSanction, SanctionKind
 
-TRUST_STREAM = "trust"  # reporter sanctions and held notices (rare): their own stream, not a case's
+
+def trust_stream(source_id) -> str:
+    """The audit stream of a source's reporter sanctions and held notices: not a case's (a held notice has no
+    case), and one per source so that platforms never wait for each other's head lock."""
+    return f"trust:{source_id}"
 EFFECT_HELD = "held_reporter_suspended"
 
 
@@ -128,7 +132,7 @@ def _notice_hold(*, source, api_client_id, actor, item, sanction, now):
             subject_external_id=item.subject.external_id, policy=item.policy, description=item.description,
             snapshot=item.subject.as_received, received_at=now, idempotency_key=item.idempotency_key,
             request_fingerprint=item.fingerprint)
-        audit.record(stream=TRUST_STREAM, action="notice.held", actor=actor, target_type="held_notice",
+        audit.record(stream=trust_stream(source.pk), action="notice.held", actor=actor, target_type="held_notice",
                      target_id=notice.pk, data={"sanction_id": str(sanction.pk), "policy": item.policy.code,
                                                 "subject_kind": item.subject.kind,
                                                 "suspended_until": sanction.ends_at.isoformat()})
