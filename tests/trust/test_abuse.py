@@ -171,3 +171,37 @@ def test_a_platform_adapter_holds_a_suspended_reporters_notices_too(mastodon, po
     assert not Case.objects.exists() and HeldNotice.objects.count() == 2
     assert deliver(mastodon.url, load("report_created_two_statuses")).status_code == 200  # redelivery
     assert HeldNotice.objects.count() == 2  # replayed by idempotency key, nothing stored twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_of_a_held_notice_store_it_once(api, limits):
+    import threading
+
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    now = timezone.now()
+    ReporterSanction.objects.create(source_id=api.api_client.source_id, reporter_external_id="abuser",
+                                    kind="suspension", reason="r", notices=10, unfounded=10, created_at=now,
+                                    ends_at=now + timedelta(days=7))
+    barrier, results = threading.Barrier(8), []
+
+    def post():
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {api.key}")
+            barrier.wait(timeout=30)
+            response = _report(client, "p-held", key="same-key")
+            results.append((response.status_code, response.json().get("held_notice_id")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 8 and {status for status, _ in results} == {202}
+    assert len({notice for _, notice in results}) == 1
+    assert HeldNotice.objects.count() == 1
