@@ -35,3 +35,30 @@ def decide(case_id, mods, code, policy, duration_days=None):
                   rationale=f"{code} by {mod.username}", duration_days=duration_days)
     return Decision.objects.get(case_id=case_id, is_current=True)
 
+
+
+def run_together(calls, timeout=120):
+    """Runs each callable on its own thread (its own database connection), released together by a barrier;
+    returns their results in order, an exception in place of a result that raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier, results = threading.Barrier(len(calls)), [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = call()
+        except Exception as exc:  # returned to the test, which asserts on it
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    return results

@@ -11,7 +11,7 @@ from cases.models import Case, Report
 from trust.models import HeldNotice, ReporterSanction
 
 from ..integrations.conftest import REPORTS_URL, post_json
-from .conftest import decide
+from .conftest import decide, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -114,10 +114,8 @@ def test_an_anonymous_or_automated_reporter_is_never_held(api, workflows, people
 @pytest.mark.django_db(transaction=True)
 def test_two_decisions_judging_one_reporter_at_once_take_one_step_each(api, workflows, people, policy_book, limits):
     """Without the per-reporter lock both decisions would see "no sanction yet" and record two warnings."""
-    import threading
 
     from django.contrib.auth.models import User
-    from django.db import connection
 
     from reviews.models import Outcome, Review
     from reviews.services import seat_assign, vote_cast
@@ -132,24 +130,11 @@ def test_two_decisions_judging_one_reporter_at_once_take_one_step_each(api, work
         seat_assign(review_id=review_id, moderator=first, lead=lead)
         seat_assign(review_id=review_id, moderator=second, lead=lead)
         vote_cast(review_id=review_id, reviewer=first, outcome=no_violation, policy=policy_book["spam"], rationale="")
-    barrier, errors = threading.Barrier(2), []
-
     def final_vote(review_id):
-        try:
-            barrier.wait(timeout=30)
-            vote_cast(review_id=review_id, reviewer=second, outcome=no_violation, policy=policy_book["spam"],
-                      rationale="")
-        except Exception as exc:  # asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+        return lambda: vote_cast(review_id=review_id, reviewer=second, outcome=no_violation,
+                                 policy=policy_book["spam"], rationale="")
 
-    threads = [threading.Thread(target=final_vote, args=(r,)) for r in reviews]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors and not any(t.is_alive() for t in threads)
+    assert not [r for r in run_together([final_vote(r) for r in reviews]) if isinstance(r, Exception)]
     kinds = list(ReporterSanction.objects.order_by("created_at").values_list("kind", flat=True))
     assert kinds == ["warning", "suspension"]
 
@@ -175,9 +160,7 @@ def test_a_platform_adapter_holds_a_suspended_reporters_notices_too(mastodon, po
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_retries_of_a_held_notice_store_it_once(api, limits):
-    import threading
 
-    from django.db import connection
     from django.utils import timezone
     from rest_framework.test import APIClient
 
@@ -185,23 +168,13 @@ def test_concurrent_retries_of_a_held_notice_store_it_once(api, limits):
     ReporterSanction.objects.create(source_id=api.api_client.source_id, reporter_external_id="abuser",
                                     kind="suspension", reason="r", notices=10, unfounded=10, created_at=now,
                                     ends_at=now + timedelta(days=7))
-    barrier, results = threading.Barrier(8), []
-
     def post():
-        try:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {api.key}")
-            barrier.wait(timeout=30)
-            response = _report(client, "p-held", key="same-key")
-            results.append((response.status_code, response.json().get("held_notice_id")))
-        finally:
-            connection.close()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api.key}")
+        response = _report(client, "p-held", key="same-key")
+        return response.status_code, response.json().get("held_notice_id")
 
-    threads = [threading.Thread(target=post) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = run_together([post] * 8)
     assert len(results) == 8 and {status for status, _ in results} == {202}
     assert len({notice for _, notice in results}) == 1
     assert HeldNotice.objects.count() == 1

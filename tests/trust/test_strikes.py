@@ -2,11 +2,10 @@
 severity, expiring, removed on reversal, never twice for one decision; a
 threshold crossed turns into a proposal reviewed like any case, never an action."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from audit.models import AuditEvent
 from audit.verify import verify_audit
@@ -18,7 +17,7 @@ from reviews.services import appeal_file, claim_next, vote_cast
 from trust.models import Strike, StrikeProposal, StrikeThreshold
 from trust.strikes import TRUST_ACTOR, active_points, strikes_apply
 
-from .conftest import decide
+from .conftest import decide, run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -154,26 +153,14 @@ def test_a_threshold_under_one_policy_counts_only_that_policy(file, people, poli
 def test_the_same_decision_never_strikes_twice_under_concurrent_threads(file, people, policy_book):
     decision = decide(file("post-1"), people["moderators"][:2], "remove_content", policy_book["spam"])
     Strike.objects.filter(decision=decision).delete()  # as if the hook had not run: now race to apply it
-    barrier = threading.Barrier(8)
-    errors = []
-
     def apply():
-        try:
-            barrier.wait(timeout=30)
-            with transaction.atomic():
-                strikes_apply(decision=Decision.objects.select_related("case", "outcome", "policy").get(pk=decision.pk),
-                              actor=TRUST_ACTOR)
-        except Exception as exc:  # asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            return strikes_apply(decision=Decision.objects.select_related("case", "outcome", "policy")
+                                 .get(pk=decision.pk), actor=TRUST_ACTOR)
 
-    threads = [threading.Thread(target=apply) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors and not any(t.is_alive() for t in threads)
+    results = run_together([apply] * 8)
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert sum(1 for r in results if r is not None) == 1  # exactly one thread inserted the strike
     assert Strike.objects.filter(decision=decision).count() == 1
     assert AuditEvent.objects.filter(action="strike.added").count() == 2  # the hook's first one, and one of the eight
     assert verify_audit().ok
