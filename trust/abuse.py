@@ -2,8 +2,8 @@
 
 A reporter is one identified external reporter id of one source, filing as
 an ordinary user. Over the last `TRUST_ABUSE_WINDOW_DAYS`, among the
-reporter's notices whose case has a current decision, `unfounded` are those
-decided "no violation". When a decision of no violation judges one of the
+reporter's notices whose case has a current decision taken after the notice
+arrived, `unfounded` are those decided "no violation". When a decision of no violation judges one of the
 reporter's notices and
 
     decided ≥ TRUST_ABUSE_MIN_NOTICES  and  unfounded / decided ≥ TRUST_ABUSE_UNFOUNDED_SHARE
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 import audit
@@ -37,7 +37,9 @@ def reporter_figures(*, source_id, external_ids: set[str], now: datetime) -> dic
     rows = (Report.objects.filter(source_id=source_id, reporter_kind=ReporterKind.USER,
                                   reporter_external_id__in=external_ids, received_at__gte=since,
                                   case__decisions__is_current=True,
-                                  case__decisions__decided_at__gte=since)
+                                  # judged by it (so also within the window): a report filed after the decision was
+                                  # not decided by it
+                                  case__decisions__decided_at__gte=F("received_at"))
             .values("reporter_external_id")
             .annotate(decided=Count("id"), unfounded=Count("id", filter=Q(case__decisions__outcome__is_violation=False))))
     return {r["reporter_external_id"]: (r["decided"], r["unfounded"]) for r in rows}

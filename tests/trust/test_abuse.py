@@ -178,3 +178,11 @@ def test_concurrent_retries_of_a_held_notice_store_it_once(api, limits):
     assert len(results) == 8 and {status for status, _ in results} == {202}
     assert len({notice for _, notice in results}) == 1
     assert HeldNotice.objects.count() == 1
+
+
+def test_reports_after_the_decision_are_not_counted_as_decided(api, workflows, people, policy_book, limits):
+    _reported_and_decided(api, people, policy_book, "p0")
+    for _ in range(3):  # about the cleared post again: joins the decided case, not decided by it
+        assert _report(api, "p0").json()["effect"] == "post_decision"
+    _reported_and_decided(api, people, policy_book, "p1")
+    assert not ReporterSanction.objects.exists()  # 2 decided notices, not 5
