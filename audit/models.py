@@ -87,6 +87,13 @@ class AuditAction(models.TextChoices):
     REPUTATION_UPDATED = "signals.reputation_updated", _("Reporters' reputation updated by a decision")
     HASH_LIST_CHANGED = "signals.hash_list_changed", _("Hash list created, loaded or changed")
     SIGNALS_SWEPT = "signals.retention_swept", _("Expired identifier links deleted")
+    TRUSTED_FLAGGER_CHANGED = "trusted_flagger.changed", _("Trusted flagger registered, changed or removed")
+    STRIKE_THRESHOLD_CHANGED = "strike_threshold.changed", _("Strike threshold created, changed or deleted")
+    STRIKE_ADDED = "strike.added", _("Strike recorded against an account")
+    STRIKE_REMOVED = "strike.removed", _("Strike removed")
+    STRIKE_PROPOSAL_MADE = "strike.proposal_made", _("Repeat-offender proposal put to review")
+    REPORTER_SANCTIONED = "reporter.sanctioned", _("Reporter warned or suspended for unfounded notices")
+    NOTICE_HELD = "notice.held", _("Notice held: its reporter's notices are suspended")
 
 
 class ActorType(models.TextChoices):

@@ -44,6 +44,7 @@ class ReportInput:
     policy: Policy
     reporter_kind: str
     reporter_external_id: str = ""
+    claimed_reporter_kind: str = ""  # set by trust.intake when the registry did not confirm the claimed kind
     description: str = ""
     jurisdiction: tuple = ()
     classifier_score: float | None = None
@@ -295,6 +296,7 @@ def _save_report(*, report_id, case_id, subject_id, source, api_client_id, item,
     Report(
         id=report_id, case_id=case_id, subject_id=subject_id, source=source, api_client_id=api_client_id,
         reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+        claimed_reporter_kind=item.claimed_reporter_kind,
         policy=item.policy, description=item.description, jurisdiction=list(item.jurisdiction),
         classifier_score=item.classifier_score, snapshot=item.subject.as_received, received_at=now,
         idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
@@ -765,6 +767,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
             reports.append(Report(
                 id=report_id, case_id=case["id"], subject_id=subject_id, source=source, api_client_id=api_client_id,
                 reporter_kind=it.reporter_kind, reporter_external_id=it.reporter_external_id, policy=it.policy,
+                claimed_reporter_kind=it.claimed_reporter_kind,
                 description=it.description, jurisdiction=list(it.jurisdiction), classifier_score=it.classifier_score,
                 snapshot=it.subject.as_received, received_at=now, idempotency_key=it.idempotency_key,
                 request_fingerprint=it.fingerprint,

@@ -131,6 +131,14 @@ try:
     APPEAL_WORKFLOW_SLUG = env_str("APPEAL_WORKFLOW_SLUG", "appeal")
     # How many appeals one appellant may file against one decision (DSA Art. 20 asks for one).
     APPEALS_PER_APPELLANT = env_int("APPEALS_PER_APPELLANT", 1, minimum=1, maximum=10)
+    # DSA Art. 23 (trust/, docs/dsa-trust.md): strikes count for this many days after the decision.
+    TRUST_STRIKE_EXPIRY_DAYS = env_int("TRUST_STRIKE_EXPIRY_DAYS", 365, minimum=1, maximum=3650)
+    # Reporters' manifestly unfounded notices: the window, the minimum of decided notices, the share that counts as
+    # abuse, and how long the processing of their notices is suspended after a warning.
+    TRUST_ABUSE_WINDOW_DAYS = env_int("TRUST_ABUSE_WINDOW_DAYS", 90, minimum=1, maximum=3650)
+    TRUST_ABUSE_MIN_NOTICES = env_int("TRUST_ABUSE_MIN_NOTICES", 10, minimum=1, maximum=100_000)
+    TRUST_ABUSE_UNFOUNDED_SHARE = env_float("TRUST_ABUSE_UNFOUNDED_SHARE", 0.8, minimum=0.01, maximum=1.0)
+    TRUST_ABUSE_SUSPENSION_DAYS = env_int("TRUST_ABUSE_SUSPENSION_DAYS", 30, minimum=1, maximum=3650)
     REVIEW_LEAD_GROUPS = env_list("REVIEW_LEAD_GROUPS", ["senior_moderator", "admin"])
     SLA_WARN_FRACTION = env_float("SLA_WARN_FRACTION", 0.75, minimum=0.01, maximum=1.0)
     SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)
@@ -204,6 +212,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.adapters",
     "signals",
+    "trust",
     "django_htmx",
     "axes",
     "access",
@@ -423,6 +432,9 @@ CELERY_BEAT_SCHEDULE = {
     "signals-retention": {"task": "signals.tasks.signals_retention_task",
                           "schedule": timedelta(seconds=SIGNALS_SWEEP_SECONDS),
                           "options": {"expires": SIGNALS_SWEEP_SECONDS}},
+    # Files repeat-offender proposals (DSA Art. 23) whose after-commit filing did not happen (trust/strikes.py).
+    "trust-proposals": {"task": "trust.tasks.file_pending_proposals_task", "schedule": timedelta(seconds=60),
+                        "options": {"expires": 60}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
     # Measures active rules against the sampled human reviews (rules/drift.py).

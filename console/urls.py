@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import auth, case, insight, preferences, rules, work
+from .views import auth, case, insight, preferences, rules, trust, work
 
 app_name = "console"
 
@@ -40,4 +40,7 @@ urlpatterns = [
     path("rules/<slug:slug>/publish/", rules.rule_publish_draft, name="rule-publish"),
     path("rules/<slug:slug>/mode/", rules.rule_mode, name="rule-mode"),
     path("cases/<uuid:case_id>/make-rule/", rules.rule_from_case_view, name="rule-from-case"),
+    # DSA Art. 22, 23 and the transparency report (views/trust.py)
+    path("trust/", trust.trust_overview, name="trust"),
+    path("transparency/", trust.transparency, name="transparency"),
 ]

@@ -432,8 +432,9 @@ class CaseSummarySerializer(serializers.Serializer):
 EFFECT_HELP = ("what the report did: opened_case (a new case), joined_case (an open case), rerouted_case (an open "
                "case moved to the more severe workflow this report's policy routes to), reopened_review (a decided "
                "case re-opened for a new review round by the re-review rules), post_decision (joined a decided case "
-               "without re-opening it: counted, no new review)")
-EFFECTS = ["opened_case", "joined_case", "rerouted_case", "reopened_review", "post_decision"]
+               "without re-opening it: counted, no new review), held_reporter_suspended (stored but not filed: the reporter's "
+               "notices are suspended under DSA Art. 23(2); no case)")
+EFFECTS = ["opened_case", "joined_case", "rerouted_case", "reopened_review", "post_decision", "held_reporter_suspended"]
 
 
 class ReportOutSerializer(serializers.Serializer):
@@ -441,6 +442,20 @@ class ReportOutSerializer(serializers.Serializer):
     case = CaseSummarySerializer()
     deduplicated = serializers.BooleanField(help_text="true when the report joined an existing (not closed) case")
     effect = serializers.ChoiceField(choices=EFFECTS, required=False, help_text=EFFECT_HELP)
+
+
+class HeldProcessingSerializer(serializers.Serializer):
+    suspended = serializers.BooleanField()
+    suspended_until = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+
+class HeldNoticeOutSerializer(serializers.Serializer):
+    held_notice_id = serializers.UUIDField()
+    case = serializers.JSONField(allow_null=True, help_text="always null: no case was opened or changed")
+    deduplicated = serializers.BooleanField()
+    effect = serializers.ChoiceField(choices=EFFECTS, help_text=EFFECT_HELP)
+    processing = HeldProcessingSerializer()
 
 
 class ErrorItemSerializer(serializers.Serializer):
@@ -463,9 +478,12 @@ class BatchInSerializer(serializers.Serializer):
 
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.IntegerField(help_text="201 opened a case, 200 joined one, 4xx rejected")
+    status = serializers.IntegerField(help_text="201 opened a case, 200 joined one, 202 held (the reporter's "
+                                                "notices are suspended under DSA Art. 23(2)), 4xx rejected")
     report_id = serializers.UUIDField(required=False)
-    case = CaseSummarySerializer(required=False)
+    held_notice_id = serializers.UUIDField(required=False)
+    processing = HeldProcessingSerializer(required=False)
+    case = CaseSummarySerializer(required=False, allow_null=True)
     deduplicated = serializers.BooleanField(required=False)
     effect = serializers.ChoiceField(choices=EFFECTS, required=False, help_text=EFFECT_HELP)
     errors = ErrorItemSerializer(many=True, required=False)
@@ -496,8 +514,11 @@ class SubjectOutSerializer(serializers.Serializer):
 
 
 class ReporterOutSerializer(serializers.Serializer):
-    kind = serializers.CharField()
+    kind = serializers.CharField(help_text="the kind the report was filed as")
     external_id = serializers.CharField(allow_null=True)
+    claimed_kind = serializers.CharField(
+        allow_null=True, help_text="what the client claimed when it was not confirmed: a trusted_flagger claim "
+                                   "without a registered, active flagger for this policy is filed as kind user")
 
 
 class CaseReportSerializer(serializers.Serializer):

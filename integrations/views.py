@@ -21,8 +21,8 @@ from audit.context import Actor
 from cases.errors import IdempotencyConflict
 from cases.models import CaseState, Report
 from cases.selectors import case_for_source, cases_for_source
-from reviews.intake import report_intake, report_intake_batch
 from reviews.models import DecisionKind
+from trust import intake as trust_intake
 
 from . import serializers as s
 from .auth import ApiClientRateThrottle
@@ -60,7 +60,8 @@ def _case_url(request, case_id):
 
 def _with_url(request, body):
     body = json.loads(json.dumps(body))
-    body["case"]["url"] = _case_url(request, body["case"]["id"])
+    if body.get("case") is not None:  # a held notice (trust) has no case
+        body["case"]["url"] = _case_url(request, body["case"]["id"])
     return body
 
 
@@ -79,6 +80,9 @@ class ReportCreateView(ApiView):
         operation_id="reports_create", request=s.ReportInSerializer, parameters=[IDEMPOTENCY_HEADER],
         responses={201: OpenApiResponse(s.ReportOutSerializer, description="the report opened a new case"),
                    200: OpenApiResponse(s.ReportOutSerializer, description="the report joined an open case"),
+                   202: OpenApiResponse(s.HeldNoticeOutSerializer,
+                                        description="stored but not processed: the reporter's notices are suspended "
+                                                    "(DSA Art. 23(2)); no case was opened or changed"),
                    409: OpenApiResponse(s.ErrorSerializer, description="Idempotency-Key reused with another body"),
                    **ERRORS},
         summary="File a report",
@@ -97,7 +101,9 @@ class ReportCreateView(ApiView):
         serializer.is_valid(raise_exception=True)
         item = s.to_report_input(serializer.validated_data, raw=raw, idempotency_key=key)
         client = request.user
-        result = report_intake(source=client.source, api_client_id=client.pk, actor=_actor(client), item=item)
+        # trust (DSA Art. 22/23): registry recognition and suspended reporters, then reviews.intake.
+        result = trust_intake.report_intake(source=client.source, api_client_id=client.pk, actor=_actor(client),
+                                            item=item)
         response = Response(_with_url(request, result.body), status=result.status)
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
@@ -116,7 +122,8 @@ class ReportBatchView(ApiView):
         responses={200: s.BatchOutSerializer, **ERRORS},
         summary="File up to 500 reports",
         description="Every valid item is filed; invalid items are reported with their errors and do not stop the "
-                    "others. Results are in request order; `status` per item is 201, 200, 400 or 409.",
+                    "others. Results are in request order; `status` per item is 201, 200, 202 (held: the reporter's notices are "
+                    "suspended under DSA Art. 23(2)), 400 or 409.",
     )
     def post(self, request):
         raw = request.data
@@ -152,7 +159,9 @@ class ReportBatchView(ApiView):
             positions.append(index)
 
         client = request.user
-        filed = report_intake_batch(source=client.source, api_client_id=client.pk, actor=_actor(client), items=items)
+        # trust (DSA Art. 22/23): registry recognition and suspended reporters, then reviews.intake.
+        filed = trust_intake.report_intake_batch(source=client.source, api_client_id=client.pk, actor=_actor(client),
+                                                 items=items)
         for index, outcome in zip(positions, filed):
             if isinstance(outcome, IdempotencyConflict):
                 results[index] = {"index": index, "status": 409, "errors": [
@@ -216,7 +225,8 @@ def _case_out(request, case, reports=None, truncated=False, decision=None):
         body["reports"] = [
             {
                 "id": str(r.id), "policy": r.policy.code,
-                "reporter": {"kind": r.reporter_kind, "external_id": r.reporter_external_id or None},
+                "reporter": {"kind": r.reporter_kind, "external_id": r.reporter_external_id or None,
+                             "claimed_kind": r.claimed_reporter_kind or None},
                 "description": r.description, "jurisdiction": r.jurisdiction,
                 "classifier_score": r.classifier_score, "snapshot": r.snapshot, "received_at": r.received_at,
             }

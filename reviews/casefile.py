@@ -211,11 +211,12 @@ def case_media(*, case_id, viewer):
 def _report_groups(case_id):
     """Reports per policy and reporter kind, counted by the database."""
     rows = (Report.objects.filter(case_id=case_id)
-            .values("policy_id", "policy__code", "policy__name", "policy__name_translations", "reporter_kind")
+            .values("policy_id", "policy__code", "policy__name", "policy__name_translations", "reporter_kind",
+                    "claimed_reporter_kind")
             .annotate(reports=Count("id"),
                       reporters=Count("reporter_external_id", distinct=True, filter=~Q(reporter_external_id="")),
                       anonymous=Count("id", filter=Q(reporter_external_id="")))
-            .order_by("policy__code", "reporter_kind"))
+            .order_by("policy__code", "reporter_kind", "claimed_reporter_kind"))
     groups = {}
     for row in rows:
         group = groups.setdefault(row["policy_id"], {"policy_id": row["policy_id"], "code": row["policy__code"],
@@ -223,7 +224,8 @@ def _report_groups(case_id):
                                                      "name_translations": row["policy__name_translations"],
                                                      "reports": 0, "kinds": []})
         group["reports"] += row["reports"]
-        group["kinds"].append({"kind": row["reporter_kind"], "reports": row["reports"],
+        group["kinds"].append({"kind": row["reporter_kind"], "claimed": row["claimed_reporter_kind"],
+                               "reports": row["reports"],
                                "reporters": row["reporters"], "anonymous": row["anonymous"]})
     return sorted(groups.values(), key=lambda g: (-g["reports"], g["code"]))
 
@@ -308,8 +310,8 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
 
     groups = _report_groups(case.pk)
     recent = list(Report.objects.filter(case_id=case.pk).exclude(description="").select_related("policy")
-                  .only("id", "description", "received_at", "reporter_kind", "policy__code", "policy__name",
-                  "policy__name_translations")
+                  .only("id", "description", "received_at", "reporter_kind", "claimed_reporter_kind", "policy__code",
+                        "policy__name", "policy__name_translations")
                   .order_by("-received_at", "-id")[:RECENT_REPORTS])
 
     reviews = list(Review.objects.filter(case_id=case.pk).select_related(

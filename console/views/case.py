@@ -56,6 +56,7 @@ from reviews.services import (
 )
 from reviews.tiers import next_tier_key, tiers_below
 from signals import selectors as signal_selectors
+from trust.selectors import account_standing
 
 from ..decorators import console_view
 from ..domain_messages import domain_message
@@ -148,13 +149,22 @@ def _short(value):
     return text if len(text) <= TIMELINE_VALUE_CHARS else text[:TIMELINE_VALUE_CHARS] + "…"
 
 
+def _kind_label(kind, claimed):
+    label = REPORTER_KINDS.get(kind, kind)
+    if not claimed:
+        return label
+    # trust: the client claimed another kind that the registry did not confirm (e.g. an unregistered flagger)
+    return _("%(kind)s (claimed: %(claimed)s, not confirmed)") % {"kind": label,
+                                                                   "claimed": REPORTER_KINDS.get(claimed, claimed)}
+
+
 def _present(cf):
     """Translated labels for the codes the case file carries."""
     for group in cf.report_groups:
         for kind in group["kinds"]:
-            kind["label"] = REPORTER_KINDS.get(kind["kind"], kind["kind"])
+            kind["label"] = _kind_label(kind["kind"], kind["claimed"])
     for report in cf.recent_reports:
-        report.kind_label = REPORTER_KINDS.get(report.reporter_kind, report.reporter_kind)
+        report.kind_label = _kind_label(report.reporter_kind, report.claimed_reporter_kind)
     for related in cf.related:
         related.label = RELATIONS.get(related.relation, related.relation)
         related.state_label = CASE_STATES.get(related.case.state, related.case.state)
@@ -265,6 +275,8 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         "selected_policy": str(vote_form["policy"].value() or ""),
         "time_limited": [o for o in cf.outcomes if o.time_limited],
         "media": [(item, item.index in revealed) for item in cf.media],
+        # trust (DSA Art. 23): the account's strikes and proposals (two queries; none without an account)
+        "standing": account_standing(subject=cf.subject),
         "timeline_limit": casefile.TIMELINE_LIMIT,
         # Errors that belong to no field, shown once at the top (the form itself may no longer be offered).
         "form_errors": [e for form in forms.values() if form.is_bound for e in form.non_field_errors()],

@@ -105,6 +105,9 @@ TARGET_TYPES = {
     "policy": gettext_lazy("policy"), "queue": gettext_lazy("queue"), "review": gettext_lazy("review"),
     "routing_rule": gettext_lazy("routing rule"), "sla_policy": gettext_lazy("SLA policy"), "user": gettext_lazy("user"),
     "webhook_endpoint": gettext_lazy("webhook endpoint"), "workflow": gettext_lazy("workflow"),
+    "trusted_flagger": gettext_lazy("trusted flagger"), "strike": gettext_lazy("strike"),
+    "strike_threshold": gettext_lazy("strike threshold"), "strike_proposal": gettext_lazy("repeat-offender proposal"),
+    "reporter_sanction": gettext_lazy("reporter sanction"), "held_notice": gettext_lazy("held notice"),
 }
 
 

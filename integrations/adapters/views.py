@@ -21,7 +21,7 @@ from integrations import ratelimit
 from integrations import serializers as s
 from integrations.errors import flatten
 from integrations.parsers import PayloadTooLarge, StrictJSONParser
-from reviews.intake import report_intake_batch
+from trust import intake as trust_intake
 
 from .selectors import adapter_config_for, policy_map
 
@@ -52,13 +52,16 @@ class SubjectKeySerializer(serializers.Serializer):
 
 class AdapterFilingSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="201 opened a case, 200 joined an open case (or was filed by an "
-                                                "earlier delivery: see replayed), 409 idempotency key conflict")
+                                                "earlier delivery: see replayed), 202 held (the reporter's notices "
+                                                "are suspended under DSA Art. 23(2)), 409 idempotency key conflict")
     idempotency_key = serializers.CharField(help_text="derived from the platform's ids")
     subject = SubjectKeySerializer()
     replayed = serializers.BooleanField(help_text="an earlier delivery filed this already; nothing new was stored")
     report_id = serializers.UUIDField(required=False)
     case = s.CaseSummarySerializer(required=False)
     deduplicated = serializers.BooleanField(required=False)
+    held_notice_id = serializers.UUIDField(required=False)
+    processing = s.HeldProcessingSerializer(required=False)
     errors = s.ErrorItemSerializer(many=True, required=False)
 
 
@@ -104,7 +107,8 @@ class AdapterWebhookView(APIView):
                              "filed": 0}, status=status.HTTP_202_ACCEPTED)
 
         items = self._validate(parsed.filings)
-        results = report_intake_batch(source=api_client.source, api_client_id=api_client.pk,
+        # trust (DSA Art. 22/23): registry recognition and suspended reporters, then reviews.intake.
+        results = trust_intake.report_intake_batch(source=api_client.source, api_client_id=api_client.pk,
                                       actor=Actor.api_client(api_client.pk, api_client.name), items=items)
         out = [self._result_out(request, filing, outcome) for filing, outcome in zip(parsed.filings, results)]
         filed = sum(1 for r in out if r["status"] < 300 and not r["replayed"])
@@ -161,6 +165,9 @@ class AdapterWebhookView(APIView):
             return {**base, "status": 409, "replayed": False, "errors": [
                 {"field": "idempotency_key", "code": outcome.code, "message": str(outcome)}]}
         body = outcome.body
+        if body.get("case") is None:  # held by trust: the reporter's notices are suspended
+            return {**base, "status": outcome.status, "replayed": False, "held_notice_id": body["held_notice_id"],
+                    "processing": body["processing"]}
         case = dict(body["case"])
         case["url"] = request.build_absolute_uri(reverse("api-case-detail", args=[case["id"]]))
         return {**base, "status": outcome.status, "replayed": outcome.replayed, "report_id": body["report_id"],

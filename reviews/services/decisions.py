@@ -12,6 +12,7 @@ from signals.services import signals_record_decision
 
 from .. import triggers as T
 from ..errors import NotAllowed
+from ..hooks import run_decision_hooks
 from ..models import (
     Appeal,
     AppealResult,
@@ -156,6 +157,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
               "automated": automated_decision,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
+    run_decision_hooks(decision=decision, actor=actor)  # e.g. trust: strikes (Art. 23), notice accuracy
     return decision
 
 

@@ -16,7 +16,8 @@ from reviews.services import seat_assign, vote_cast
 BASE_FORMS = 2
 # Measured: 21 = session, user, groups; 13 reads of reviews.casefile; the case.viewed audit write (5);
 # + 2 for the signals panel (the subject's signals, linked accounts; 2 more when accounts are linked).
-PAGE_QUERIES = 26
+# + 2: the account's strikes and proposals (trust.selectors.account_standing, DSA Art. 23).
+PAGE_QUERIES = 28
 
 
 def _url(case_id):

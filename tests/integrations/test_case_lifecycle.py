@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from audit.context import Actor
 from audit.models import AuditEvent
 from audit.verify import verify_audit
 from cases.errors import DomainError
@@ -40,12 +41,26 @@ def decided_spam(api, report_body, decide, workflows):
     return case_id, decision
 
 
+@pytest.fixture
+def flaggers(api, policy_book):
+    """The trusted flaggers these scenarios use, registered (trust) as identities vouched for by the test platform:
+    an unregistered claim is a user report."""
+    from cases.models import Source
+    from trust.flaggers import flagger_save
+    from trust.models import TrustedFlagger
+
+    source = Source.objects.get(pk=api.api_client.source_id)
+    flagger_save(flagger=TrustedFlagger(name="test flaggers"), actor=Actor.system("tests"),
+                 expertise=list(policy_book.values()),
+                 identities=[(source, name) for name in ("hotline-1", "tf", "tf-2", "tf-9")])
+
+
 def active_review(case_id):
     return Review.objects.select_related("stage__version__workflow").get(case_id=case_id, state__in=["open", "on_hold"])
 
 
 def test_a_trusted_flaggers_child_safety_report_after_a_spam_clearance_reaches_a_reviewer(
-        api, report_body, decided_spam, people):
+        api, report_body, decided_spam, people, flaggers):
     case_id, cleared = decided_spam
     body = report(api, report_body, policy="child_safety", reporter=("trusted_flagger", "hotline-1"))
     assert body["effect"] == "reopened_review" and body["case"]["id"] == case_id
@@ -119,7 +134,8 @@ def test_the_same_reporter_reporting_twenty_times_never_reopens(api, report_body
                                      data__post_decision=True).count() == 20
 
 
-def test_a_trusted_flagger_whose_report_was_judged_cannot_reopen_by_repeating_it(api, report_body, decide, workflows):
+def test_a_trusted_flagger_whose_report_was_judged_cannot_reopen_by_repeating_it(api, report_body, decide, workflows,
+                                                                                 flaggers):
     case_id = report(api, report_body, "acct-2", reporter=("trusted_flagger", "tf"))["case"]["id"]
     decide(case_id, "no_violation")
     for _ in range(3):
@@ -137,7 +153,7 @@ def test_changed_content_reopens_and_unchanged_content_does_not(api, report_body
     assert event.data["reasons"] == ["content_changed"]
 
 
-def test_an_admins_rule_turns_conditions_off_per_policy(api, report_body, decided_spam, policy_book):
+def test_an_admins_rule_turns_conditions_off_per_policy(api, report_body, decided_spam, policy_book, flaggers):
     case_id, _ = decided_spam
     RereviewRule.objects.create(policy=policy_book["child_safety"], on_more_severe=False, on_trusted_flagger=False,
                                 on_content_change=False, new_reporters=0)

@@ -45,12 +45,12 @@ def test_case_detail_has_the_subject_and_its_reports(api, file_report):
     first_report, second_report = case["reports"]
     assert first_report["id"] == first["report_id"]
     assert first_report == {
-        "id": first["report_id"], "policy": "spam", "reporter": {"kind": "user", "external_id": None},
+        "id": first["report_id"], "policy": "spam", "reporter": {"kind": "user", "external_id": None, "claimed_kind": None},
         "description": "ads", "jurisdiction": ["DE"], "classifier_score": None, "snapshot": subject,
         "received_at": first_report["received_at"],
     }
     assert second_report["policy"] == "hate"
-    assert second_report["reporter"] == {"kind": "automated", "external_id": "clf"}
+    assert second_report["reporter"] == {"kind": "automated", "external_id": "clf", "claimed_kind": None}
     assert second_report["classifier_score"] == 0.25
     assert second_report["received_at"] >= first_report["received_at"]
 

@@ -136,7 +136,7 @@ def test_the_case_reads_back_through_the_rest_api(mastodon, client_for):
     case = reader.get(f"/api/v1/cases/{result['case']['id']}").json()
     assert case["subject"]["text"] == payload["object"]["statuses"][1]["content"]
     assert case["subject"]["author"] == {"external_id": "110273410290451987", "display_name": "Deals 4 U 🔥"}
-    assert case["reports"][0]["reporter"] == {"kind": "user", "external_id": "109348237481738422"}
+    assert case["reports"][0]["reporter"] == {"kind": "user", "external_id": "109348237481738422", "claimed_kind": None}
 
 
 def test_a_report_without_statuses_files_the_reported_account(mastodon, counts):

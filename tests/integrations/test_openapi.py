@@ -70,7 +70,9 @@ def test_schema_documents_the_report_request_and_responses(schema):
         effect = _resolve(schema, effect["$ref"]) if "$ref" in effect else _resolve(schema, effect["allOf"][0]["$ref"]) \
             if "allOf" in effect else effect
         assert set(effect["enum"]) == {"opened_case", "joined_case", "rerouted_case",
-                                                            "reopened_review", "post_decision"}
+                                                            "reopened_review", "post_decision", "held_reporter_suspended"}
+    held = _response_schema(schema, "/api/v1/reports", "post", 202)  # trust: a suspended reporter's notice
+    assert set(held["properties"]) == {"held_notice_id", "case", "deduplicated", "effect", "processing"}
     request = _resolve(schema, operation["requestBody"]["content"]["application/json"]["schema"]["$ref"])
     assert {"subject", "policy"} <= set(request["required"])
     # G4: optional signals (identifiers kept only as keyed hashes, media hashes), refusing unknown fields.

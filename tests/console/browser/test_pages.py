@@ -125,3 +125,24 @@ def test_auditor_pages(page_for, people, console_data):
     visit(page, reverse("console:case", args=[console_data["decided"]]))
     visit(page, reverse("console:escalations"))
     visit(page, reverse("console:dashboard"))
+
+
+def test_dsa_pages(page_for, people, console_data, console_source, policy_book):
+    """The leads' DSA page (flaggers, sanctions, proposals) and the transparency report, with rows in every table."""
+    from django.utils import timezone
+
+    from audit.context import Actor
+    from trust.flaggers import flagger_save
+    from trust.models import ReporterSanction, TrustedFlagger
+
+    flagger_save(flagger=TrustedFlagger(name="Hotline e.V."), actor=Actor.system("t"),
+                 expertise=[policy_book["spam"]], identities=[(console_source, "hotline")])
+    ReporterSanction.objects.create(source=console_source, reporter_external_id="troll-1", kind="suspension",
+                                    reason="12 of your 13 notices were found to be manifestly unfounded.",
+                                    notices=13, unfounded=12, created_at=timezone.now(),
+                                    ends_at=timezone.now() + timezone.timedelta(days=30))
+    page = page_for(people["seniors"][1])
+    visit(page, reverse("console:trust"), "dsa", heading="Trusted flaggers")
+    assert "Hotline e.V." in page.locator("main").inner_text()
+    visit(page, reverse("console:transparency"), "transparency", heading="Transparency report")
+    assert page.locator("main table").count() == 4

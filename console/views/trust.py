@@ -1,0 +1,101 @@
+"""DSA pages for leads and auditors: trusted flaggers, reporter sanctions and
+repeat-offender proposals (Art. 22, 23), and the transparency report."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django import forms
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from trust import selectors
+from trust.transparency import transparency_report
+
+from ..decorators import console_view
+
+FLAGGER_WINDOW_DAYS = 90
+FIGURE_CASES_SHOWN = 20
+
+# Labels for the keys the report carries (codes stay in the JSON).
+FIGURE_LABELS = {
+    "total": gettext_lazy("Total"), "by_category": gettext_lazy("By category"),
+    "by_reporter_type": gettext_lazy("By reporter type"),
+    "trusted_flagger_claims_not_confirmed": gettext_lazy("Trusted-flagger claims not confirmed (filed as user reports)"),
+    "held_from_suspended_reporters": gettext_lazy("Held: from reporters whose notices are suspended"),
+    "by_ground": gettext_lazy("By ground"), "by_outcome": gettext_lazy("By outcome"),
+    "own_initiative": gettext_lazy("Own-initiative actions"),
+    "automated_detection": gettext_lazy("Detected by automated means"),
+    "automated_decision": gettext_lazy("Decided by automated means"),
+    "time_to_action": gettext_lazy("Time to action (original decisions)"),
+    "received": gettext_lazy("Received"), "by_basis": gettext_lazy("By who complained"),
+    "decided": gettext_lazy("Decided"), "outcomes": gettext_lazy("Outcomes"),
+    "time_to_decide": gettext_lazy("Time to decide"), "reversals": gettext_lazy("Reversals"),
+    "reporter_sanctions": gettext_lazy("Reporter sanctions (Art. 23(2))"),
+    "account_proposals": gettext_lazy("Repeat-offender proposals (Art. 23(1))"),
+}
+SECTION_LABELS = {
+    "notices": gettext_lazy("Notices"), "actions": gettext_lazy("Actions"),
+    "complaints": gettext_lazy("Complaints (appeals)"), "article_23": gettext_lazy("Measures under Art. 23"),
+}
+
+
+@console_view(require="can_see_dashboard")
+@require_GET
+def trust_overview(request):
+    now = timezone.now()
+    return render(request, "console/trust/overview.html", {
+        "nav": "trust", "window_days": FLAGGER_WINDOW_DAYS,
+        "flaggers": selectors.flagger_figures(days=FLAGGER_WINDOW_DAYS, now=now),
+        "sanctions": selectors.recent_sanctions(), "proposals": selectors.recent_proposals(),
+        "held": selectors.held_notice_count(now=now, days=FLAGGER_WINDOW_DAYS), "now": now,
+    })
+
+
+class PeriodForm(forms.Form):
+    start = forms.DateField(label=gettext_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=gettext_lazy("Last day"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The last day must not be before the first day."))
+        return data
+
+
+def _sections(report):
+    """[(section label, [(figure label, key or "", figure, the case ids shown, how many more)])]."""
+    out = []
+    for section, figures in report.items():
+        if section == "period":
+            continue
+        rows = []
+        for name, value in figures.items():
+            label = FIGURE_LABELS.get(name, name)
+            entries = [("", value)] if "count" in value else list(value.items())
+            rows.extend((label, key, figure, figure["case_ids"][:FIGURE_CASES_SHOWN],
+                         max(0, len(figure["case_ids"]) - FIGURE_CASES_SHOWN)) for key, figure in entries)
+        out.append((SECTION_LABELS.get(section, section), rows))
+    return out
+
+
+@console_view(require="can_see_dashboard")
+@require_GET
+def transparency(request):
+    today = timezone.now().date()
+    data = request.GET if request.GET else {"start": today.replace(day=1), "end": today}
+    form = PeriodForm(data)
+    if not form.is_valid():
+        return render(request, "console/trust/transparency.html",
+                      {"nav": "trust", "form": form, "sections": None}, status=400)
+    start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=UTC)
+    end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=UTC)
+    report = transparency_report(start=start, end=end)
+    if request.GET.get("format") == "json":
+        return JsonResponse(report, json_dumps_params={"ensure_ascii": False})
+    return render(request, "console/trust/transparency.html", {
+        "nav": "trust", "form": form, "sections": _sections(report),
+        "json_query": request.GET.urlencode(),
+    })
