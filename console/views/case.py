@@ -17,9 +17,6 @@ Each action parses its form, calls one review service and redirects
 (POST/redirect/GET) with a message; a domain error re-renders the page with
 the error on the form, status 409 (conflict with the case's state) or 400
 (bad input), never 500."""
-import json
-import re
-from datetime import UTC
 from functools import wraps
 
 from django.contrib import messages
@@ -28,14 +25,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from audit.models import AuditAction
 from cases.errors import DomainError
 from cases.models import Case, CaseState, ReporterKind
 from cases.services import case_access_denied_record, case_media_reveal_record, case_view_record
@@ -71,11 +65,11 @@ from ..forms import (
     SendBackForm,
     VoteForm,
 )
+from ..timeline import present_timeline
 from .work import claim_next_in
 
 REVEALED_SESSION_KEY = "console_revealed_media"
 REVEALED_CASES_KEPT = 50
-TIMELINE_VALUE_CHARS = 300
 
 REPORTER_KINDS = dict(ReporterKind.choices)
 CASE_STATES = dict(CaseState.choices)
@@ -88,7 +82,6 @@ RELATIONS = {
     "account_content": gettext_lazy("Content by this account"),
     "same_media": gettext_lazy("Same media (hash)"),
 }
-ACTION_LABELS = dict(AuditAction.choices)
 
 
 # ---- reading -------------------------------------------------------------------
@@ -107,50 +100,6 @@ def _remember_revealed(request, case_id, index):
     request.session[REVEALED_SESSION_KEY] = revealed
 
 
-# Timeline data keys and the fixed reasons the services record, in the console's language.
-EVENT_FIELD_LABELS = {
-    "reason": gettext_lazy("reason"), "from": gettext_lazy("from"), "to": gettext_lazy("to"),
-    "from_stage": gettext_lazy("from stage"), "to_stage": gettext_lazy("to stage"),
-    "decision_id": gettext_lazy("decision"), "votes": gettext_lazy("votes"), "url": gettext_lazy("address"),
-    "result": gettext_lazy("result"), "outcome": gettext_lazy("outcome"), "note_id": gettext_lazy("note"),
-    "moderator_id": gettext_lazy("moderator"), "index": gettext_lazy("media"), "created": gettext_lazy("created"),
-    "changes": gettext_lazy("changes"), "before": gettext_lazy("before"), "after": gettext_lazy("after"),
-    "approved": gettext_lazy("approved"), "appellant_kind": gettext_lazy("appellant"),
-    "policy": gettext_lazy("policy"), "expires_at": gettext_lazy("expires"), "priority": gettext_lazy("priority"),
-}
-EVENT_REASONS = {
-    "SLA breached": gettext_lazy("SLA breached"), "appeal": gettext_lazy("appeal"),
-    "approved": gettext_lazy("approved"), "consensus": gettext_lazy("consensus"),
-    "first claim": gettext_lazy("first claim"), "rejected in approval": gettext_lazy("rejected in approval"),
-    "rejected": gettext_lazy("rejected"), "split": gettext_lazy("split"),
-}
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-
-
-def _event_value(key, value):
-    """A timeline value as a reader wants it: state codes and fixed reasons translated, ISO
-    timestamps in the user's zone and format; anything else as recorded (shortened)."""
-    if isinstance(value, str):
-        if key in ("from", "to") and value in CASE_STATES:
-            return str(CASE_STATES[value])
-        if key == "reason" and value in EVENT_REASONS:
-            return str(EVENT_REASONS[value])
-        if _ISO_DATETIME.match(value):
-            moment = parse_datetime(value.replace("Z", "+00:00"))
-            if moment is not None:
-                if timezone.is_naive(moment):
-                    moment = timezone.make_aware(moment, UTC)
-                return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return _short(value)
-
-
-def _short(value):
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= TIMELINE_VALUE_CHARS else text[:TIMELINE_VALUE_CHARS] + "…"
-
-
 def _present(cf):
     """Translated labels for the codes the case file carries."""
     for group in cf.report_groups:
@@ -165,11 +114,7 @@ def _present(cf):
         rf.state_label = REVIEW_STATES.get(rf.review.state, rf.review.state)
         for seat in rf.seats:
             seat.state_label = SEAT_STATES.get(seat.state, seat.state)
-    for event in cf.events:
-        event.label = ACTION_LABELS.get(event.action, event.action)
-        data = event.data if isinstance(event.data, dict) else {}
-        event.fields = [(str(EVENT_FIELD_LABELS.get(key, key)), _event_value(key, value))
-                        for key, value in data.items() if value not in (None, "", [], {})]
+    present_timeline(cf)
     return cf
 
 
