@@ -71,6 +71,10 @@
     if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.altKey) return;
     var button = document.querySelector("[data-submit-shortcut]");
     if (!button || !button.form || button.disabled) return;
+    // Only from within the vote form or from no form at all: Ctrl+Enter in a note or an escalation
+    // reason must never cast a (final) vote.
+    var inForm = event.target && event.target.closest ? event.target.closest("form") : null;
+    if (inForm && inForm !== button.form) return;
     event.preventDefault();
     button.form.requestSubmit(button);
   });

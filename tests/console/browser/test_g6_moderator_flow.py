@@ -69,6 +69,14 @@ def test_vote_and_claim_next_by_keyboard_then_an_empty_queue(page_for, people, f
         page.keyboard.press("n")
     assert page.url.endswith(reverse("console:case", args=[first]))
 
+    # Ctrl+Enter in another form (a note) never casts the vote, even with an outcome chosen.
+    page.keyboard.press("3")
+    page.locator("#note-text").fill("a note, not a vote")
+    page.locator("#note-text").press("Control+Enter")
+    page.wait_for_timeout(500)  # an observation window: nothing may happen
+    assert page.url.endswith(reverse("console:case", args=[first])) and not Vote.objects.exists()
+    page.evaluate("document.activeElement.blur()")  # out of the note: the single keys act again
+
     # 3, r, the rationale, and Ctrl+Enter from inside the rationale: vote and claim the next case.
     page.keyboard.press("3")
     page.keyboard.press("r")
