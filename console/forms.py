@@ -67,6 +67,12 @@ class AssignForm(forms.Form):
                                        label=_("Moderator"))
 
 
+class ClaimForm(forms.Form):
+    """A seat in the stage the page showed (`review`)."""
+
+    review = forms.UUIDField(widget=forms.HiddenInput)
+
+
 class SeatForm(forms.Form):
     seat = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 

@@ -19,6 +19,7 @@ urlpatterns = [
     # the case page and what can be done on it (views/case.py)
     path("cases/<uuid:case_id>/", case.case_page, name="case"),
     path("cases/<uuid:case_id>/vote/", case.vote, name="vote"),
+    path("cases/<uuid:case_id>/claim/", case.claim, name="claim"),
     path("cases/<uuid:case_id>/escalate/", case.escalate, name="escalate"),
     path("cases/<uuid:case_id>/send-back/", case.send_back, name="send-back"),
     path("cases/<uuid:case_id>/hold/", case.hold, name="hold"),

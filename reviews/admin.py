@@ -326,9 +326,9 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
                 '<button type="submit" class="button default" formaction="{}" formmethod="post">'
                 'Publish this draft</button> <span class="help">New cases get it; running cases keep their '
                 'version. Unsaved edits on this page are not published: save first.</span>',
-                format_html('<ul style="margin-left:0">{}</ul>', warnings) if warnings else "",
+                format_html('<ul>{}</ul>', warnings) if warnings else "",
                 reverse("admin:reviews_workflowversion_publish", args=[obj.pk]))
-        return format_html('<ul style="margin-left:0">{}</ul><p>Fix these, save, and the publish button appears '
+        return format_html('<ul>{}</ul><p>Fix these, save, and the publish button appears '
                            'here.</p>',
                            format_html_join("", '<li class="errornote">{}</li>', ((p,) for p in problems)))
 

@@ -12,9 +12,9 @@ class HoursMinutesWidget(forms.MultiWidget):
     template_name = "django/forms/widgets/multiwidget.html"
 
     def __init__(self, attrs=None):
-        hours = forms.NumberInput(attrs={"min": 0, "max": MAX_HOURS, "step": 1, "style": "width:6em",
+        hours = forms.NumberInput(attrs={"min": 0, "max": MAX_HOURS, "step": 1, "class": "vIntegerField",
                                          "aria-label": _("hours"), "placeholder": _("hours")})
-        minutes = forms.NumberInput(attrs={"min": 0, "max": 59, "step": 1, "style": "width:5em",
+        minutes = forms.NumberInput(attrs={"min": 0, "max": 59, "step": 1, "class": "vIntegerField",
                                            "aria-label": _("minutes"), "placeholder": _("minutes")})
         super().__init__([hours, minutes], attrs)
 

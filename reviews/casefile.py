@@ -24,6 +24,7 @@ from cases.priority import REACH_KEYS, reach_of
 from cases.visibility import users_who_see_queue, visible_cases
 
 from .models import Decision, Outcome, Review, ReviewNote, ReviewState, Seat, SeatState, Stage, StageKind, Vote
+from .timeline import TimelineNames, timeline_names
 
 TIMELINE_LIMIT = 200
 RECENT_REPORTS = 5
@@ -89,6 +90,7 @@ class CaseFile:
     events: list
     events_total: int
     assignable: list
+    names: TimelineNames = field(default_factory=TimelineNames)  # what the events' ids and codes stand for
     previous_case_id: object = None  # the previous case about this subject, when the viewer may see it
     # Why the case re-opened after a decision (newest first): [{"at", "reasons": [label, ...]}].
     reopenings: list = field(default_factory=list)
@@ -315,7 +317,7 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
                   .order_by("-received_at", "-id")[:RECENT_REPORTS])
 
     reviews = list(Review.objects.filter(case_id=case.pk).select_related(
-        "stage__version", "stage__group", "result_outcome", "result_policy", "proposed_outcome",
+        "stage__version__workflow", "stage__group", "result_outcome", "result_policy", "proposed_outcome",
         "proposed_policy", "appeal").order_by("opened_at", "id"))
     seats = list(Seat.objects.filter(review__case_id=case.pk, state__in=[SeatState.CLAIMED, SeatState.VOTED])
                  .select_related("moderator", "assigned_by").order_by("claimed_at", "id"))
@@ -354,6 +356,12 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
     notes = list(ReviewNote.objects.filter(review__case_id=case.pk).select_related("author")
                  .order_by("-created_at", "-id")[:NOTES_LIMIT])
     events, total = _events(case.pk, blind_review_id, viewer.pk)
+    names = timeline_names(
+        events=events, case=case, reviews=reviews,
+        known_users=[s.moderator for s in seats] + [s.assigned_by for s in seats] + [v.reviewer for v in votes]
+        + [d.decided_by for d in decisions] + [n.author for n in notes],
+        known_policies=policies + [v.policy for v in votes] + [d.policy for d in decisions],
+        known_outcomes=outcomes + [v.outcome for v in votes] + [d.outcome for d in decisions])
 
     assignable = []
     if can_assign and current is not None and current.review.state == ReviewState.OPEN and current.review.free_seats:
@@ -370,7 +378,7 @@ def case_file(*, case_id, viewer, can_assign=False, now=None):
         first_report=first, report_groups=groups, top_policy_id=groups[0]["policy_id"] if groups else None,
         recent_reports=recent, reviews=files, current=current, outcomes=outcomes, policies=policies,
         my_seat=my_seat, my_vote=my_vote, decisions=decisions, related=_related(case, media, viewer), notes=notes,
-        events=events, events_total=total, assignable=assignable,
+        events=events, events_total=total, names=names, assignable=assignable,
         previous_case_id=case.previous_case_id if case.previous_visible else None, reopenings=_reopenings(case.pk),
     )
 

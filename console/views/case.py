@@ -17,9 +17,6 @@ Each action parses its form, calls one review service and redirects
 (POST/redirect/GET) with a message; a domain error re-renders the page with
 the error on the form, status 409 (conflict with the case's state) or 400
 (bad input), never 500."""
-import json
-import re
-from datetime import UTC
 from functools import wraps
 
 from django.contrib import messages
@@ -28,19 +25,16 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from audit.models import AuditAction
 from cases.errors import DomainError
 from cases.models import Case, CaseState, ReporterKind
 from cases.services import case_access_denied_record, case_media_reveal_record, case_view_record
 from cases.visibility import case_access
-from reviews import casefile
+from reviews import casefile, worklists
 from reviews.errors import InvalidVote
 from reviews.models import ReviewState, SeatState
 from reviews.services import (
@@ -48,12 +42,14 @@ from reviews.services import (
     case_hold,
     case_resume,
     case_send_back,
+    eligibility_problem,
     lease_renew,
     note_add,
     seat_assign,
     seat_release,
     vote_cast,
 )
+from reviews.services.seats import seat_claim
 from reviews.tiers import next_tier_key, tiers_below
 from signals import selectors as signal_selectors
 from trust.selectors import account_standing
@@ -62,6 +58,7 @@ from ..decorators import console_view
 from ..domain_messages import domain_message
 from ..forms import (
     AssignForm,
+    ClaimForm,
     EscalateForm,
     NoteForm,
     OptionalReasonForm,
@@ -70,10 +67,11 @@ from ..forms import (
     SendBackForm,
     VoteForm,
 )
+from ..timeline import present_timeline
+from .work import claim_next_in
 
 REVEALED_SESSION_KEY = "console_revealed_media"
 REVEALED_CASES_KEPT = 50
-TIMELINE_VALUE_CHARS = 300
 
 REPORTER_KINDS = dict(ReporterKind.choices)
 CASE_STATES = dict(CaseState.choices)
@@ -86,7 +84,6 @@ RELATIONS = {
     "account_content": gettext_lazy("Content by this account"),
     "same_media": gettext_lazy("Same media (hash)"),
 }
-ACTION_LABELS = dict(AuditAction.choices)
 
 
 # ---- reading -------------------------------------------------------------------
@@ -103,50 +100,6 @@ def _remember_revealed(request, case_id, index):
     while len(revealed) > REVEALED_CASES_KEPT:
         revealed.pop(next(iter(revealed)))
     request.session[REVEALED_SESSION_KEY] = revealed
-
-
-# Timeline data keys and the fixed reasons the services record, in the console's language.
-EVENT_FIELD_LABELS = {
-    "reason": gettext_lazy("reason"), "from": gettext_lazy("from"), "to": gettext_lazy("to"),
-    "from_stage": gettext_lazy("from stage"), "to_stage": gettext_lazy("to stage"),
-    "decision_id": gettext_lazy("decision"), "votes": gettext_lazy("votes"), "url": gettext_lazy("address"),
-    "result": gettext_lazy("result"), "outcome": gettext_lazy("outcome"), "note_id": gettext_lazy("note"),
-    "moderator_id": gettext_lazy("moderator"), "index": gettext_lazy("media"), "created": gettext_lazy("created"),
-    "changes": gettext_lazy("changes"), "before": gettext_lazy("before"), "after": gettext_lazy("after"),
-    "approved": gettext_lazy("approved"), "appellant_kind": gettext_lazy("appellant"),
-    "policy": gettext_lazy("policy"), "expires_at": gettext_lazy("expires"), "priority": gettext_lazy("priority"),
-}
-EVENT_REASONS = {
-    "SLA breached": gettext_lazy("SLA breached"), "appeal": gettext_lazy("appeal"),
-    "approved": gettext_lazy("approved"), "consensus": gettext_lazy("consensus"),
-    "first claim": gettext_lazy("first claim"), "rejected in approval": gettext_lazy("rejected in approval"),
-    "rejected": gettext_lazy("rejected"), "split": gettext_lazy("split"),
-}
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-
-
-def _event_value(key, value):
-    """A timeline value as a reader wants it: state codes and fixed reasons translated, ISO
-    timestamps in the user's zone and format; anything else as recorded (shortened)."""
-    if isinstance(value, str):
-        if key in ("from", "to") and value in CASE_STATES:
-            return str(CASE_STATES[value])
-        if key == "reason" and value in EVENT_REASONS:
-            return str(EVENT_REASONS[value])
-        if _ISO_DATETIME.match(value):
-            moment = parse_datetime(value.replace("Z", "+00:00"))
-            if moment is not None:
-                if timezone.is_naive(moment):
-                    moment = timezone.make_aware(moment, UTC)
-                return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return _short(value)
-
-
-def _short(value):
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= TIMELINE_VALUE_CHARS else text[:TIMELINE_VALUE_CHARS] + "…"
 
 
 def _kind_label(kind, claimed):
@@ -172,12 +125,18 @@ def _present(cf):
         rf.state_label = REVIEW_STATES.get(rf.review.state, rf.review.state)
         for seat in rf.seats:
             seat.state_label = SEAT_STATES.get(seat.state, seat.state)
-    for event in cf.events:
-        event.label = ACTION_LABELS.get(event.action, event.action)
-        data = event.data if isinstance(event.data, dict) else {}
-        event.fields = [(str(EVENT_FIELD_LABELS.get(key, key)), _event_value(key, value))
-                        for key, value in data.items() if value not in (None, "", [], {})]
+    present_timeline(cf)
     return cf
+
+
+def _may_claim(cf, user) -> bool:
+    """Whether the page offers "Claim this case": a seat is free in the open stage, the user holds none
+    there and the service's eligibility rules let them take one (a few queries, only in that situation)."""
+    if not cf.is_open or cf.free_seats <= 0 or cf.my_seat is not None:
+        return False
+    review = cf.review
+    review.case = cf.case  # already read with its subject and author: eligibility needs no second read
+    return eligibility_problem(review, user) is None
 
 
 def _forms_for(cf, forms):
@@ -190,6 +149,7 @@ def _forms_for(cf, forms):
         "hold": ReasonForm(prefix="hold"),
         "resume": OptionalReasonForm(prefix="resume"),
         "assign": AssignForm(initial={"review": review_id}),
+        "claim": ClaimForm(initial={"review": review_id}),
         "note": NoteForm(initial={"review": review_id}),
     }
     out.update(forms or {})
@@ -218,7 +178,7 @@ def visible_case_only(view):
 
 
 # Where each form's errors are shown in full: the error summary links there.
-FORM_PANELS = {"vote": "vote-panel"}
+FORM_PANELS = {"vote": "vote-panel", "claim": "vote-panel"}
 
 
 def _error_summary(forms) -> list[tuple[str, str]]:
@@ -256,6 +216,8 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         lower_tiers = [stages[k] for k in tiers_below(stages, cf.stage.key, version.escalation_stage_key)]
     context = {
         "nav": "work",
+        "can_claim": can_act and _may_claim(cf, request.user),
+        "claim_refused": CLAIM_MESSAGES["not_eligible"],
         "cf": _present(cf),
         "case": cf.case,
         "state_label": CASE_STATES.get(cf.case.state, cf.case.state),
@@ -371,10 +333,17 @@ def _require_lead(request):
         raise PermissionDenied("this action needs a lead (senior moderator or admin)")
 
 
+THEN_CLAIM_NEXT = "claim-next"
+
+
 @console_view(require="can_review")
 @require_POST
 @visible_case_only
 def vote(request, case_id):
+    """Casts the vote, then lands on the next case: with "then=claim-next" (the
+    "Cast vote and claim next" button, Ctrl+Enter) a seat in the next case of
+    the same queue, else the next case the voter already holds a seat on,
+    else My work."""
     form = VoteForm(request.POST)
     if not form.is_valid():
         return _render_case(request, case_id, forms={"vote": form}, status=400)
@@ -390,10 +359,56 @@ def vote(request, case_id):
     except ObjectDoesNotExist:
         return _render_case(request, case_id, forms={"vote": form}, status=_gone(form))
     if cast.cast_at != now:  # vote_cast found this identical vote already cast: a repeated submission
+        # A repeat claims nothing more: the first submission already took the next case, if any.
         messages.warning(request, _("You had already cast this vote; it was counted once."))
-    else:
-        messages.success(request, _("Your vote was recorded."))
-    return _done(request, reverse("console:my-work"))
+        return _done(request, _next_held_case_url(request.user, case_id))
+    messages.success(request, _("Your vote was recorded."))
+    if request.POST.get("then") == THEN_CLAIM_NEXT:
+        return _done(request, claim_next_in(request, cast.review.queue))
+    return _done(request, _next_held_case_url(request.user, case_id))
+
+
+def _next_held_case_url(user, case_id):
+    """The case page of the claimed seat whose lease runs out first (other than this case), else My work."""
+    seat = next((s for s in worklists.claimed_seats(user=user) if s.review.case_id != case_id), None)
+    if seat is None:
+        return reverse("console:my-work")
+    return _case_url(seat.review.case_id)
+
+
+@console_view(require="can_review")
+@require_POST
+@visible_case_only
+def claim(request, case_id):
+    """Takes a free seat in the stage shown on the case page (the `review` it
+    showed: a stage that moved on meanwhile is refused, not claimed instead).
+    Eligibility is the service's (groups, linked identities, earlier stages,
+    restricted queues); the last seat goes to one moderator, the other is told."""
+    form = ClaimForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Which stage? The form was incomplete; reload the page."))
+        return _render_case(request, case_id, status=400)
+    refused = _review_refused(form, review_id=form.cleaned_data["review"], case_id=case_id, open_only=True)
+    if refused:
+        return _render_case(request, case_id, forms={"claim": form}, status=refused)
+    try:
+        seat = seat_claim(review_id=form.cleaned_data["review"], moderator=request.user)
+    except DomainError as exc:
+        form.add_error(None, CLAIM_MESSAGES.get(exc.code) or domain_message(exc))
+        return _render_case(request, case_id, forms={"claim": form}, status=409)
+    except ObjectDoesNotExist:
+        return _render_case(request, case_id, forms={"claim": form}, status=_gone(form))
+    messages.success(request, _("You claimed a seat: %(stage)s, lease until %(time)s.") % {
+        "stage": seat.review.stage.local_name, "time": timezone.localtime(seat.lease_expires_at).strftime("%H:%M")})
+    return _done(request, _case_url(case_id) + "#vote-panel")
+
+
+CLAIM_MESSAGES = {
+    "no_free_seat": gettext_lazy("Someone else took the last free seat of this stage first; you hold no seat here."),
+    "not_eligible": gettext_lazy("You may not take a seat in this stage (for example, you reported this case, a "
+                                 "platform account linked to you is involved, or you reviewed it in an earlier "
+                                 "stage)."),
+}
 
 
 def _reason_action(request, case_id, *, prefix, form_class, call, success):

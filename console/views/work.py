@@ -10,6 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from cases.errors import DomainError
+from cases.references import case_reference
+from cases.translations import translated_name
 from reviews import services, worklists
 
 from ..decorators import console_view
@@ -41,17 +43,23 @@ def claim_next(request, queue):
     queue_obj = worklists.queue_by_slug(queue, user=request.user)
     if queue_obj is None:
         raise Http404(_("No such queue"))
+    return redirect(claim_next_in(request, queue_obj))
+
+
+def claim_next_in(request, queue) -> str:
+    """Claims the next case of `queue` for the user (reviews.services.claim_next), with a message;
+    returns the URL to land on: the claimed case's page, else My work."""
     try:
-        seat = services.claim_next(moderator=request.user, queue=queue_obj)
+        seat = services.claim_next(moderator=request.user, queue=queue)
     except DomainError as exc:
         messages.error(request, _("Could not claim: %(reason)s") % {"reason": domain_message(exc)})
-        return redirect("console:my-work")
+        return reverse("console:my-work")
     if seat is None:
-        messages.info(request, _("No case is waiting in %(queue)s for you") % {"queue": queue_obj.name})
-        return redirect("console:my-work")
+        messages.info(request, _("No case is waiting in %(queue)s for you") % {"queue": translated_name(queue)})
+        return reverse("console:my-work")
     messages.success(request, _("Claimed: %(stage)s on case %(case)s") % {
-        "stage": seat.review.stage.local_name, "case": seat.review.case_id})
-    return redirect("console:case", case_id=seat.review.case_id)
+        "stage": seat.review.stage.local_name, "case": case_reference(seat.review.case_id)})
+    return reverse("console:case", args=[seat.review.case_id])
 
 
 @require_safe

@@ -199,3 +199,27 @@ def lease_renew(*, seat_id, moderator, now=None):
         raise NotSeated("you do not hold this seat any more")
     return now + lease
 
+
+
+def seat_claim(*, review_id, moderator, now=None):
+    """`moderator` takes a free seat in the review `review_id` they chose (the
+    console's "Claim this case"), with a lease. Requires the review open, a
+    seat free and the moderator eligible (eligibility_problem, in full);
+    records review.seat_claimed and, on the first claim, moves the case to
+    in_review. Locks the review row, so two moderators racing for the last
+    seat get one seat and one NotAllowed. A moderator who already holds a
+    claimed seat there gets it back unchanged (a repeated click)."""
+    now = now or timezone.now()
+    with transaction.atomic(), audit.batch():
+        review = Review.objects.select_for_update(of=("self",)).select_related("stage", "case").get(pk=review_id)
+        held = Seat.objects.filter(review=review, moderator=moderator, state=SeatState.CLAIMED).first()
+        if held is not None:
+            return held
+        if review.state != ReviewState.OPEN:
+            raise ReviewClosed(f"the review is {review.state}")
+        if review.free_seats <= 0:
+            raise NotAllowed("every seat in this review is taken", code="no_free_seat")
+        problem = eligibility_problem(review, moderator)
+        if problem:
+            raise NotEligible(f"{moderator.get_username()} {problem}")
+        return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))

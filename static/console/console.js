@@ -32,6 +32,15 @@
       return;
     }
     form.dataset.submitted = "yes";
+    // A disabled button's name=value is not sent: keep the pressed one's ("Cast vote and claim next").
+    var submitter = event.submitter;
+    if (submitter && submitter.name) {
+      var kept = document.createElement("input");
+      kept.type = "hidden";
+      kept.name = submitter.name;
+      kept.value = submitter.value;
+      form.appendChild(kept);
+    }
     form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
       b.setAttribute("aria-disabled", "true");
       b.disabled = true;
@@ -55,6 +64,20 @@
     try { return window.localStorage.getItem(SHORTCUTS_KEY) !== "off"; } catch (e) { return true; }
   }
   var pendingG = false;
+  // Ctrl+Enter (⌘+Enter) submits the form through its [data-submit-shortcut] button, also from a field:
+  // "Cast vote and claim next" right after typing the rationale.
+  document.addEventListener("keydown", function (event) {
+    // Not a single-key shortcut (WCAG 2.1.4): it stays on when those are turned off.
+    if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey) || event.altKey) return;
+    var button = document.querySelector("[data-submit-shortcut]");
+    if (!button || !button.form || button.disabled) return;
+    // Only from within the vote form or from no form at all: Ctrl+Enter in a note or an escalation
+    // reason must never cast a (final) vote.
+    var inForm = event.target && event.target.closest ? event.target.closest("form") : null;
+    if (inForm && inForm !== button.form) return;
+    event.preventDefault();
+    button.form.requestSubmit(button);
+  });
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target) || !shortcutsOn()) return;
     var key = event.key;

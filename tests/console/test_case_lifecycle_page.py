@@ -49,4 +49,6 @@ def test_a_seat_holder_sees_that_the_case_moved_to_a_more_severe_workflow(people
     assert _open_review(case_id).stage.version.workflow.slug == "child-safety"
     page = sign_in(people["seniors"][0]).get(reverse("console:case", args=[case_id])).content.decode()
     assert "the case moved to a more severe workflow" in page
-    assert "rerouted" in page
+    timeline = page.split('id="timeline-heading"')[1].split("</section>")[0]
+    assert "re-routed by a more severe report" in timeline and ">rerouted<" not in timeline  # the trigger, named
+    assert "<dt>to workflow</dt><dd><span class=\"reported-inline\" dir=\"auto\">Child safety</span>" in timeline

@@ -128,7 +128,7 @@ def test_a_hidden_case_answers_like_a_missing_one_and_the_attempt_is_audited(cas
     assert not AuditEvent.objects.filter(action="case.access_denied").exclude(stream=case_stream(restricted)).exists()
 
 
-ACTIONS = ["vote", "escalate", "hold", "resume", "assign", "release", "renew", "note"]
+ACTIONS = ["vote", "claim", "escalate", "hold", "resume", "assign", "release", "renew", "note"]
 
 
 def test_every_action_under_a_hidden_case_is_404_changes_nothing_and_is_audited(cases, child_safety, sign_in):
@@ -138,7 +138,8 @@ def test_every_action_under_a_hidden_case_is_404_changes_nothing_and_is_audited(
     senior = child_safety.senior  # a lead in the workflow's reviewer group, but not in the team
     client = sign_in(senior)
     posts = {
-        "vote": {"review": review.pk, "outcome": "no_violation", "policy": "child_safety"},
+        "vote": {"review": review.pk, "outcome": "no_violation", "policy": "child_safety", "then": "claim-next"},
+        "claim": {"review": review.pk},
         "escalate": {"escalate-reason": "look"}, "hold": {"hold-reason": "wait"}, "resume": {},
         "assign": {"review": review.pk, "moderator": senior.pk}, "release": {"seat": 1}, "renew": {"seat": 1},
         "note": {"review": review.pk, "text": "I was here"},

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Case, Queue
+from cases.references import case_reference
 from reviews import services
 from reviews.models import Outcome, Review, Seat, SeatState
 from reviews.sweeps import sweep_breaches, sweep_warnings
@@ -204,7 +205,7 @@ def test_claim_next_gives_a_seat_and_redirects_to_the_case(people, sign_in, file
     assert response["Location"] == reverse("console:case", args=[case_id])
     seat = Seat.objects.get(moderator=mod)
     assert seat.state == SeatState.CLAIMED and str(seat.review.case_id) == str(case_id)
-    assert _messages(response) == [f"Claimed: Review on case {case_id}"]
+    assert _messages(response) == [f"Claimed: Review on case {case_reference(case_id)}"]  # the short reference
 
 
 def test_claim_next_with_nothing_waiting_says_so(people, sign_in, file_case):

@@ -286,7 +286,7 @@ def vote_via_ui(page, outcome, rationale, *, policy=None):
         page.get_by_label("Policy").select_option(policy)
     page.get_by_label("Rationale").fill(rationale)
     with page.expect_navigation():
-        page.get_by_role("button", name="Cast vote").click()
+        page.get_by_role("button", name="Cast vote", exact=True).click()
 
 
 def live_text(page):

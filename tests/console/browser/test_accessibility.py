@@ -30,7 +30,7 @@ def test_refused_vote_moves_focus_to_the_error_summary_and_says_error_in_the_tit
     page.locator("#vote-outcome-remove_content").check()
     watch(page).expect(r"status of 400")  # the refusal itself
     with page.expect_navigation() as navigation:
-        page.get_by_role("button", name="Cast vote").click()  # no rationale: refused (400)
+        page.get_by_role("button", name="Cast vote", exact=True).click()  # no rationale: refused (400)
     assert navigation.value.status == 400
     wait_focus_off_body(page)
     focused = active(page)

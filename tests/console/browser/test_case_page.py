@@ -46,7 +46,7 @@ def test_double_click_casts_one_vote(page_for, people, file_case):
     assert claim_via_ui(page) == case_id
     page.locator("#vote-outcome-no_violation").check()
     with page.expect_navigation():
-        page.get_by_role("button", name="Cast vote").dblclick()
+        page.get_by_role("button", name="Cast vote", exact=True).dblclick()
     assert "Your vote was recorded." in live_text(page)
     assert "already" not in live_text(page)
     assert Vote.objects.filter(review__case_id=case_id).count() == 1

@@ -39,14 +39,14 @@ def test_two_moderators_reach_blind_consensus(page_for, people, file_case):
     assert "1 vote cast; 2 matching votes decide." in stage and "votes are shown when it closes" in stage
     assert RATIONALE_1 not in two.content()
     assert two.locator(".votes .vote-row").count() == 0
-    assert two.get_by_role("button", name="Cast vote").is_visible()
+    assert two.get_by_role("button", name="Cast vote", exact=True).is_visible()
 
     # mod1 sees only their own vote.
     one.goto(reverse("console:case", args=[case_id]))
     assert "You voted in this stage." in one.locator("#vote-panel").inner_text()
     assert one.locator(".votes .vote-row").count() == 1
     assert RATIONALE_1 in stage_panel(one).inner_text()
-    assert one.get_by_role("button", name="Cast vote").count() == 0
+    assert one.get_by_role("button", name="Cast vote", exact=True).count() == 0
 
     vote_via_ui(two, "remove_content", RATIONALE_2)
     assert "Your vote was recorded." in live_text(two)
@@ -113,7 +113,7 @@ def test_auditor_reads_the_timeline_and_cannot_vote(page_for, people, file_case)
     assert events.count() >= 4  # opened, routed, seat claimed, vote cast, viewed...
     assert "mod1" in timeline.inner_text()
     assert auditor.locator("form.vote-form").count() == 0
-    assert auditor.get_by_role("button", name="Cast vote").count() == 0
+    assert auditor.get_by_role("button", name="Cast vote", exact=True).count() == 0
     assert auditor.locator("form[action*='/escalate/'], form[action*='/hold/'], form[action*='/note/']").count() == 0
     assert "Read-only" in auditor.locator("#vote-panel").inner_text()
     # The auditor's own look is on the record.

@@ -78,7 +78,7 @@ def test_vote_form_stays_usable_with_huge_and_strange_text(page_for, people, fil
     assert claim_via_ui(page) == case_id
     assert_no_overflow(page)
     axe_check(page)  # e.g. a scrolling box for the long text must be reachable by keyboard
-    button = page.get_by_role("button", name="Cast vote")
+    button = page.get_by_role("button", name="Cast vote", exact=True)
     assert button.is_visible()
     box = button.bounding_box()
     width = page.evaluate("window.innerWidth")

@@ -95,7 +95,7 @@ def test_moderator_pages(page_for, people, console_data):
     axe_check(page)
     visit(page, reverse("console:case", args=[console_data["with_media"]]), "case")
     assert page.locator(".media-item.blurred img").count() == 2
-    assert page.get_by_role("button", name="Cast vote").is_visible()
+    assert page.get_by_role("button", name="Cast vote", exact=True).is_visible()
     visit(page, reverse("console:case", args=[console_data["decided"]]))
 
 
