@@ -1,19 +1,23 @@
 """The one place rules read signal features (reporter reputation, coordinated
-reporting, linked accounts, hash-list matches) from the `signals` app built on
-another branch. Until it is wired, no signal is present: `signal_features`
-returns {} and rules that test `has(signals.x)` see false.
+reporting, linked accounts, hash-list matches) from the `signals` app:
+`signals.features.for_report`, named and typed by `signals.features.FEATURES`.
 
-MERGE NOTE (lead): wire `signals.features.for_report(...)` here and list the
-names and types it returns in SIGNAL_SCHEMA, so conditions over them pass the
-save-time check and the backtest sees them.
+Only conditions that mention `signals.` pay for them (rules/features.py hands
+the engine the groups a condition reads). In a backtest the signals are those
+recorded now for the case (signals keep no history per report), not as they
+were when the report arrived: docs/rules.md, "Limits".
 """
 
 from typing import Any
 
-# name -> a value of the type the signal has (bool, int, float or str); used to type-check conditions.
-SIGNAL_SCHEMA: dict[str, Any] = {}
+from signals.features import FEATURES, for_report
+
+_PROTOTYPES: dict[type, Any] = {bool: False, int: 0, float: 0.0, str: "", list: [""]}
+
+# name -> a value of the type the signal has; used to type-check conditions when a draft is saved.
+SIGNAL_SCHEMA: dict[str, Any] = {name: _PROTOTYPES[kind] for name, kind in FEATURES.items()}
 
 
 def signal_features(*, report_id: Any, case_id: Any) -> dict[str, Any]:
-    """The signal features of one report, by name; {} while the signals app is absent."""
-    return {}
+    """The signal features of one report, by name (four queries)."""
+    return for_report(report_id)
