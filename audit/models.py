@@ -77,6 +77,12 @@ class AuditAction(models.TextChoices):
     GROUP_DELETED = "group.deleted", _("Group deleted")
     GROUP_PERMISSIONS_CHANGED = "group.permissions_changed", _("Group's permissions changed")
     API_CLIENT_RESCOPED = "api_client.rescoped", _("API client's scopes or limits changed")
+    DSA_MAPPING_CHANGED = "dsa_mapping.changed", _("DSA mapping or public reason created, changed or deleted")
+    STATEMENT_PUBLISHED = "statement.published", _("Statement of reasons published")
+    STATEMENT_HELD = "statement.held", _("Statement of reasons held: it does not validate")
+    STATEMENT_CORRECTED = "statement.corrected", _("Statement of reasons corrected by a lead")
+    STATEMENT_SUBMITTED = "statement.submitted", _("Statement of reasons accepted by the transparency database")
+    STATEMENT_SUBMISSION_FAILED = "statement.submission_failed", _("Transparency database refused a statement")
 
 
 class ActorType(models.TextChoices):

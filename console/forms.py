@@ -29,6 +29,8 @@ class VoteForm(forms.Form):
                                  label=_("Approve or reject"))
     rationale = forms.CharField(required=False, max_length=MAX_RATIONALE, widget=forms.Textarea,
                                 label=_("Rationale"))
+    public_explanation = forms.CharField(required=False, max_length=2000, widget=forms.Textarea,
+                                         label=_("Public explanation"))
     duration_days = forms.IntegerField(required=False, min_value=1, max_value=MAX_DURATION_DAYS,
                                        label=_("Duration in days"))
 
@@ -39,7 +41,8 @@ class VoteForm(forms.Form):
         if data.get("decision"):
             approved = data["decision"] == APPROVE
         return {"outcome": data.get("outcome"), "policy": data.get("policy"), "approved": approved,
-                "rationale": data.get("rationale") or "", "duration_days": data.get("duration_days")}
+                "rationale": data.get("rationale") or "", "duration_days": data.get("duration_days"),
+                "public_explanation": data.get("public_explanation") or ""}
 
 
 class ReasonForm(forms.Form):

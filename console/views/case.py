@@ -290,6 +290,7 @@ FIELD_MESSAGES = {
     "policy": gettext_lazy("Choose the policy your vote rests on."),
     "rationale": gettext_lazy("Give a rationale: every outcome except “No violation”, and every rejection, needs one."),
     "decision": gettext_lazy("Choose approve or reject."),
+    "public_explanation": gettext_lazy("This outcome needs a public explanation for the affected user."),
 }
 CODE_MESSAGES = {
     "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),

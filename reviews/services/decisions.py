@@ -9,6 +9,7 @@ from audit.services import case_stream
 from cases.models import CaseState, Report
 from cases.services import case_change_state
 
+from .. import hooks
 from .. import triggers as T
 from ..errors import NotAllowed
 from ..models import (
@@ -54,16 +55,27 @@ def _review_chain(review):
     return chain
 
 
-def statement_of_reasons(*, outcome, policy, votes, duration_days=None):
-    """Facts and reasons, built from the policy and the reviewers' rationales."""
+def statement_of_reasons(*, outcome, policy, public_explanation: str = "", duration_days=None,
+                         language: str = "en") -> str:
+    """The public facts and reasons: the outcome, the policy it rests on, the
+    reason text admins maintain for that policy and outcome (reviews.hooks)
+    and the reviewers' public explanation. Never the reviewers' rationales,
+    which stay internal (Decision.reviewers, the console)."""
     lines = [f"Decision: {outcome.name}" + (f" for {duration_days} days" if duration_days else "") + "."]
     if policy is not None:
         lines.append(f"Ground: the {policy.name} policy ({policy.code}) of the terms of service. {policy.description}")
-    rationales = [v.rationale.strip() for v in votes if v.rationale.strip()]
-    if rationales:
-        lines.append("Reasons given by the reviewers:")
-        lines.extend(f"- {r}" for r in dict.fromkeys(rationales))
+    reason = hooks.public_reason(policy=policy, outcome=outcome, language=language).strip()
+    if reason:
+        lines.append(reason)
+    if public_explanation.strip():
+        lines.append(public_explanation.strip())
     return "\n".join(lines)
+
+
+def public_explanation_of(votes) -> str:
+    """The deciding reviewers' public explanations, each once, in the order cast."""
+    texts = [v.public_explanation.strip() for v in votes if v.public_explanation.strip()]
+    return "\n".join(dict.fromkeys(texts))
 
 
 def _decide_from_review(*, review, result, actor, now):
@@ -83,13 +95,14 @@ def _decide_from_review(*, review, result, actor, now):
         kind = appeal_result_kind(previous=supersedes, outcome=result["outcome"], policy=result["policy"],
                                   duration_days=result["duration_days"])
         final = appeal.level >= 2
-    facts = statement_of_reasons(outcome=result["outcome"], policy=result["policy"], votes=deciding_votes,
+    explanation = public_explanation_of(deciding_votes)
+    facts = statement_of_reasons(outcome=result["outcome"], policy=result["policy"], public_explanation=explanation,
                                  duration_days=result["duration_days"])
     if final:
         facts = f"{facts}\n{OUT_OF_COURT_NOTICE}"
     return decision_record(
         case=review.case, review=review, kind=kind, outcome=result["outcome"], policy=result["policy"],
-        duration_days=result["duration_days"], votes=votes, facts=facts,
+        duration_days=result["duration_days"], votes=votes, facts=facts, public_explanation=explanation,
         actor=actor, now=now, supersedes=supersedes, appeal=appeal, appeals_exhausted=final,
     )
 
@@ -108,7 +121,7 @@ def appeal_result_kind(*, previous: Decision, outcome: Outcome, policy, duration
 
 
 def decision_record(*, case, review, kind, outcome, policy, duration_days, votes, facts, actor, now,
-                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False):
+                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False, public_explanation=""):
     """Records a Decision and moves the case to `decided`. The previous
     current decision (if any) stays in the history, no longer current."""
     Decision.objects.filter(case=case, is_current=True).update(is_current=False)
@@ -124,7 +137,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         automated_detection=automated_detection,
         # Humans decide every case in this workflow engine; appeals never automated.
         automated_decision=False,
-        facts_and_reasons=facts, territorial_scope=jurisdictions, decided_at=now, decided_by=decided_by,
+        facts_and_reasons=facts, public_explanation=public_explanation, territorial_scope=jurisdictions,
+        decided_at=now, decided_by=decided_by,
         supersedes=supersedes, is_current=True, sequence=_next_sequence(), appeals_exhausted=appeals_exhausted,
     )
     if appeal is not None:
@@ -147,12 +161,13 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
               "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
+    hooks.decision_recorded(decision=decision, actor=actor)
     return decision
 
 
 def decision_amend_reasons(*, decision_id, lead, text, now=None):
     """A lead edits the statement of reasons of a current decision (the
-    generated text is a draft built from the rationales). Outcome, policy and
+    generated text is built from the admins' reason text and the public explanation). Outcome, policy and
     reviewers never change; the audit event keeps the previous text."""
     if not is_lead(lead):
         raise NotAllowed("only a lead can edit the statement of reasons")
