@@ -441,6 +441,17 @@ class AppealSummarySerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class DsaStatementSerializer(serializers.Serializer):
+    puid = serializers.CharField(help_text="the statement's platform unique identifier in the transparency database")
+    # A plain string in the schema: an enum named "state" would collide with the case's and the appeal's.
+    state = serializers.CharField(help_text="published, or held: it does not validate yet and waits for a lead's "
+                                            "correction")
+    corrects_puid = serializers.CharField(allow_null=True, help_text="the published statement this one corrects")
+    payload = serializers.JSONField(allow_null=True, help_text="the statement in the Commission's schema (version 2) "
+                                                               "as submitted to the transparency database; null "
+                                                               "while held")
+
+
 class DecisionOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     sequence = serializers.IntegerField(help_text="position in the decision feed (GET /api/v1/decisions)")
@@ -452,11 +463,13 @@ class DecisionOutSerializer(serializers.Serializer):
     policy = serializers.CharField(allow_null=True, help_text="code of the policy the decision rests on")
     duration_days = serializers.IntegerField(allow_null=True, help_text="for time-limited outcomes")
     statement_of_reasons = serializers.CharField(
-        help_text="facts and reasons for the affected user: the action, the policy and the reasons the deciding "
-                  "reviewers gave (unattributed)")
+        help_text="facts and reasons for the affected user: the action, the policy, the reason text the admins "
+                  "maintain for that policy and outcome, and the deciding reviewers' public explanation. Never the "
+                  "reviewers' internal rationales")
     territorial_scope = serializers.ListField(child=serializers.CharField(),
-                                              help_text="the jurisdictions (ISO 3166-1 alpha-2, EU) the reports "
-                                                        "cited; empty when none did")
+                                              help_text="EEA countries (ISO 3166-1 alpha-2) where the decision "
+                                                        "applies, decided by policy (the published DSA statement); "
+                                                        "empty while there is none")
     automated_detection = serializers.BooleanField(help_text="an automated reporter flagged the subject")
     automated_decision = serializers.BooleanField(help_text="the decision itself was taken by automation")
     decided_at = serializers.DateTimeField()
@@ -467,6 +480,9 @@ class DecisionOutSerializer(serializers.Serializer):
                   "(DSA Art. 21)")
     appeal = AppealSummarySerializer(
         allow_null=True, help_text="the latest appeal against this decision, or the appeal that produced it")
+    statement = DsaStatementSerializer(
+        allow_null=True, help_text="the DSA statement of reasons of a decision that restricts something; null "
+                                   "for decisions that restrict nothing")
 
 
 class CaseOutSerializer(serializers.Serializer):
