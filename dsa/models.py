@@ -162,7 +162,7 @@ class StatementState(models.TextChoices):
 
 
 class SubmissionState(models.TextChoices):
-    OFF = "off", _("Not submitted (submission is off)")
+    UNSENT = "unsent", _("Not queued for submission")
     PENDING = "pending", _("Waiting to be submitted")
     SUBMITTED = "submitted", _("Accepted by the transparency database")
     DEAD = "dead", _("Refused by the transparency database")
@@ -185,7 +185,7 @@ class Statement(models.Model):
     created_at = models.DateTimeField()
     published_at = models.DateTimeField(null=True, blank=True)
     # Submission to the transparency database (dsa/submission.py).
-    submission_state = models.CharField(max_length=16, choices=SubmissionState.choices, default=SubmissionState.OFF)
+    submission_state = models.CharField(max_length=16, choices=SubmissionState.choices, default=SubmissionState.UNSENT)
     submission_attempts = models.PositiveIntegerField(default=0)
     submission_next_at = models.DateTimeField(null=True, blank=True)
     submission_error = models.TextField(blank=True)

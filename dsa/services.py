@@ -4,7 +4,6 @@ transaction, through reviews.hooks), and a lead's corrections."""
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -16,7 +15,7 @@ from cases.services import field_changes
 from reviews.errors import NotAllowed
 from reviews.services import is_lead
 
-from .models import OutcomeMapping, PolicyMapping, PublicReason, Statement, StatementState, SubmissionState
+from .models import OutcomeMapping, PolicyMapping, PublicReason, Statement, StatementState
 from .statements import build_payload, check_payload, decisions_with_facts, facts_of, restricts
 from .validation import KNOWN_FIELDS
 
@@ -78,10 +77,6 @@ def _puid(statement_id) -> str:
     return f"quorum-{statement_id}"
 
 
-def _submission_state() -> str:
-    return SubmissionState.PENDING if settings.DSA_TDB_URL else SubmissionState.OFF
-
-
 def _record(statement: Statement, action: str, actor: Actor, **data) -> None:
     audit.record(stream=case_stream(statement.case_id), action=action, actor=actor, target_type="statement",
                  target_id=statement.pk, data={"decision_id": str(statement.decision_id), "puid": statement.puid,
@@ -92,13 +87,10 @@ def _publish_or_hold(statement: Statement, actor: Actor, now, **data) -> None:
     if statement.errors:
         statement.state = StatementState.HELD
         statement.published_at = None
-        statement.submission_state = SubmissionState.OFF
         _record(statement, "statement.held", actor, **data)
     else:
         statement.state = StatementState.PUBLISHED
         statement.published_at = now
-        statement.submission_state = _submission_state()
-        statement.submission_next_at = now
         _record(statement, "statement.published", actor, **data)
 
 
