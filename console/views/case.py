@@ -40,6 +40,7 @@ from cases.errors import DomainError
 from cases.models import Case, CaseState, ReporterKind
 from cases.services import case_access_denied_record, case_media_reveal_record, case_view_record
 from cases.visibility import case_access
+from dsa.selectors import case_statements
 from reviews import casefile
 from reviews.errors import InvalidVote
 from reviews.models import ReviewState, SeatState
@@ -207,7 +208,7 @@ def visible_case_only(view):
 
 
 # Where each form's errors are shown in full: the error summary links there.
-FORM_PANELS = {"vote": "vote-panel"}
+FORM_PANELS = {"vote": "vote-panel", "correct": "statement-panel"}
 
 
 def _error_summary(forms) -> list[tuple[str, str]]:
@@ -223,7 +224,7 @@ def _error_summary(forms) -> list[tuple[str, str]]:
     return summary
 
 
-def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
+def _render_case(request, case_id, *, forms=None, status=200, record_view=False, extra=None):
     roles = request.roles
     can_act = roles.can_review
     try:
@@ -271,6 +272,9 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         # each linking to the panel of its form.
         "error_summary": _error_summary(forms) if status >= 400 else [],
         "page_has_errors": status >= 400,
+        # DSA statements of reasons of the case's decisions (one query); leads see why one is held.
+        "statements": case_statements(case_id=cf.case.pk),
+        **(extra or {}),
     }
     return render(request, "console/case/page.html", context, status=status)
 

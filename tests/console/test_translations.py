@@ -12,7 +12,7 @@ from django.utils import translation
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "locale" / "de" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-SOURCE_DIRS = ("access", "audit", "cases", "reviews", "integrations", "console", "config")
+SOURCE_DIRS = ("access", "audit", "cases", "reviews", "integrations", "console", "config", "dsa")
 
 
 def entries(text):
