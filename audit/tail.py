@@ -64,3 +64,24 @@ def watermark():
 
 def after(cursor_xid, cursor_id):
     return RawSQL("(audit_auditevent.xid, audit_auditevent.id) > (%s, %s)", (cursor_xid, cursor_id), output_field=BooleanField())
+
+
+def settled_batch(*, cursor: tuple[int, int], mark: int | None, actions, batch_size: int, fields, **filters):
+    """The next settled events with `actions` after `cursor`, in (xid, id)
+    order: (rows as dicts of `fields`, the cursor to move to, whether the
+    tail is complete up to the watermark). `mark` is watermark(), taken once
+    per pass; on SQLite (None) ids alone order the log."""
+    from .models import AuditEvent
+
+    query = AuditEvent.objects.filter(after(*cursor), action__in=list(actions), **filters)
+    if mark is not None:
+        query = query.filter(xid__lt=mark)
+    rows = list(query.order_by("xid", "id").values("id", "xid", *fields)[:batch_size])
+    complete = len(rows) < batch_size
+    if complete and mark is not None:
+        new_cursor = max((mark, 0), tuple(cursor))  # never back: a fallback watermark can be lower than the last one
+    elif rows:
+        new_cursor = (rows[-1]["xid"], rows[-1]["id"])
+    else:
+        new_cursor = tuple(cursor)
+    return rows, new_cursor, complete

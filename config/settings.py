@@ -408,6 +408,9 @@ CELERY_BEAT_SCHEDULE = {
     # Tails the audit log into webhook deliveries and starts a sender for every endpoint with work due.
     "webhook-tick": {"task": "integrations.tasks.webhook_tick_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
                      "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
+    # Makes the notices to reporters and affected users from the audit log (dsa/notices.py).
+    "dsa-notices": {"task": "dsa.tasks.dsa_notices_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
+                    "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
     # Submits published DSA statements of reasons when DSA_TDB_URL is set (dsa/submission.py).
     "dsa-submission": {"task": "dsa.tasks.dsa_submission_task", "schedule": timedelta(seconds=DSA_TDB_SECONDS),
                        "options": {"expires": DSA_TDB_SECONDS}},

@@ -7,7 +7,7 @@ from django.contrib import admin
 from audit.admin import ReadOnlyAdmin
 from audit.context import Actor
 
-from .models import OutcomeMapping, PolicyMapping, PublicReason, Statement
+from .models import Notice, NoticeTemplate, OutcomeMapping, PolicyMapping, PublicReason, Statement
 from .services import dsa_config_delete, dsa_config_save
 
 
@@ -45,3 +45,14 @@ class PublicReasonAdmin(_AuditedAdmin):
 class StatementAdmin(ReadOnlyAdmin):
     list_display = ["puid", "state", "submission_state", "created_at", "published_at", "submitted_at"]
     list_filter = ["state", "submission_state"]
+
+
+@admin.register(NoticeTemplate)
+class NoticeTemplateAdmin(_AuditedAdmin):
+    list_display = ["kind", "language", "subject"]
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = ["sequence", "kind", "recipient", "language", "created_at"]
+    list_filter = ["kind", "language"]

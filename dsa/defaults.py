@@ -8,7 +8,8 @@ from cases.models import Policy
 from reviews.models import Outcome
 
 from . import vocabulary as v
-from .models import OutcomeMapping, PolicyMapping, PublicReason
+from .models import NoticeKind, NoticeTemplate, OutcomeMapping, PolicyMapping, PublicReason
+from .notices import FALLBACK
 from .services import dsa_config_save
 
 OUTCOME_MAPPINGS: dict[str, dict] = {
@@ -57,6 +58,23 @@ PUBLIC_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+NOTICE_TEMPLATES_DE: dict[str, tuple[str, str]] = {
+    NoticeKind.RECEIPT: ("Wir haben Ihre Meldung erhalten ({reference})",
+                         "Wir haben Ihre Meldung zu {subject} nach unserer Regel „{policy}“ am {received_at} erhalten. "
+                         "Wir teilen Ihnen mit, wie wir entscheiden."),
+    NoticeKind.OUTCOME: ("Ergebnis Ihrer Meldung ({reference})",
+                         "Wir haben den gemeldeten Inhalt ({subject}) geprüft. Unsere Entscheidung: {outcome}{duration}. "
+                         "Gründe: {statement}\nSie können bis {appeal_deadline} eine Überprüfung verlangen; "
+                         "außergerichtliche Streitbeilegung: {dispute_settlement}."),
+    NoticeKind.STATEMENT: ("Begründung unserer Entscheidung ({reference})",
+                           "Entscheidung: {outcome}{duration} nach unserer Regel „{policy}“.\n{statement}\n"
+                           "Grundlage: {ground}\nGeltungsbereich: {territorial_scope}. Bis: {end_date}. "
+                           "Automatisierte Mittel: {automated}.\nIhre Möglichkeiten: eine interne Beschwerde bis "
+                           "{appeal_deadline}; eine zertifizierte außergerichtliche Streitbeilegungsstelle "
+                           "({dispute_settlement}); ein Gericht."),
+}
+
+
 def install_default_dsa_mappings(*, actor: Actor | None = None) -> int:
     """Creates the mappings and reasons that do not exist yet (never
     overwrites an admin's). Returns how many were created."""
@@ -89,4 +107,11 @@ def install_default_dsa_mappings(*, actor: Actor | None = None) -> int:
         if outcome is not None and outcome.pk not in have:
             dsa_config_save(obj=PublicReason(outcome=outcome, text=text, text_de=text_de), actor=actor)
             created += 1
+    have = set(NoticeTemplate.objects.values_list("kind", "language"))
+    for language, texts in (("en", FALLBACK), ("de", NOTICE_TEMPLATES_DE)):
+        for kind, (subject, body) in texts.items():
+            if (kind, language) not in have:
+                dsa_config_save(obj=NoticeTemplate(kind=kind, language=language, subject=subject, body=body),
+                                actor=actor)
+                created += 1
     return created

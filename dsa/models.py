@@ -3,6 +3,8 @@ outcomes and policies to the Commission's schema, the public reason texts,
 the statements built for decisions and their submission to the
 transparency database (docs/dsa.md)."""
 
+import string
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q, Value
@@ -207,14 +209,102 @@ class Statement(models.Model):
         return f"statement {self.puid} ({self.state})"
 
 
-class SubmissionCursor(models.Model):
-    """Where the submission tail of the audit log stands (one row): the
-    (xid, id) of the last `statement.published` event turned into a pending
-    submission (integrations.webhooks.outbox explains the pair)."""
+class TailCursor(models.Model):
+    """Where a tail of the audit log stands: the (xid, id) of the last event
+    it processed (integrations.webhooks.outbox explains the pair). One row
+    per tail: "submission" (dsa.submission), "notices" (dsa.notices, which
+    also keeps the last notice sequence it handed out)."""
 
+    name = models.CharField(max_length=30, primary_key=True)
     cursor_xid = models.BigIntegerField(default=0)
     cursor_event_id = models.BigIntegerField(default=0)
+    last_sequence = models.BigIntegerField(default=0)
 
     def __str__(self):
-        return f"({self.cursor_xid}, {self.cursor_event_id})"
+        return f"{self.name} ({self.cursor_xid}, {self.cursor_event_id})"
 
+
+class NoticeKind(models.TextChoices):
+    RECEIPT = "receipt", _("Receipt of a notice (Art. 16(5))")
+    OUTCOME = "outcome", _("Outcome of a notice (Art. 16(5))")
+    STATEMENT = "statement", _("Statement of reasons to the affected user (Art. 17)")
+
+
+class NoticeRecipient(models.TextChoices):
+    REPORTER = "reporter", _("Reporter")
+    AFFECTED_USER = "affected_user", _("Affected user")
+
+
+# The placeholders a notice template may use (dsa.notices fills them).
+NOTICE_PLACEHOLDERS = frozenset({
+    "reference", "subject", "policy", "outcome", "duration", "statement", "ground", "territorial_scope",
+    "end_date", "automated", "appeal_deadline", "dispute_settlement", "received_at",
+})
+
+
+def _check_placeholders(text: str) -> list[str]:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        return [str(exc)]
+    unknown = sorted(n for n in names if n not in NOTICE_PLACEHOLDERS)
+    return [_("unknown placeholders: %(names)s (known: %(known)s)") % {
+        "names": ", ".join("{" + n + "}" for n in unknown), "known": ", ".join(sorted(NOTICE_PLACEHOLDERS))}] if unknown else []
+
+
+class NoticeTemplate(models.Model):
+    """The words of a notice, per kind and language (admin-editable; English
+    is the fallback). Placeholders in braces, e.g. {outcome}."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=NoticeKind.choices)
+    language = models.CharField(_("language"), max_length=8, help_text=_("e.g. en, de"))
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), max_length=5000)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("notice template")
+        verbose_name_plural = _("notice templates")
+        constraints = [models.UniqueConstraint(fields=["kind", "language"], name="one_notice_template_per_language")]
+
+    def __str__(self):
+        return f"{self.kind} ({self.language})"
+
+    def clean(self):
+        errors = {}
+        for field in ("subject", "body"):
+            problems = _check_placeholders(getattr(self, field))
+            if problems:
+                errors[field] = problems
+        if errors:
+            raise ValidationError(errors)
+
+
+class Notice(models.Model):
+    """A notice the platform renders or forwards to a person: a reporter
+    (receipt, outcome) or the affected user (the statement of reasons with
+    redress). Numbered in the order they were made (the notices feed)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    sequence = models.BigIntegerField(unique=True)
+    source = models.ForeignKey("cases.Source", on_delete=models.PROTECT, related_name="+", db_index=False)
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=NoticeKind.choices)
+    recipient = models.CharField(max_length=16, choices=NoticeRecipient.choices)
+    # The platform's own id of the person: the platform needs it to deliver; never sent to the Commission.
+    recipient_external_id = models.CharField(max_length=255)
+    report = models.ForeignKey("cases.Report", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decision = models.ForeignKey("reviews.Decision", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
+    statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(max_length=8)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "sequence"], name="notice_source_sequence_idx")]
+
+    def __str__(self):
+        return f"notice {self.sequence} ({self.kind})"

@@ -15,7 +15,7 @@ from cases.services import field_changes
 from reviews.errors import NotAllowed
 from reviews.services import is_lead
 
-from .models import OutcomeMapping, PolicyMapping, PublicReason, Statement, StatementState
+from .models import NoticeTemplate, OutcomeMapping, PolicyMapping, PublicReason, Statement, StatementState
 from .statements import build_payload, check_payload, decisions_with_facts, facts_of, restricts
 from .validation import KNOWN_FIELDS
 
@@ -27,9 +27,10 @@ _CONFIG_FIELDS = {
                     "incompatible_content_ground", "incompatible_content_explanation", "incompatible_content_illegal",
                     "decision_ground_reference_url", "territorial_scope"),
     PublicReason: ("outcome_id", "policy_id", "text", "text_de"),
+    NoticeTemplate: ("kind", "language", "subject", "body"),
 }
 _TARGET_TYPES = {OutcomeMapping: "dsa_outcome_mapping", PolicyMapping: "dsa_policy_mapping",
-                 PublicReason: "public_reason"}
+                 PublicReason: "public_reason", NoticeTemplate: "notice_template"}
 
 
 def dsa_config_save(*, obj: models.Model, actor: Actor) -> models.Model:

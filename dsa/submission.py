@@ -41,18 +41,18 @@ from django.utils import timezone
 
 import audit
 from audit.context import Actor
-from audit.models import AuditEvent
 from audit.services import case_stream
-from audit.tail import after, watermark
+from audit.tail import settled_batch, watermark
 
 from . import vocabulary as v
-from .models import Statement, SubmissionCursor, SubmissionState
+from .models import Statement, SubmissionState, TailCursor
 from .statements import check_payload, decisions_with_facts, facts_of
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor.system("dsa-submission")
 _LOCK_KEY = 0x44534131  # "DSA1": one sender per database
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+CURSOR = "submission"
 
 
 def enabled() -> bool:
@@ -66,25 +66,16 @@ def dispatch(*, batch_size: int = 1000) -> int:
     """Marks the statements of settled `statement.published` events after the
     cursor as pending and moves the cursor (compare-and-swap). Returns how
     many statements were queued."""
-    SubmissionCursor.objects.get_or_create(pk=1)
+    TailCursor.objects.get_or_create(name=CURSOR)
     mark = watermark()
     queued = 0
     while True:
-        cursor = SubmissionCursor.objects.values_list("cursor_xid", "cursor_event_id").get(pk=1)
-        query = AuditEvent.objects.filter(after(*cursor), action="statement.published")
-        if mark is not None:
-            query = query.filter(xid__lt=mark)
-        rows = list(query.order_by("xid", "id").values("id", "xid", "target_id")[:batch_size])
-        complete = len(rows) < batch_size
-        if complete and mark is not None:
-            new_cursor = max((mark, 0), cursor)
-        elif rows:
-            new_cursor = (rows[-1]["xid"], rows[-1]["id"])
-        else:
-            new_cursor = cursor
+        cursor = TailCursor.objects.values_list("cursor_xid", "cursor_event_id").get(name=CURSOR)
+        rows, new_cursor, complete = settled_batch(cursor=cursor, mark=mark, actions=["statement.published"],
+                                                   batch_size=batch_size, fields=("target_id",))
         now = timezone.now()
         with transaction.atomic():
-            moved = SubmissionCursor.objects.filter(pk=1, cursor_xid=cursor[0], cursor_event_id=cursor[1]).update(
+            moved = TailCursor.objects.filter(name=CURSOR, cursor_xid=cursor[0], cursor_event_id=cursor[1]).update(
                 cursor_xid=new_cursor[0], cursor_event_id=new_cursor[1])
             if not moved:
                 return queued  # another dispatcher moved it

@@ -96,3 +96,17 @@ def case_out(request, case, reports=None, truncated=False, decision=None):
     return body
 
 
+
+
+def notice_out(notice):
+    """A notice to a reporter or the affected user, as the platform delivers it (dsa.notices)."""
+    data = notice.data or {}
+    return {
+        "id": str(notice.id), "sequence": notice.sequence, "case_id": str(notice.case_id), "kind": notice.kind,
+        "recipient": notice.recipient, "recipient_external_id": notice.recipient_external_id,
+        "report_id": str(notice.report_id) if notice.report_id else None,
+        "decision_id": str(notice.decision_id) if notice.decision_id else None,
+        "statement_puid": data.get("statement_puid"), "language": notice.language, "subject": notice.subject,
+        "body": notice.body, "withheld": data.get("withheld"), "outcome": data.get("outcome"),
+        "redress": data.get("redress"), "created_at": notice.created_at,
+    }

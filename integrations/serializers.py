@@ -526,6 +526,42 @@ class DecisionFeedSerializer(serializers.Serializer):
     has_more = serializers.BooleanField(help_text="true when more decisions are waiting: poll again at once")
 
 
+class NoticeRedressSerializer(serializers.Serializer):
+    internal_appeal_until = serializers.CharField(allow_null=True, help_text="last day to appeal internally "
+                                                                             "(YYYY-MM-DD); — when appeals are exhausted")
+    out_of_court_dispute_settlement = serializers.CharField(help_text="where to find certified bodies (Art. 21)")
+    judicial_redress = serializers.BooleanField(help_text="the right to go to court is not affected")
+
+
+class NoticeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    sequence = serializers.IntegerField()
+    case_id = serializers.UUIDField()
+    # Plain strings in the schema: enums named "kind" collide with the subject's and the decision's.
+    kind = serializers.CharField(help_text="receipt (Art. 16(5): the report arrived), outcome (Art. 16(5): what was "
+                                           "decided), statement (Art. 17: the statement of reasons to the affected "
+                                           "user)")
+    recipient = serializers.CharField(help_text="reporter or affected_user")
+    recipient_external_id = serializers.CharField(help_text="your id of the person to deliver it to")
+    report_id = serializers.UUIDField(allow_null=True)
+    decision_id = serializers.UUIDField(allow_null=True)
+    statement_puid = serializers.CharField(allow_null=True)
+    language = serializers.CharField(help_text="the language the text is in: the affected user's (the subject's "
+                                               "language) where a template exists, else en")
+    subject = serializers.CharField()
+    body = serializers.CharField(help_text="ready to show; empty when withheld (see `withheld`)")
+    withheld = serializers.CharField(allow_null=True, help_text="why the text was withheld, if it was")
+    outcome = serializers.CharField(allow_null=True)
+    redress = NoticeRedressSerializer(allow_null=True, help_text="for outcome and statement notices")
+    created_at = serializers.DateTimeField()
+
+
+class NoticeFeedSerializer(serializers.Serializer):
+    results = NoticeSerializer(many=True)
+    next_cursor = serializers.CharField(help_text="pass as `since` in the next poll; always present")
+    has_more = serializers.BooleanField(help_text="true when more notices are waiting: poll again at once")
+
+
 # ---- appeals ---------------------------------------------------------------
 
 MAX_APPEAL_STATEMENT = 10_000

@@ -22,7 +22,7 @@ def blank_invalid_categories(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("dsa", "0001_dsa_statements"),
+        ("dsa", "0001_dsa_statements_and_notices"),
         ("cases", "0011_case_lifecycle_rereview_rules"),
     ]
 
