@@ -83,6 +83,7 @@ class AuditAction(models.TextChoices):
     STATEMENT_CORRECTED = "statement.corrected", _("Statement of reasons corrected by a lead")
     STATEMENT_SUBMITTED = "statement.submitted", _("Statement of reasons accepted by the transparency database")
     STATEMENT_SUBMISSION_FAILED = "statement.submission_failed", _("Transparency database refused a statement")
+    NOTICE_CREATED = "notice.created", _("Notice to a reporter or the affected user made")
 
 
 class ActorType(models.TextChoices):

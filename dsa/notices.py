@@ -8,7 +8,8 @@ Made from the audit log like the webhooks and the submission (audit.tail):
 the tail reads settled `case.opened` / `report.filed` / `decision.made` /
 `decision.reversed` / `statement.published` events after its cursor and, in
 one transaction under the cursor row's lock, writes the notices with
-consecutive sequence numbers and moves the cursor. So notices become visible
+consecutive sequence numbers, records `notice.created` for each (which the
+webhooks deliver as the event of that name) and moves the cursor. So notices become visible
 in sequence order (a poll from the last sequence never skips one), none is
 made twice, and intake pays nothing for them. Reviewers' rationales are
 never read here; bodies pass the personal-data check (a body that fails is
@@ -23,6 +24,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+import audit
+from audit.context import Actor
+from audit.services import case_stream
 from audit.tail import settled_batch, watermark
 from cases.models import Case, Report, ReporterKind, SubjectKind
 from reviews.models import Decision
@@ -32,6 +36,7 @@ from .models import Notice, NoticeKind, NoticeRecipient, NoticeTemplate, Stateme
 from .personal_data import personal_data_problems
 
 CURSOR = "notices"
+SYSTEM = Actor.system("dsa-notices")
 ACTIONS = ("case.opened", "report.filed", "decision.made", "decision.reversed", "statement.published")
 NOTIFIED_REPORTERS = (ReporterKind.USER, ReporterKind.TRUSTED_FLAGGER)
 
@@ -181,7 +186,7 @@ def dispatch(*, batch_size: int = 500) -> int:
     templates = {(t.kind, t.language): t for t in NoticeTemplate.objects.all()}
     available = {language for _, language in templates} | {"en"}
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), audit.batch():
             cursor_row = TailCursor.objects.select_for_update().get(name=CURSOR)
             cursor = (cursor_row.cursor_xid, cursor_row.cursor_event_id)
             rows, new_cursor, complete = settled_batch(cursor=cursor, mark=mark, actions=ACTIONS,
@@ -192,6 +197,10 @@ def dispatch(*, batch_size: int = 500) -> int:
             for offset, notice in enumerate(notices, start=1):
                 notice.sequence = cursor_row.last_sequence + offset
             Notice.objects.bulk_create(notices)
+            for notice in notices:  # the webhooks' outbox (notice.created); buffered into one insert by audit.batch
+                audit.record(stream=case_stream(notice.case_id), action="notice.created", actor=SYSTEM,
+                             target_type="notice", target_id=notice.pk,
+                             data={"kind": notice.kind, "recipient": notice.recipient, "sequence": notice.sequence})
             TailCursor.objects.filter(name=CURSOR).update(cursor_xid=new_cursor[0], cursor_event_id=new_cursor[1],
                                                           last_sequence=cursor_row.last_sequence + len(notices))
             made += len(notices)

@@ -13,11 +13,12 @@ from django.utils.crypto import salted_hmac
 from rest_framework.utils.encoders import JSONEncoder
 
 from cases.models import Case
+from dsa.models import Notice
 from reviews import triggers
 from reviews.models import Appeal
 
 from ..models import WEBHOOK_EVENT_TYPES
-from ..representation import case_out, decision_out
+from ..representation import case_out, decision_out, notice_out
 from ..selectors import _decisions, current_decisions_by_case, with_public_parts
 
 API_VERSION = "1"
@@ -35,6 +36,7 @@ AUDIT_ACTIONS = {
     "decision.reversed": ("decision.reversed",),
     "appeal.opened": ("appeal.opened",),
     "appeal.decided": ("appeal.decided",),
+    "notice.created": ("notice.created",),
 }
 assert set(AUDIT_ACTIONS) == set(WEBHOOK_EVENT_TYPES)
 
@@ -123,6 +125,8 @@ def render(rows, types):
                 decision_ids.add(r["data"]["decision_id"])
     decisions = {str(d.pk): d for d in with_public_parts(list(_decisions().filter(pk__in=decision_ids)))}
     appeals = {str(a.pk): a for a in Appeal.objects.filter(pk__in=appeal_ids)}
+    notices = {str(n.pk): n for n in Notice.objects.filter(
+        pk__in=[r["target_id"] for r in rows if r["action"] == "notice.created"])}
     urls = _Urls()
     bodies = {}
     for r in rows:
@@ -142,6 +146,9 @@ def render(rows, types):
             data["appeal"] = _appeal(appeal) if appeal else None
             if action == "appeal.decided":
                 data["decision"] = decision_out(decisions.get(facts.get("decision_id")))
+        elif action == "notice.created":
+            notice = notices.get(r["target_id"])
+            data["notice"] = notice_out(notice) if notice else None
         envelope = {"id": public_id(r["id"]), "type": kind, "created_at": r["created_at"], "api_version": API_VERSION,
                     "data": data}
         bodies[r["id"]] = json.dumps(envelope, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

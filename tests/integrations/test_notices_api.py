@@ -11,6 +11,7 @@ from dsa.models import NoticeTemplate
 from dsa.services import dsa_config_save
 
 from .conftest import post_json
+from .webhook_support import webhook_settings  # noqa: F401  (fixture)
 
 NOTICES_URL = "/api/v1/notices"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -89,3 +90,20 @@ def notices_actor():
     from audit.context import Actor
 
     return Actor.system("tests")
+
+
+def test_notices_are_webhook_events_too(api, workflows, webhook_settings):  # noqa: F811
+    import json
+
+    from integrations.models import WebhookEvent
+    from integrations.webhooks import outbox
+
+    from .webhook_support import make_endpoint
+
+    endpoint, _ = make_endpoint(api.api_client.source, "http://127.0.0.1:9/hook", event_types=["notice.created"])
+    post_json(api, "/api/v1/reports", _body("w-1", reporter={"kind": "user", "external_id": "r-w"}))
+    notices.dispatch()
+    assert outbox.dispatch() == {endpoint.pk}
+    event = WebhookEvent.objects.get(type="notice.created")
+    body = json.loads(event.body)
+    assert body["data"]["notice"] == _poll(api)["results"][0] and body["data"]["notice"]["kind"] == "receipt"
