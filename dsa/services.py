@@ -81,7 +81,7 @@ def _puid(statement_id) -> str:
 def _record(statement: Statement, action: str, actor: Actor, **data) -> None:
     audit.record(stream=case_stream(statement.case_id), action=action, actor=actor, target_type="statement",
                  target_id=statement.pk, data={"decision_id": str(statement.decision_id), "puid": statement.puid,
-                                               "errors": statement.errors, **data})
+                                               "invalid_fields": sorted(statement.errors), **data})
 
 
 def _publish_or_hold(statement: Statement, actor: Actor, now, **data) -> None:
