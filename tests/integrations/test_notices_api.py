@@ -107,3 +107,36 @@ def test_notices_are_webhook_events_too(api, workflows, webhook_settings):  # no
     event = WebhookEvent.objects.get(type="notice.created")
     body = json.loads(event.body)
     assert body["data"]["notice"] == _poll(api)["results"][0] and body["data"]["notice"]["kind"] == "receipt"
+
+
+HOSTILE_RATIONALES = [
+    "reviewer.bob@example.org says ban again",
+    "call me: +49 (170) 123-4567",
+    "@modbob: this is the third time – ban",
+    '<script>alert("x")</script> private note',
+]
+
+
+def test_no_rationale_reaches_a_webhook_notice_or_the_feed(api, workflows, webhook_settings, decide):  # noqa: F811
+    rationale = " | ".join(HOSTILE_RATIONALES)
+    import json
+
+    from integrations.models import WebhookEvent
+    from integrations.webhooks import outbox
+
+    from .webhook_support import make_endpoint
+
+    install_default_dsa_mappings()
+    make_endpoint(api.api_client.source, "http://127.0.0.1:9/hook", event_types=["decision.made", "notice.created"])
+    post_json(api, "/api/v1/reports", _body("h-1", reporter={"kind": "user", "external_id": "r-h"}))
+    case_id = api.get("/api/v1/cases").json()["results"][0]["id"]
+    decide(case_id, rationale=rationale)
+    notices.dispatch()
+    outbox.dispatch()
+    bodies = [json.loads(e.body) for e in WebhookEvent.objects.all()]
+    assert {b["type"] for b in bodies} == {"decision.made", "notice.created"}
+    decision = next(b for b in bodies if b["type"] == "decision.made")["data"]["decision"]
+    assert decision["statement"]["state"] == "published"
+    outgoing = json.dumps(bodies) + api.get("/api/v1/decisions").content.decode() + json.dumps(_poll(api))
+    for fragment in ("example.org", "123-4567", "modbob", "private note", "ban"):
+        assert fragment not in outgoing
