@@ -37,6 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 
 import audit
@@ -157,9 +158,8 @@ def claim(*, now, limit: int) -> list[Claimed]:
             if row.submission_next_at and row.submission_next_at > now:
                 break
             due.append(row)
-        for row in due:
-            Statement.objects.filter(pk=row.pk).update(submission_attempts=row.submission_attempts + 1,
-                                                       submission_next_at=now + _lease())
+        Statement.objects.filter(pk__in=[row.pk for row in due]).update(
+            submission_attempts=F("submission_attempts") + 1, submission_next_at=now + _lease())
     return [Claimed(r.pk, r.submission_attempts + 1, r.puid, r.payload, r.case_id, r.decision_id) for r in due]
 
 
@@ -213,8 +213,7 @@ def _settle(batch: list[Claimed], answer: Answer, now) -> dict[str, int]:
         if answer.status in (200, 201):
             uuids = {s.get("puid"): str(s.get("uuid") or "") for s in answer.body.get("statements", [])
                      if isinstance(s, dict)}
-            for item in batch:
-                done(item, SubmissionState.SUBMITTED, tdb_uuid=uuids.get(item.puid, ""))
+            counts["submitted"] = _submitted_all(batch, uuids, now)
         elif answer.status == 422 and (_existing_puids(answer.body) or _statement_errors(answer.body)):
             existing, refused = _existing_puids(answer.body), _statement_errors(answer.body)
             for index, item in enumerate(batch):
@@ -236,6 +235,29 @@ def _settle(batch: list[Claimed], answer: Answer, now) -> dict[str, int]:
                     done(item, SubmissionState.PENDING, error=answer.error or f"HTTP {answer.status}",
                          next_at=now + timedelta(seconds=_backoff(item.attempt)))
     return counts
+
+
+def _submitted_all(batch: list[Claimed], uuids: dict[str, str], now) -> int:
+    """The accepted batch in two statements (the hot path): lock the rows
+    still on the attempt we sent, then one UPDATE; one audit insert (batch)."""
+    attempts = {item.id: item.attempt for item in batch}
+    mine = [pk for pk, attempt in Statement.objects.select_for_update().filter(
+        pk__in=list(attempts), submission_state=SubmissionState.PENDING).values_list("pk", "submission_attempts")
+        if attempts[pk] == attempt]
+    if not mine:
+        return 0
+    by_id = {item.id: item for item in batch}
+    Statement.objects.filter(pk__in=mine).update(
+        submission_state=SubmissionState.SUBMITTED, submission_error="", submitted_at=now, submission_next_at=None,
+        tdb_uuid=Case(*[When(pk=pk, then=Value(uuids.get(by_id[pk].puid, "")[:64])) for pk in mine],
+                      default=Value(""), output_field=CharField()))
+    for pk in mine:
+        item = by_id[pk]
+        audit.record(stream=case_stream(item.case_id), action="statement.submitted", actor=SYSTEM,
+                     target_type="statement", target_id=pk,
+                     data={"puid": item.puid, "attempt": item.attempt, "error": "",
+                           "tdb_uuid": uuids.get(item.puid, "")[:64] or None})
+    return len(mine)
 
 
 def _checked(batch: list[Claimed], now) -> list[Claimed]:
