@@ -64,10 +64,10 @@ NOTICE_TEMPLATES_DE: dict[str, tuple[str, str]] = {
                          "Wir teilen Ihnen mit, wie wir entscheiden."),
     NoticeKind.OUTCOME: ("Ergebnis Ihrer Meldung ({reference})",
                          "Wir haben den gemeldeten Inhalt ({subject}) geprüft. Unsere Entscheidung: {outcome}{duration}. "
-                         "Gründe: {statement}\nSie können bis {appeal_deadline} eine Überprüfung verlangen; "
+                         "Gründe: {reason} {explanation}\nSie können bis {appeal_deadline} eine Überprüfung verlangen; "
                          "außergerichtliche Streitbeilegung: {dispute_settlement}."),
     NoticeKind.STATEMENT: ("Begründung unserer Entscheidung ({reference})",
-                           "Entscheidung: {outcome}{duration} nach unserer Regel „{policy}“.\n{statement}\n"
+                           "Entscheidung: {outcome}{duration} nach unserer Regel „{policy}“.\n{reason} {explanation}\n"
                            "Grundlage: {ground}\nGeltungsbereich: {territorial_scope}. Bis: {end_date}. "
                            "Automatisierte Mittel: {automated}.\nIhre Möglichkeiten: eine interne Beschwerde bis "
                            "{appeal_deadline}; eine zertifizierte außergerichtliche Streitbeilegungsstelle "

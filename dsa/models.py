@@ -238,7 +238,7 @@ class NoticeRecipient(models.TextChoices):
 # The placeholders a notice template may use (dsa.notices fills them).
 NOTICE_PLACEHOLDERS = frozenset({
     "reference", "subject", "policy", "outcome", "duration", "statement", "ground", "territorial_scope",
-    "end_date", "automated", "appeal_deadline", "dispute_settlement", "received_at",
+    "end_date", "automated", "appeal_deadline", "dispute_settlement", "received_at", "reason", "explanation",
 })
 
 

@@ -34,6 +34,7 @@ from reviews.services.appeals import original_decision
 
 from .models import Notice, NoticeKind, NoticeRecipient, NoticeTemplate, Statement, TailCursor
 from .personal_data import personal_data_problems
+from .services import public_reason_text
 
 CURSOR = "notices"
 SYSTEM = Actor.system("dsa-notices")
@@ -145,6 +146,13 @@ def _plan(rows: list[dict]) -> list[dict[str, Any]]:
     return plan
 
 
+def _name(obj, language: str) -> str:
+    """A configured name in the notice's language (name_translations), else the name."""
+    if obj is None:
+        return ""
+    return (obj.name_translations or {}).get(language) or obj.name
+
+
 def _build(item: dict, templates, available: set[str], now) -> Notice:
     case, decision, statement = item["case"], item.get("decision"), item.get("statement")
     subject = case.subject
@@ -153,11 +161,14 @@ def _build(item: dict, templates, available: set[str], now) -> Notice:
     policy = (decision.policy if decision and decision.policy_id else report.policy if report else None)
     values = {
         "reference": str(case.pk), "subject": subject.url or f"{subject.kind} {subject.external_id}",
-        "policy": policy.name if policy else "", "outcome": decision.outcome.name if decision else "",
+        "policy": _name(policy, language), "outcome": _name(decision.outcome, language) if decision else "",
         "duration": f" ({decision.duration_days} days)" if decision and decision.duration_days else "",
         "statement": decision.facts_and_reasons if decision else "",
         "appeal_deadline": _appeal_deadline(decision), "dispute_settlement": settings.DSA_DISPUTE_SETTLEMENT_URL,
         "received_at": report.received_at.date().isoformat() if report else "",
+        # the admins' reason text in the recipient's language, and the reviewers' public explanation
+        "reason": public_reason_text(policy=policy, outcome=decision.outcome, language=language) if decision else "",
+        "explanation": decision.public_explanation if decision else "",
         **_statement_values(statement),
     }
     title, body = render(item["kind"], language, values, templates)

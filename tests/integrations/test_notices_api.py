@@ -53,6 +53,7 @@ def test_reporters_and_the_affected_user_get_their_notices(api, client_for, deci
     statement = next(n for n in page["results"] if n["kind"] == "statement")
     assert statement["language"] == "de" and "Begründung" in statement["subject"]
     assert "interne Beschwerde" in statement["body"] and statement["redress"]["judicial_redress"] is True
+    assert "Wir haben Ihren Inhalt entfernt" in statement["body"] and "Inhalt entfernen" in statement["body"]
     assert statement["redress"]["internal_appeal_until"] and statement["statement_puid"]
     outcome = next(n for n in page["results"] if n["kind"] == "outcome")
     assert outcome["language"] == "en" and "Remove content" in outcome["body"]
