@@ -122,3 +122,14 @@ def test_public_reasons_per_policy_and_outcome_in_english_and_german(workflows, 
     assert public_reason_text(policy=policy_book["hate"], outcome=remove, language="de-AT") == "Hass entfernt."
     with pytest.raises(ValidationError):
         dsa_config_save(obj=PublicReason(outcome=remove, text="Again.", text_de="Nochmal."), actor=ACTOR)
+
+
+@pytest.mark.parametrize("model", ["outcomemapping", "policymapping", "publicreason", "noticetemplate", "statement",
+                                   "notice"])
+def test_dsa_admin_pages_load(admin_client, workflows, model):
+    from dsa.defaults import install_default_dsa_mappings
+
+    install_default_dsa_mappings()
+    assert admin_client.get(reverse(f"admin:dsa_{model}_changelist")).status_code == 200
+    if model not in ("statement", "notice"):
+        assert admin_client.get(reverse(f"admin:dsa_{model}_add")).status_code == 200
