@@ -94,6 +94,13 @@ class AuditAction(models.TextChoices):
     STRIKE_PROPOSAL_MADE = "strike.proposal_made", _("Repeat-offender proposal put to review")
     REPORTER_SANCTIONED = "reporter.sanctioned", _("Reporter warned or suspended for unfounded notices")
     NOTICE_HELD = "notice.held", _("Notice held: its reporter's notices are suspended")
+    DSA_MAPPING_CHANGED = "dsa_mapping.changed", _("DSA mapping or public reason created, changed or deleted")
+    STATEMENT_PUBLISHED = "statement.published", _("Statement of reasons published")
+    STATEMENT_HELD = "statement.held", _("Statement of reasons held: it does not validate")
+    STATEMENT_CORRECTED = "statement.corrected", _("Statement of reasons corrected by a lead")
+    STATEMENT_SUBMITTED = "statement.submitted", _("Statement of reasons accepted by the transparency database")
+    STATEMENT_SUBMISSION_FAILED = "statement.submission_failed", _("Transparency database refused a statement")
+    NOTICE_CREATED = "notice.created", _("Notice to a reporter or the affected user made")
 
 
 class ActorType(models.TextChoices):

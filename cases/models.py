@@ -1,9 +1,11 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
+from .extensions import policy_problems
 from .ids import uuid7
 from .translations import NAME_TRANSLATIONS_HELP, translated_name, validate_name_translations
 
@@ -42,6 +44,11 @@ class Policy(models.Model):
 
     def __str__(self):
         return self.code
+
+    def clean(self):
+        problems = policy_problems(self)
+        if problems:
+            raise ValidationError(problems)
 
     @property
     def local_name(self) -> str:

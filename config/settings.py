@@ -146,6 +146,19 @@ try:
     # How often decided cases are checked for closing (reviews/closing.py). Default: 300; 1 to 86400.
     CASE_CLOSE_SWEEP_SECONDS = env_int("CASE_CLOSE_SWEEP_SECONDS", 300, minimum=1, maximum=86400)
     SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 60, minimum=1)
+    # EU DSA transparency database submission (dsa/submission.py; docs/dsa.md). Empty URL: off.
+    DSA_TDB_URL = (env_url("DSA_TDB_URL", None, schemes={"http", "https"}) or "").rstrip("/")
+    DSA_TDB_TOKEN = env_str("DSA_TDB_TOKEN", "")
+    if DSA_TDB_URL and not DSA_TDB_TOKEN:
+        raise ImproperlyConfiguredEnv("DSA_TDB_TOKEN must be set when DSA_TDB_URL is")
+    DSA_TDB_BATCH = env_int("DSA_TDB_BATCH", 100, minimum=1, maximum=100)
+    DSA_TDB_TIMEOUT = env_float("DSA_TDB_TIMEOUT", 10.0, minimum=0.05, maximum=120)
+    DSA_TDB_RETRY_BASE_SECONDS = env_float("DSA_TDB_RETRY_BASE_SECONDS", 5.0, minimum=0.001, maximum=3600)
+    DSA_TDB_MAX_ATTEMPTS = env_int("DSA_TDB_MAX_ATTEMPTS", 20, minimum=1, maximum=1000)
+    DSA_TDB_SECONDS = env_float("DSA_TDB_SECONDS", 5.0, minimum=0.2, maximum=3600)
+    # Out-of-court dispute settlement bodies the affected user is told about (Art. 17(3)(f), Art. 21).
+    DSA_DISPUTE_SETTLEMENT_URL = env_str("DSA_DISPUTE_SETTLEMENT_URL",
+                                         "https://digital-strategy.ec.europa.eu/en/policies/dsa-out-court-dispute-settlement")
     # Outbound webhooks (integrations/webhooks; docs/webhooks.md).
     WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", [])]
     WEBHOOK_PUBLIC_URL = env_str("WEBHOOK_PUBLIC_URL", "").rstrip("/")
@@ -216,6 +229,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "access",
+    "dsa",
     "console",
 ]
 
@@ -435,6 +449,12 @@ CELERY_BEAT_SCHEDULE = {
     # Files repeat-offender proposals (DSA Art. 23) whose after-commit filing did not happen (trust/strikes.py).
     "trust-proposals": {"task": "trust.tasks.file_pending_proposals_task", "schedule": timedelta(seconds=60),
                         "options": {"expires": 60}},
+    # Makes the notices to reporters and affected users from the audit log (dsa/notices.py).
+    "dsa-notices": {"task": "dsa.tasks.dsa_notices_task", "schedule": timedelta(seconds=WEBHOOK_DISPATCH_SECONDS),
+                    "options": {"expires": WEBHOOK_DISPATCH_SECONDS}},
+    # Submits published DSA statements of reasons when DSA_TDB_URL is set (dsa/submission.py).
+    "dsa-submission": {"task": "dsa.tasks.dsa_submission_task", "schedule": timedelta(seconds=DSA_TDB_SECONDS),
+                       "options": {"expires": DSA_TDB_SECONDS}},
     "webhook-log-cleanup": {"task": "integrations.tasks.webhook_cleanup_task", "schedule": timedelta(hours=1),
                             "options": {"expires": 3600}},
     # Measures active rules against the sampled human reviews (rules/drift.py).

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from .views import auth, case, insight, preferences, rules, trust, work
+from .views import auth, case, insight, preferences, rules, statements, trust, work
 
 app_name = "console"
 
@@ -29,6 +29,10 @@ urlpatterns = [
     path("cases/<uuid:case_id>/renew/", case.renew, name="renew"),
     path("cases/<uuid:case_id>/note/", case.note, name="note"),
     path("cases/<uuid:case_id>/media/<int:index>/reveal/", case.reveal_media, name="reveal-media"),
+    # DSA statements of reasons (views/statements.py)
+    path("cases/<uuid:case_id>/statement/preview/", statements.preview, name="statement-preview"),
+    path("cases/<uuid:case_id>/statement/correct/", statements.correct, name="statement-correct"),
+    path("cases/<uuid:case_id>/statement/rebuild/", statements.rebuild, name="statement-rebuild"),
     # supervisors and auditors (views/insight.py)
     path("dashboard/", insight.dashboard, name="dashboard"),
     path("audit/", insight.audit_search, name="audit"),

@@ -63,6 +63,8 @@ WEBHOOK_EVENT_TYPES = {
     "decision.reversed": "an appeal overturned a decision",
     "appeal.opened": "an appeal against a decision was opened",
     "appeal.decided": "an appeal was decided",
+    "notice.created": "a notice to a reporter (receipt, outcome; DSA Art. 16(5)) or to the affected user (statement "
+                      "of reasons; Art. 17) is ready to deliver; the same notices are in GET /api/v1/notices",
 }
 
 

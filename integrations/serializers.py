@@ -540,6 +540,17 @@ class AppealSummarySerializer(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class DsaStatementSerializer(serializers.Serializer):
+    puid = serializers.CharField(help_text="the statement's platform unique identifier in the transparency database")
+    # A plain string in the schema: an enum named "state" would collide with the case's and the appeal's.
+    state = serializers.CharField(help_text="published, or held: it does not validate yet and waits for a lead's "
+                                            "correction")
+    corrects_puid = serializers.CharField(allow_null=True, help_text="the published statement this one corrects")
+    payload = serializers.JSONField(allow_null=True, help_text="the statement in the Commission's schema (version 2) "
+                                                               "as submitted to the transparency database; null "
+                                                               "while held")
+
+
 class DecisionOutSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     sequence = serializers.IntegerField(help_text="position in the decision feed (GET /api/v1/decisions)")
@@ -551,11 +562,13 @@ class DecisionOutSerializer(serializers.Serializer):
     policy = serializers.CharField(allow_null=True, help_text="code of the policy the decision rests on")
     duration_days = serializers.IntegerField(allow_null=True, help_text="for time-limited outcomes")
     statement_of_reasons = serializers.CharField(
-        help_text="facts and reasons for the affected user: the action, the policy and the reasons the deciding "
-                  "reviewers gave (unattributed)")
+        help_text="facts and reasons for the affected user: the action, the policy, the reason text the admins "
+                  "maintain for that policy and outcome, and the deciding reviewers' public explanation. Never the "
+                  "reviewers' internal rationales")
     territorial_scope = serializers.ListField(child=serializers.CharField(),
-                                              help_text="the jurisdictions (ISO 3166-1 alpha-2, EU) the reports "
-                                                        "cited; empty when none did")
+                                              help_text="EEA countries (ISO 3166-1 alpha-2) where the decision "
+                                                        "applies, decided by policy (the published DSA statement); "
+                                                        "empty while there is none")
     automated_detection = serializers.BooleanField(help_text="an automated reporter flagged the subject")
     automated_decision = serializers.BooleanField(help_text="the decision itself was taken by automation")
     decided_at = serializers.DateTimeField()
@@ -566,6 +579,9 @@ class DecisionOutSerializer(serializers.Serializer):
                   "(DSA Art. 21)")
     appeal = AppealSummarySerializer(
         allow_null=True, help_text="the latest appeal against this decision, or the appeal that produced it")
+    statement = DsaStatementSerializer(
+        allow_null=True, help_text="the DSA statement of reasons of a decision that restricts something; null "
+                                   "for decisions that restrict nothing")
 
 
 class CaseOutSerializer(serializers.Serializer):
@@ -607,6 +623,42 @@ class DecisionFeedSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(
         help_text="pass as `since` in the next poll; always present, unchanged when nothing new was decided")
     has_more = serializers.BooleanField(help_text="true when more decisions are waiting: poll again at once")
+
+
+class NoticeRedressSerializer(serializers.Serializer):
+    internal_appeal_until = serializers.CharField(allow_null=True, help_text="last day to appeal internally "
+                                                                             "(YYYY-MM-DD); — when appeals are exhausted")
+    out_of_court_dispute_settlement = serializers.CharField(help_text="where to find certified bodies (Art. 21)")
+    judicial_redress = serializers.BooleanField(help_text="the right to go to court is not affected")
+
+
+class NoticeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    sequence = serializers.IntegerField()
+    case_id = serializers.UUIDField()
+    # Plain strings in the schema: enums named "kind" collide with the subject's and the decision's.
+    kind = serializers.CharField(help_text="receipt (Art. 16(5): the report arrived), outcome (Art. 16(5): what was "
+                                           "decided), statement (Art. 17: the statement of reasons to the affected "
+                                           "user)")
+    recipient = serializers.CharField(help_text="reporter or affected_user")
+    recipient_external_id = serializers.CharField(help_text="your id of the person to deliver it to")
+    report_id = serializers.UUIDField(allow_null=True)
+    decision_id = serializers.UUIDField(allow_null=True)
+    statement_puid = serializers.CharField(allow_null=True)
+    language = serializers.CharField(help_text="the language the text is in: the affected user's (the subject's "
+                                               "language) where a template exists, else en")
+    subject = serializers.CharField()
+    body = serializers.CharField(help_text="ready to show; empty when withheld (see `withheld`)")
+    withheld = serializers.CharField(allow_null=True, help_text="why the text was withheld, if it was")
+    outcome = serializers.CharField(allow_null=True)
+    redress = NoticeRedressSerializer(allow_null=True, help_text="for outcome and statement notices")
+    created_at = serializers.DateTimeField()
+
+
+class NoticeFeedSerializer(serializers.Serializer):
+    results = NoticeSerializer(many=True)
+    next_cursor = serializers.CharField(help_text="pass as `since` in the next poll; always present")
+    has_more = serializers.BooleanField(help_text="true when more notices are waiting: poll again at once")
 
 
 # ---- appeals ---------------------------------------------------------------

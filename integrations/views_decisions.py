@@ -32,14 +32,14 @@ _CURSOR_BODY = re.compile(r"^(0|[1-9][0-9]{0,18})$")
 _MAX_SEQUENCE = 2**63 - 1
 
 
-def encode_decision_cursor(sequence):
-    raw = f"{_CURSOR_PREFIX}{sequence}".encode("ascii")
+def encode_sequence_cursor(prefix, sequence):
+    raw = f"{prefix}{sequence}".encode("ascii")
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode_decision_cursor(value):
-    """The sequence a cursor stands for; a 400 naming `since` for anything
-    that is not a cursor this API issued."""
+def decode_sequence_cursor(prefix, value):
+    """The sequence a cursor with `prefix` stands for; a 400 naming `since`
+    for anything that is not a cursor this API issued (decisions, notices)."""
     invalid = serializers.ValidationError(
         {"since": ["invalid cursor; use the `next_cursor` of a previous response, or omit it to start at the beginning"]})
     if len(value) > 64:
@@ -48,12 +48,35 @@ def decode_decision_cursor(value):
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise invalid from None
-    if not raw.startswith(_CURSOR_PREFIX) or not _CURSOR_BODY.match(raw[len(_CURSOR_PREFIX):]):
+    if not raw.startswith(prefix) or not _CURSOR_BODY.match(raw[len(prefix):]):
         raise invalid
-    sequence = int(raw[len(_CURSOR_PREFIX):])
+    sequence = int(raw[len(prefix):])
     if sequence > _MAX_SEQUENCE:
         raise invalid
     return sequence
+
+
+def encode_decision_cursor(sequence):
+    return encode_sequence_cursor(_CURSOR_PREFIX, sequence)
+
+
+def decode_decision_cursor(value):
+    return decode_sequence_cursor(_CURSOR_PREFIX, value)
+
+
+def sequence_page(request, *, prefix, default_size, fetch, render):
+    """One page of a feed numbered by sequence (decisions, notices):
+    `fetch(source, since, limit)` and `render(item)`; the cursor says where the page ended."""
+    params = request.query_params
+    since_param = _query_param(params, "since")
+    since = decode_sequence_cursor(prefix, since_param) if since_param else 0
+    page_size = page_size_param(params, default_size)
+    page = fetch(source=request.user.source, since=since, limit=page_size + 1)
+    has_more = len(page) > page_size
+    page = page[:page_size]
+    last = page[-1].sequence if page else since
+    return Response({"results": [render(item) for item in page], "next_cursor": encode_sequence_cursor(prefix, last),
+                     "has_more": has_more})
 
 
 def _feed_item(decision):
@@ -79,16 +102,8 @@ class DecisionFeedView(ApiView):
         responses={200: s.DecisionFeedSerializer, **ERRORS},
     )
     def get(self, request):
-        params = request.query_params
-        since_param = _query_param(params, "since")
-        since = decode_decision_cursor(since_param) if since_param else 0
-        page_size = page_size_param(params, self.page_size)
-        page = decisions_for_source_since(source=request.user.source, since=since, limit=page_size + 1)
-        has_more = len(page) > page_size
-        page = page[:page_size]
-        last = page[-1].sequence if page else since
-        return Response({"results": [_feed_item(d) for d in page], "next_cursor": encode_decision_cursor(last),
-                         "has_more": has_more})
+        return sequence_page(request, prefix=_CURSOR_PREFIX, default_size=self.page_size,
+                             fetch=decisions_for_source_since, render=_feed_item)
 
 
 class AppealCreateView(ApiView):

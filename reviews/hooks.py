@@ -1,24 +1,40 @@
-"""Hooks the layers above run when something happens in reviews.
+"""Extension points for the layers above reviews (dsa, trust), which reviews
+may not import: a provider of the public reason text, and decision listeners.
 
-`reviews` cannot import the apps above it (trust, integrations). An app
-registers a callable from its `AppConfig.ready`; `decision_record` calls
-every registered hook inside the deciding transaction, after the decision
-and its audit event are written, so a hook's writes commit or roll back with
-the decision. Hooks must be idempotent (a decision is recorded once, but a
-hook may be re-run by hand).
+An app registers from its `AppConfig.ready`. `decision_record` calls every
+listener inside the deciding transaction, after the decision and its audit
+event are written, so a listener's writes commit or roll back with the
+decision; an exception rolls the decision back, so listeners must only fail
+for real faults. Listeners must be idempotent (a decision is recorded once,
+but a listener may be re-run by hand). Today: dsa (the statement of reasons)
+and trust (strikes, DSA Art. 23; notice accuracy).
 """
 
 from collections.abc import Callable
 
-_DECISION_HOOKS: list[Callable] = []
+# (policy, outcome, language) -> admin-maintained public reason text, or "".
+PublicReasonProvider = Callable[..., str]
+_public_reason_provider: PublicReasonProvider | None = None
+_decision_listeners: list[Callable] = []
 
 
-def register_decision_hook(hook: Callable) -> None:
-    """`hook(*, decision, actor)` runs after every recorded decision."""
-    if hook not in _DECISION_HOOKS:
-        _DECISION_HOOKS.append(hook)
+def register_public_reasons(provider: PublicReasonProvider) -> None:
+    global _public_reason_provider
+    _public_reason_provider = provider
 
 
-def run_decision_hooks(*, decision, actor) -> None:
-    for hook in list(_DECISION_HOOKS):
-        hook(decision=decision, actor=actor)
+def public_reason(*, policy, outcome, language: str = "en") -> str:
+    if _public_reason_provider is None or outcome is None:
+        return ""
+    return _public_reason_provider(policy=policy, outcome=outcome, language=language)
+
+
+def register_decision_listener(listener: Callable) -> None:
+    """`listener(*, decision, actor)` runs after every recorded decision, in its transaction."""
+    if listener not in _decision_listeners:
+        _decision_listeners.append(listener)
+
+
+def decision_recorded(*, decision, actor) -> None:
+    for listener in list(_decision_listeners):
+        listener(decision=decision, actor=actor)

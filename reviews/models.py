@@ -29,6 +29,10 @@ class Outcome(models.Model):
     approval_over_days = models.PositiveIntegerField(
         _("approval over days"), null=True, blank=True,
         help_text=_("a time-limited outcome longer than this many days requires approval (e.g. long suspensions)"))
+    requires_public_explanation = models.BooleanField(
+        _("requires public explanation"), default=False,
+        help_text=_("a vote for it must carry a public explanation: the reviewer's words to the affected user, "
+                    "published in the statement of reasons (the rationale stays internal)"))
     active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
@@ -294,7 +298,9 @@ class Vote(models.Model):
     policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     approved = models.BooleanField(null=True, blank=True)
     duration_days = models.PositiveIntegerField(null=True, blank=True)
-    rationale = models.TextField(blank=True)
+    rationale = models.TextField(blank=True, help_text="internal: reviewers, leads and auditors only; never published")
+    # What the reviewer tells the affected user; published in the statement of reasons.
+    public_explanation = models.TextField(blank=True, default="", db_default="")
     cast_at = models.DateTimeField()
 
     class Meta:
@@ -340,7 +346,10 @@ class Decision(models.Model):
     reviewers = models.JSONField(default=list, help_text="ids and votes of the reviewers; never shown to platforms")
     automated_detection = models.BooleanField(default=False)
     automated_decision = models.BooleanField(default=False)
+    # The public statement of reasons: the admins' reason text for the policy and outcome and the reviewers'
+    # public explanations; never the reviewers' rationales.
     facts_and_reasons = models.TextField()
+    public_explanation = models.TextField(blank=True, default="", db_default="")
     territorial_scope = models.JSONField(default=list)
     decided_at = models.DateTimeField()
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

@@ -7,8 +7,8 @@ class TrustConfig(AppConfig):
 
     def ready(self):
         # reviews cannot import trust (trust sits above it): it offers a hook run inside the deciding transaction.
-        from reviews.hooks import register_decision_hook
+        from reviews.hooks import register_decision_listener
 
         from .decisions import on_decision_recorded
 
-        register_decision_hook(on_decision_recorded)
+        register_decision_listener(on_decision_recorded)

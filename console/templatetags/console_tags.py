@@ -114,3 +114,23 @@ def local_name(obj) -> str:
     """A configured name (outcome, policy, stage, queue) in the console's language: the admin's
     translation for it (name_translations), else the name."""
     return translated_name(obj) if obj is not None else ""
+
+
+@register.filter
+def statement_value(value) -> str:
+    """A DSA statement field for people: lists joined, null as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+@register.simple_tag
+def correction_form(statement, bound=None):
+    """The lead's correction form for `statement`: the refused one when it is for it, else a fresh one."""
+    from ..forms import StatementCorrectionForm
+
+    if getattr(bound, "is_bound", False) and str(bound.data.get("correct-statement")) == str(statement.pk):
+        return bound
+    return StatementCorrectionForm.for_statement(statement)

@@ -34,6 +34,7 @@ from cases.errors import DomainError
 from cases.models import Case, CaseState, ReporterKind
 from cases.services import case_access_denied_record, case_media_reveal_record, case_view_record
 from cases.visibility import case_access
+from dsa.selectors import case_statements
 from reviews import casefile, worklists
 from reviews.errors import InvalidVote
 from reviews.models import ReviewState, SeatState
@@ -178,7 +179,7 @@ def visible_case_only(view):
 
 
 # Where each form's errors are shown in full: the error summary links there.
-FORM_PANELS = {"vote": "vote-panel", "claim": "vote-panel"}
+FORM_PANELS = {"vote": "vote-panel", "claim": "vote-panel", "correct": "statement-panel"}
 
 
 def _error_summary(forms) -> list[tuple[str, str]]:
@@ -194,7 +195,7 @@ def _error_summary(forms) -> list[tuple[str, str]]:
     return summary
 
 
-def _render_case(request, case_id, *, forms=None, status=200, record_view=False):
+def _render_case(request, case_id, *, forms=None, status=200, record_view=False, extra=None):
     roles = request.roles
     can_act = roles.can_review
     try:
@@ -249,6 +250,9 @@ def _render_case(request, case_id, *, forms=None, status=200, record_view=False)
         # G4 signals: the priority's terms, coordinated reporting, linked accounts, hash-list matches.
         "priority_why": signal_selectors.priority_explanation(cf.case),
         "linked_accounts": signal_selectors.linked_accounts(account_ids=signal_selectors.case_accounts(cf.case)),
+        # DSA statements of reasons of the case's decisions (one query); leads see why one is held.
+        "statements": case_statements(case_id=cf.case.pk),
+        **(extra or {}),
     }
     return render(request, "console/case/page.html", context, status=status)
 
@@ -268,6 +272,7 @@ FIELD_MESSAGES = {
     "policy": gettext_lazy("Choose the policy your vote rests on."),
     "rationale": gettext_lazy("Give a rationale: every outcome except “No violation”, and every rejection, needs one."),
     "decision": gettext_lazy("Choose approve or reject."),
+    "public_explanation": gettext_lazy("This outcome needs a public explanation for the affected user."),
 }
 CODE_MESSAGES = {
     "not_seated": gettext_lazy("You hold no seat in this stage (any more): claim one first, or your lease expired."),

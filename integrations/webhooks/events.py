@@ -1,7 +1,7 @@
 """Which audit events become which webhook events, and their bodies.
 
 `data` holds the case (and decision, appeal) as the REST API shows them,
-never who reviewed: integrations.views renders both. The body is rendered
+never who reviewed: integrations.representation renders both. The body is rendered
 once per event, when it is first dispatched, and stored (WebhookEvent), so
 every attempt and every endpoint receives the same bytes.
 """
@@ -13,12 +13,13 @@ from django.utils.crypto import salted_hmac
 from rest_framework.utils.encoders import JSONEncoder
 
 from cases.models import Case
+from dsa.models import Notice
 from reviews import triggers
 from reviews.models import Appeal
 
 from ..models import WEBHOOK_EVENT_TYPES
-from ..selectors import _decisions, _with_latest_appeal, current_decisions_by_case
-from ..views import _case_out, decision_out
+from ..representation import case_out, decision_out, notice_out
+from ..selectors import _decisions, current_decisions_by_case, with_public_parts
 
 API_VERSION = "1"
 CASE_STREAM_PREFIX = "case:"
@@ -35,6 +36,7 @@ AUDIT_ACTIONS = {
     "decision.reversed": ("decision.reversed",),
     "appeal.opened": ("appeal.opened",),
     "appeal.decided": ("appeal.decided",),
+    "notice.created": ("notice.created",),
 }
 assert set(AUDIT_ACTIONS) == set(WEBHOOK_EVENT_TYPES)
 
@@ -88,7 +90,7 @@ def classify(rows):
 
 
 class _Urls:
-    """What integrations.views needs of a request to build absolute URLs."""
+    """What integrations.representation needs of a request to build absolute URLs."""
 
     def build_absolute_uri(self, path):
         return f"{settings.WEBHOOK_PUBLIC_URL}{path}"
@@ -121,13 +123,15 @@ def render(rows, types):
             appeal_ids.add(r["target_id"])
             if r["data"].get("decision_id") and r["action"] == "appeal.decided":
                 decision_ids.add(r["data"]["decision_id"])
-    decisions = {str(d.pk): d for d in _with_latest_appeal(list(_decisions().filter(pk__in=decision_ids)))}
+    decisions = {str(d.pk): d for d in with_public_parts(list(_decisions().filter(pk__in=decision_ids)))}
     appeals = {str(a.pk): a for a in Appeal.objects.filter(pk__in=appeal_ids)}
+    notices = {str(n.pk): n for n in Notice.objects.filter(
+        pk__in=[r["target_id"] for r in rows if r["action"] == "notice.created"])}
     urls = _Urls()
     bodies = {}
     for r in rows:
         case = cases.get(case_id_of(r["stream"]))
-        data = {"case": _case_out(urls, case, decision=current.get(str(case.pk))) if case else None}
+        data = {"case": case_out(urls, case, decision=current.get(str(case.pk))) if case else None}
         kind, action, facts = types[r["id"]], r["action"], r["data"]
         if kind == "case.escalated":
             data["escalation"] = {"trigger": _escalation_trigger(r)}
@@ -142,6 +146,9 @@ def render(rows, types):
             data["appeal"] = _appeal(appeal) if appeal else None
             if action == "appeal.decided":
                 data["decision"] = decision_out(decisions.get(facts.get("decision_id")))
+        elif action == "notice.created":
+            notice = notices.get(r["target_id"])
+            data["notice"] = notice_out(notice) if notice else None
         envelope = {"id": public_id(r["id"]), "type": kind, "created_at": r["created_at"], "api_version": API_VERSION,
                     "data": data}
         bodies[r["id"]] = json.dumps(envelope, cls=JSONEncoder, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

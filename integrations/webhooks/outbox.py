@@ -5,7 +5,8 @@ exists exactly when its change committed. The dispatcher reads the events
 after a cursor per endpoint and creates one WebhookDelivery per subscribed
 event; lower layers import nothing to "send" anything.
 
-Why not `id > cursor`: ids come from a sequence and are taken when a row is
+The watermark and the (xid, id) order live in audit.tail, which the DSA
+submission (dsa/submission.py) tails the same way. Why not `id > cursor`: ids come from a sequence and are taken when a row is
 inserted, but rows become visible when their transaction commits, in
 another order. A reader that has seen id 12 may later see id 11 commit, and
 a plain id cursor would skip it for good. So every event carries the id of
@@ -30,72 +31,18 @@ import time
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from audit.tail import after as _after
+from audit.tail import watermark
 from cases.models import Case
 
 from ..models import DeliveryState, EndpointPurpose, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from . import events
 
 log = logging.getLogger(__name__)
-
-_XID_MASK = 0xFFFFFFFF
-
-# Runs first: the xids of the running transactions of this database (backends and prepared
-# transactions), and a bound below which every xid was assigned before they were read.
-_OURS_SQL = """
-SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
-       ARRAY(SELECT backend_xid::text::bigint FROM pg_stat_activity
-             WHERE datname = current_database() AND backend_xid IS NOT NULL
-             UNION ALL
-             SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()),
-       (SELECT count(*) FROM pg_stat_activity
-         WHERE datname = current_database() AND query = '<insufficient privilege>')
-"""
-# Runs second, in a new snapshot.
-_SNAPSHOT_SQL = """
-SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint,
-       ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x)
-FROM pg_current_snapshot() AS s
-"""
-
-
-def watermark():
-    """W for the tail (see the module docstring); None on SQLite.
-
-    Statement 1 reads `ours` (xids of this database's running transactions)
-    and `bound` (the xmax of its own snapshot: every xid below it was
-    assigned before `ours` was read). Statement 2 takes snapshot S. A
-    transaction x that S counts as running, with x < bound and x not in
-    `ours`, was running when `ours` was read and is not ours: it can never
-    write an audit event here and is skipped. So W = the smallest of xmax(S),
-    `bound` and the running xids of S that are ours; never below xmin(S),
-    under which everything has ended. Inside a transaction block (a single
-    snapshot) or when another role's sessions hide their xids, W = xmin(S).
-    """
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        if connection.in_atomic_block:
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-            return cursor.fetchone()[0]
-        cursor.execute(_OURS_SQL)
-        bound, ours, hidden = cursor.fetchone()
-        cursor.execute(_SNAPSHOT_SQL)
-        xmin, xmax, running = cursor.fetchone()
-    if hidden:
-        return xmin
-    ours = {x & _XID_MASK for x in ours}
-    mark = min(xmax, bound)
-    for x in running:
-        if (x & _XID_MASK) in ours:
-            mark = min(mark, x)
-    return max(mark, xmin)
-
 
 def initial_cursor():
     """Where a new (or re-activated) endpoint starts: at the present, so it
@@ -105,10 +52,6 @@ def initial_cursor():
         return mark, 0
     last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
     return 0, last or 0
-
-
-def _after(cursor_xid, cursor_id):
-    return RawSQL("(audit_auditevent.xid, audit_auditevent.id) > (%s, %s)", (cursor_xid, cursor_id), output_field=BooleanField())
 
 
 _ROW_FIELDS = ("id", "xid", "stream", "seq", "action", "data", "target_id", "created_at")

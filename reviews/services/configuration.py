@@ -17,7 +17,8 @@ from ..errors import NotAllowed
 from ..models import Outcome, RoutingRule, StageKind, VersionState, Workflow, WorkflowVersion
 from ..workflows import invalidate_routing_cache
 
-_OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "time_limited",
+_OUTCOME_FIELDS = ("code", "name", "description", "is_violation", "requires_approval", "requires_public_explanation",
+                   "time_limited",
                    "approval_over_days", "active",
                    "position")
 _RULE_FIELDS = ("position", "workflow", "policy", "queue", "jurisdiction", "min_priority", "signal", "active")

@@ -10,9 +10,9 @@ from cases.models import Case, CaseState, Report
 from cases.services import case_change_state
 from signals.services import signals_record_decision
 
+from .. import hooks
 from .. import triggers as T
 from ..errors import NotAllowed
-from ..hooks import run_decision_hooks
 from ..models import (
     Appeal,
     AppealResult,
@@ -59,16 +59,27 @@ def _review_chain(review):
     return chain
 
 
-def statement_of_reasons(*, outcome, policy, votes, duration_days=None):
-    """Facts and reasons, built from the policy and the reviewers' rationales."""
+def statement_of_reasons(*, outcome, policy, public_explanation: str = "", duration_days=None,
+                         language: str = "en") -> str:
+    """The public facts and reasons: the outcome, the policy it rests on, the
+    reason text admins maintain for that policy and outcome (reviews.hooks)
+    and the reviewers' public explanation. Never the reviewers' rationales,
+    which stay internal (Decision.reviewers, the console)."""
     lines = [f"Decision: {outcome.name}" + (f" for {duration_days} days" if duration_days else "") + "."]
     if policy is not None:
         lines.append(f"Ground: the {policy.name} policy ({policy.code}) of the terms of service. {policy.description}")
-    rationales = [v.rationale.strip() for v in votes if v.rationale.strip()]
-    if rationales:
-        lines.append("Reasons given by the reviewers:")
-        lines.extend(f"- {r}" for r in dict.fromkeys(rationales))
+    reason = hooks.public_reason(policy=policy, outcome=outcome, language=language).strip()
+    if reason:
+        lines.append(reason)
+    if public_explanation.strip():
+        lines.append(public_explanation.strip())
     return "\n".join(lines)
+
+
+def public_explanation_of(votes) -> str:
+    """The deciding reviewers' public explanations, each once, in the order cast."""
+    texts = [v.public_explanation.strip() for v in votes if v.public_explanation.strip()]
+    return "\n".join(dict.fromkeys(texts))
 
 
 def _decide_from_review(*, review, result, actor, now):
@@ -88,13 +99,14 @@ def _decide_from_review(*, review, result, actor, now):
         kind = appeal_result_kind(previous=supersedes, outcome=result["outcome"], policy=result["policy"],
                                   duration_days=result["duration_days"])
         final = appeal.level >= 2
-    facts = statement_of_reasons(outcome=result["outcome"], policy=result["policy"], votes=deciding_votes,
+    explanation = public_explanation_of(deciding_votes)
+    facts = statement_of_reasons(outcome=result["outcome"], policy=result["policy"], public_explanation=explanation,
                                  duration_days=result["duration_days"])
     if final:
         facts = f"{facts}\n{OUT_OF_COURT_NOTICE}"
     return decision_record(
         case=review.case, review=review, kind=kind, outcome=result["outcome"], policy=result["policy"],
-        duration_days=result["duration_days"], votes=votes, facts=facts,
+        duration_days=result["duration_days"], votes=votes, facts=facts, public_explanation=explanation,
         actor=actor, now=now, supersedes=supersedes, appeal=appeal, appeals_exhausted=final,
     )
 
@@ -113,14 +125,16 @@ def appeal_result_kind(*, previous: Decision, outcome: Outcome, policy, duration
 
 
 def decision_record(*, case, review, kind, outcome, policy, duration_days, votes, facts, actor, now,
-                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False, automated_decision=False):
+                    supersedes=None, appeal=None, decided_by=None, appeals_exhausted=False, automated_decision=False,
+                    public_explanation=""):
     """Records a Decision and moves the case to `decided`. The previous
     current decision (if any) stays in the history, no longer current.
     `automated_decision` only for a decision no person took (a rule's, see
     decision_automated)."""
     Decision.objects.filter(case=case, is_current=True).update(is_current=False)
     reports = Report.objects.filter(case=case)
-    automated_detection = reports.filter(reporter_kind="automated").exists()
+    # A rule that decides detected the case by automated means too (DSA automated_detection).
+    automated_detection = automated_decision or reports.filter(reporter_kind="automated").exists()
     jurisdictions = sorted({code for j in reports.values_list("jurisdiction", flat=True) for code in (j or [])})
     decision = Decision.objects.create(
         case=case, review=review, stage_key=review.stage.key if review else "", kind=kind, outcome=outcome,
@@ -131,7 +145,8 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         automated_detection=automated_detection,
         # People decide every review, appeal and re-review; only decision_automated passes True.
         automated_decision=automated_decision,
-        facts_and_reasons=facts, territorial_scope=jurisdictions, decided_at=now, decided_by=decided_by,
+        facts_and_reasons=facts, public_explanation=public_explanation, territorial_scope=jurisdictions,
+        decided_at=now, decided_by=decided_by,
         supersedes=supersedes, is_current=True, sequence=_next_sequence(), appeals_exhausted=appeals_exhausted,
     )
     if appeal is not None:
@@ -157,13 +172,13 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
               "automated": automated_decision,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
-    run_decision_hooks(decision=decision, actor=actor)  # e.g. trust: strikes (Art. 23), notice accuracy
+    hooks.decision_recorded(decision=decision, actor=actor)  # dsa: the statement; trust: strikes (Art. 23)
     return decision
 
 
 def decision_amend_reasons(*, decision_id, lead, text, now=None):
     """A lead edits the statement of reasons of a current decision (the
-    generated text is a draft built from the rationales). Outcome, policy and
+    generated text is built from the admins' reason text and the public explanation). Outcome, policy and
     reviewers never change; the audit event keeps the previous text."""
     if not is_lead(lead):
         raise NotAllowed("only a lead can edit the statement of reasons")

@@ -33,13 +33,15 @@ def _vote_key(stage, vote):
 
 
 def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", duration_days=None, approved=None,
-              now=None):
+              now=None, public_explanation=""):
     """Casts `reviewer`'s vote; final once cast. Requires a claimed seat in an
     open review. Closes the stage as soon as M votes agree (consensus) or
     agreement has become impossible (split), inside the review lock, so
     exactly one result and at most one decision come out however many
     reviewers vote at once. A repeated identical submission returns the
-    first vote; a vote after the stage closed raises ReviewClosed."""
+    first vote; a vote after the stage closed raises ReviewClosed.
+    `rationale` is internal; `public_explanation` is published in the
+    statement of reasons (required for outcomes that ask for one)."""
     now = now or timezone.now()
     with transaction.atomic(), audit.batch():
         review = Review.objects.select_for_update(of=("self",)).select_related(
@@ -64,8 +66,13 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
             raise NotEligible(f"{reviewer.get_username()} {problem}; the vote was not counted",
                               code="not_eligible_to_vote")
         _validate_vote(stage, outcome, policy, rationale, duration_days, approved)
+        if approved is None and outcome is not None and outcome.requires_public_explanation \
+                and not public_explanation.strip():
+            raise InvalidVote(f"{outcome.code} needs a public explanation for the affected user",
+                              field="public_explanation", code="public_explanation_required")
         vote = Vote.objects.create(review=review, reviewer=reviewer, outcome=outcome, policy=policy, approved=approved,
-                                   duration_days=duration_days, rationale=rationale, cast_at=now)
+                                   duration_days=duration_days, rationale=rationale,
+                                   public_explanation=public_explanation.strip(), cast_at=now)
         seat_check_transition(seat.state, SeatState.VOTED)
         seat.state = SeatState.VOTED
         seat.save(update_fields=["state"])

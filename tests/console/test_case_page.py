@@ -18,7 +18,8 @@ BASE_FORMS = 2
 # write (5). The timeline's names come from what the case file read (reviews/timeline.py): no query here.
 # + 2 for the signals panel (the subject's signals, linked accounts; 2 more when accounts are linked).
 # + 2: the account's strikes and proposals (trust.selectors.account_standing, DSA Art. 23).
-PAGE_QUERIES = 28
+# + 1: the DSA statements of the case (dsa.selectors.case_statements).
+PAGE_QUERIES = 29
 
 
 def _url(case_id):

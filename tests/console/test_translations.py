@@ -12,7 +12,7 @@ from django.utils import translation
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "locale" / "de" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-SOURCE_DIRS = ("access", "audit", "cases", "signals", "reviews", "rules", "integrations", "console", "config", "trust")
+SOURCE_DIRS = ("access", "audit", "cases", "signals", "reviews", "rules", "integrations", "console", "config", "trust", "dsa")
 
 
 def entries(text):

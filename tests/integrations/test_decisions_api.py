@@ -14,7 +14,7 @@ from .conftest import APPEALS_URL, CASES_URL, DECISIONS_URL, assert_error, post_
 
 DECISION_KEYS = {"id", "sequence", "kind", "outcome", "policy", "duration_days", "statement_of_reasons",
                  "territorial_scope", "automated_detection", "automated_decision", "decided_at", "supersedes",
-                 "appeals_exhausted", "appeal"}
+                 "appeals_exhausted", "appeal", "statement"}
 FEED_KEYS = DECISION_KEYS | {"case_id", "event"}
 APPEAL_KEYS = {"id", "state", "result", "opened_at", "decided_at"}
 INTERNAL_KEYS = {"reviewers", "reviewer", "user_id", "username", "rationale", "decided_by", "votes", "moderator"}
@@ -89,9 +89,13 @@ def test_case_detail_shows_the_decision_and_never_who_reviewed_it(api, file_repo
     assert out == {
         "id": str(decision.pk), "sequence": decision.sequence, "kind": "original", "outcome": "remove_content",
         "policy": "spam", "duration_days": None, "statement_of_reasons": decision.facts_and_reasons,
-        "territorial_scope": ["AT", "DE"], "automated_detection": False, "automated_decision": False,
+        # never the reporters' jurisdictions: the scope is the policy's, from the published DSA statement, and
+        # without DSA mappings configured the statement is held
+        "territorial_scope": [], "automated_detection": False, "automated_decision": False,
         "decided_at": out["decided_at"], "supersedes": None, "appeals_exhausted": False, "appeal": None,
+        "statement": {"puid": out["statement"]["puid"], "state": "held", "corrects_puid": None, "payload": None},
     }
+    assert "links to a scam shop" not in response.content.decode()
     assert "Spam" in out["statement_of_reasons"] or "spam" in out["statement_of_reasons"]
     # The dissenting vote, the reviewers' names and ids, and the decision's reviewer list stay inside.
     assert decision.reviewers and {r["username"] for r in decision.reviewers} == {"mod1", "mod2", "mod3"}
@@ -346,3 +350,17 @@ def test_a_poll_never_skips_a_decision_still_being_committed(api, file_report, d
     rest = feed(api, since=page["next_cursor"])
     assert [i["case_id"] for i in rest["results"]] == [second_case]
     assert rest["results"][0]["sequence"] > page["results"][0]["sequence"]
+
+
+def test_the_feed_carries_the_published_dsa_statement_and_never_the_rationale(api, file_report, decide):
+    from dsa.defaults import install_default_dsa_mappings
+    from dsa.vocabulary import EEA_COUNTRIES
+
+    install_default_dsa_mappings()
+    case_id = file_report(jurisdiction=["BR", "US"])["case"]["id"]
+    decide(case_id, rationale="mail me at mod1@example.org – ban again")
+    response = api.get(DECISIONS_URL)
+    item = response.json()["results"][0]
+    assert item["statement"]["state"] == "published" and item["statement"]["payload"]["puid"] == item["statement"]["puid"]
+    assert item["territorial_scope"] == list(EEA_COUNTRIES) == item["statement"]["payload"]["territorial_scope"]
+    assert "ban again" not in response.content.decode() and "example.org" not in response.content.decode()

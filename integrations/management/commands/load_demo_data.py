@@ -285,6 +285,10 @@ class Command(BaseCommand):
         from reviews.workflows import install_default_workflows
 
         install_default_workflows(actor=self.actor)
+        # The DSA mappings, public reasons and notice templates for the default outcomes and policies.
+        from dsa.defaults import install_default_dsa_mappings
+
+        install_default_dsa_mappings(actor=self.actor)
 
     # ---- the platform --------------------------------------------------------
 

@@ -110,6 +110,11 @@ def test_senior_pages(page_for, people, console_data):
     visit(page, reverse("console:dashboard") + "?window=7d")
     visit(page, reverse("console:case", args=[console_data["split"]]))  # lead actions: assign, hold, note
     assert page.get_by_label("Reason for the hold").is_visible()
+    # the decided case's DSA statement is held (no mappings here): its errors and the correction form
+    page.goto(reverse("console:case", args=[console_data["decided"]]))
+    page.get_by_text("Correct before publication").click()
+    assert page.get_by_label("Territorial scope").is_visible()
+    check_widths(page)
 
 
 def test_auditor_pages(page_for, people, console_data):
