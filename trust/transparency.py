@@ -14,6 +14,8 @@ import io
 import statistics
 from datetime import datetime
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from cases.models import Policy, Report
 from reviews.models import Appeal, Decision, DecisionKind
 
@@ -27,16 +29,16 @@ ACTION_KINDS = (DecisionKind.ORIGINAL, DecisionKind.REREVIEW)
 
 def decision_ground(policy: Policy | None) -> str:
     """The DSA decision ground a policy maps to (illegal content or
-    incompatible with the terms). The mapping is another part of the DSA
-    work (g3a); until it lands this reads the field if the policy has one,
-    else "unspecified". The one place the report asks for a ground."""
+    incompatible with the terms): its `dsa.PolicyMapping`, reached through the
+    reverse one-to-one `policy.dsa_mapping` (select_related it); "unspecified"
+    for a policy without a mapping. The one place the report asks for a ground."""
     if policy is None:
         return UNSPECIFIED
-    for name in ("decision_ground", "dsa_ground", "dsa_decision_ground"):
-        value = getattr(policy, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return UNSPECIFIED
+    try:
+        mapping = policy.dsa_mapping
+    except ObjectDoesNotExist:
+        return UNSPECIFIED
+    return mapping.decision_ground or UNSPECIFIED
 
 
 def category_of(policy: Policy | None) -> str:
@@ -91,7 +93,7 @@ def _notices(start: datetime, end: datetime) -> dict:
 def _actions(start: datetime, end: datetime) -> dict:
     decisions = list(Decision.objects.filter(decided_at__gte=start, decided_at__lt=end, kind__in=ACTION_KINDS,
                                              outcome__is_violation=True)
-                     .select_related("policy", "outcome", "case"))
+                     .select_related("policy__dsa_mapping", "outcome", "case"))
     case_ids = {d.case_id for d in decisions}
     noticed = set(Report.objects.filter(case_id__in=case_ids, reporter_kind__in=NOTICE_KINDS)
                   .values_list("case_id", flat=True).distinct())

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone as dj_timezone
 
-from cases.models import Report, Source
+from cases.models import Policy, Report, Source
 from cases.services import ReportInput, SubjectInput
+from dsa.models import PolicyMapping
 from reviews.intake import report_intake
 from reviews.models import Decision
 from reviews.services import appeal_file
@@ -107,11 +108,13 @@ def test_a_period_without_events_is_empty(world):
     assert report["actions"]["time_to_action"] == {"median_hours": None, "count": 0, "case_ids": []}
 
 
-def test_the_ground_is_unspecified_until_policies_carry_one(policy_book):
+def test_the_ground_comes_from_the_policys_dsa_mapping(policy_book):
     policy = policy_book["hate"]
-    assert decision_ground(policy) == "unspecified"
-    policy.decision_ground = "DECISION_GROUND_ILLEGAL_CONTENT"  # what g3a's mapping will provide
-    assert decision_ground(policy) == "DECISION_GROUND_ILLEGAL_CONTENT"
+    PolicyMapping.objects.filter(policy=policy).delete()
+    assert decision_ground(Policy.objects.get(pk=policy.pk)) == "unspecified"
+    PolicyMapping.objects.create(policy=policy, decision_ground="DECISION_GROUND_ILLEGAL_CONTENT",
+                                 illegal_content_legal_ground="StGB § 130", territorial_scope=["DE"])
+    assert decision_ground(Policy.objects.get(pk=policy.pk)) == "DECISION_GROUND_ILLEGAL_CONTENT"
 
 
 def test_the_command_writes_json_and_csv(world, tmp_path):
