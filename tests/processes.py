@@ -210,6 +210,13 @@ class PostgresInstance:
         self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
         return self
 
+    def base_backup_of(self, primary):
+        """Makes this instance a streaming replica of `primary` (pg_basebackup -R:
+        standby.signal and primary_conninfo written for it); start() it afterwards."""
+        self._run(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres", "-D", self.data,
+                  "-R", "-X", "stream", "-c", "fast", timeout=120)
+        return self
+
     def start(self):
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-o", options, "start")
