@@ -16,6 +16,7 @@ from reviews.workflows import GROUPS, install_default_workflows, invalidate_rout
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
 from . import dbroles
+from .processes import RabbitVhost
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +152,21 @@ def workflows(people, policy_book, system_actor):
     install_default_workflows(actor=system_actor)
     yield
     invalidate_routing_cache()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request, redis_server):
+    """The Celery broker URL for tests that run real workers on both brokers
+    production may use (docs/operations.md): the test module's private
+    redis-server, or a private virtual host on the local RabbitMQ."""
+    if request.param == "redis":
+        yield redis_server.url(0)
+        return
+    vhost = RabbitVhost().create()
+    try:
+        yield vhost.url()
+    finally:
+        vhost.delete()
 
 
 def pytest_collection_modifyitems(session, config, items):
