@@ -1,12 +1,12 @@
 """Seats in a review: eligibility, claiming, assignment by a lead, release and lease renewal."""
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
-from audit.services import case_stream
+from audit.services import AuditHeadMoved, case_head_annotations, case_stream
 from cases.models import CaseState, Report
 from cases.services import case_change_state
 from cases.visibility import hidden_queues
@@ -112,38 +112,58 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
 
     Candidates come from one index scan (review_claim_idx) with FOR UPDATE
     SKIP LOCKED, so concurrent claimers never wait for each other and never
-    get the same seat."""
+    get the same seat. That one query also checks the moderator's groups,
+    seats and hidden queues, says whether they have platform identities at
+    the case's source, and reads the case stream's audit head, so that a
+    claim is five round trips: BEGIN, the pick, the seat, the review's count
+    and the audit events with their head moved by compare-and-swap, COMMIT
+    (plus the case's move to in review on its first claim)."""
     now = now or timezone.now()
-    group_ids = set(moderator.groups.values_list("pk", flat=True))
-    if not group_ids:
-        return None
-    identities = _identities(moderator)
     skipped = []
-    for _ in range(max_skips):
-        with transaction.atomic(), audit.batch():
-            candidates = (
-                Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
-                .exclude(pk__in=skipped)
-                # a seat they hold or voted from; a released one (expired lease) does not keep them out
-                .exclude(pk__in=Seat.objects.filter(moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED])
-                         .values("review_id"))
-                .order_by("-priority", "case_opened_at")
-                .select_for_update(skip_locked=True, of=("self",))
-                # only what every claim needs; identities and appeals load lazily when they apply
-                .select_related("stage", "case", "queue")
-            )
-            hidden = hidden_queues(moderator)
-            if hidden is not None:  # a subquery, no query of its own
-                candidates = candidates.exclude(queue_id__in=hidden)
-            review = candidates.first()
-            if review is None:
-                return None
-            if eligibility_problem(review, moderator, group_ids=group_ids, identities=identities,
-                                   seat_checked=True) is not None:
-                skipped.append(review.pk)
-                continue
-            return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
+    attempts = 0
+    while attempts < max_skips:
+        attempts += 1
+        try:
+            with transaction.atomic():
+                review = _pick(moderator=moderator, queue=queue, skipped=skipped)
+                if review is None:
+                    return None
+                heads = {case_stream(review.case_id): (review.audit_head_seq, review.audit_head_hash)}
+                with audit.batch(known_heads=heads):
+                    identities = _identities(moderator) if review.has_identity else {}
+                    if eligibility_problem(review, moderator, group_ids={review.group_id}, identities=identities,
+                                           seat_checked=True) is not None:
+                        skipped.append(review.pk)
+                        continue
+                    return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
+        except AuditHeadMoved:
+            continue  # someone appended to the case's trail between the pick and the write: pick again
     return None
+
+
+def _pick(*, moderator, queue, skipped):
+    """The best open review of `queue` with a free seat that `moderator` may
+    take, locked (SKIP LOCKED), with its stage, case and queue; None if none."""
+    memberships = moderator.groups.through.objects.filter(user_id=moderator.pk).values("group_id")
+    candidates = (
+        Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=memberships)
+        .exclude(pk__in=skipped)
+        # a seat they hold or voted from (one probe of seat_review_moderator per candidate, not a list
+        # of every seat they ever had); a released one (expired lease) does not keep them out
+        .exclude(Exists(Seat.objects.filter(review_id=OuterRef("pk"), moderator=moderator,
+                                            state__in=[SeatState.CLAIMED, SeatState.VOTED])))
+        .annotate(has_identity=Exists(ModeratorIdentity.objects.filter(user=moderator,
+                                                                       source_id=OuterRef("case__source_id"))),
+                  **case_head_annotations())
+        .order_by("-priority", "case_opened_at")
+        .select_for_update(skip_locked=True, of=("self",))
+        # only what every claim needs; identities and appeals load lazily when they apply
+        .select_related("stage", "case", "queue")
+    )
+    hidden = hidden_queues(moderator)
+    if hidden is not None:  # a subquery, no query of its own
+        candidates = candidates.exclude(queue_id__in=hidden)
+    return candidates.first()
 
 
 def seat_assign(*, review_id, moderator, lead, now=None):

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.verify import verify_audit
 from cases.models import Queue
@@ -87,3 +87,68 @@ def test_concurrent_claims_never_share_a_seat(file_report, people):
         per_review.setdefault(s.review_id, []).append(s.moderator_id)
     assert all(len(v) == len(set(v)) == 3 for v in per_review.values())
     assert set(Review.objects.values_list("free_seats", flat=True)) == {0}
+
+
+def test_a_claim_whose_case_trail_moves_under_it_picks_again_and_keeps_one_chain(file_report, people, monkeypatch):
+    """claim_next reads the case stream's audit head in its pick and moves it by compare-and-swap;
+    another writer appending to the case's trail in between (here a note from another connection,
+    committed while the claim holds its review lock) makes the claim roll back and pick again."""
+    import audit
+    from audit.context import Actor
+    from audit.models import AuditEvent
+    from audit.services import case_stream
+    from reviews.models import Seat
+    from reviews.services import seats
+
+    case_id = file_report(external_id="moving-trail")
+    general = Queue.objects.get(slug="general")
+    original, calls = seats._take_seat, []
+
+    def take_seat_after_an_append(**kwargs):
+        calls.append(kwargs["review"].pk)
+        if len(calls) == 1:
+            def append():
+                try:
+                    with transaction.atomic():
+                        audit.record(stream=case_stream(case_id), action="review.note_added",
+                                     actor=Actor.system("tests"), target_type="case", target_id=case_id, data={})
+                finally:
+                    connection.close()
+            other = threading.Thread(target=append)
+            other.start()
+            other.join(timeout=60)
+            assert not other.is_alive()
+        return original(**kwargs)
+
+    monkeypatch.setattr(seats, "_take_seat", take_seat_after_an_append)
+    seat = claim_next(moderator=people["moderators"][0], queue=general)
+    assert seat is not None and len(calls) == 2 and calls[0] == calls[1] == seat.review_id  # the same review, again
+    assert Seat.objects.filter(review_id=seat.review_id).count() == 1
+    assert Review.objects.get(pk=seat.review_id).free_seats == 2
+    trail = list(AuditEvent.objects.filter(stream=case_stream(case_id)).order_by("seq").values_list("action", flat=True))
+    assert trail[-3:] == ["review.note_added", "review.seat_claimed", "case.state_changed"] or \
+        trail[-3:] == ["review.note_added", "case.state_changed", "review.seat_claimed"]
+    assert trail.count("review.seat_claimed") == 1
+    assert verify_audit().ok
+
+
+@pytest.mark.django_db
+def test_a_claim_is_a_fixed_handful_of_statements(file_report, people):
+    """The pick (groups, seats, hidden queues, identities and the audit head in one query), the
+    seat, the review's count and one audit statement; the case's first claim adds its move to
+    in review (lock and update)."""
+    from django.test.utils import CaptureQueriesContext
+
+    file_report(external_id="counted")
+    general = Queue.objects.get(slug="general")
+    mods = people["moderators"]
+    statements = []
+    for moderator in mods[:2]:
+        with CaptureQueriesContext(connection) as ctx:
+            assert claim_next(moderator=moderator, queue=general) is not None
+        statements.append([q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]])
+    first, second = statements
+    assert len(first) == 6, first  # + SELECT … FOR UPDATE and UPDATE of the case
+    assert len(second) == 4, second
+    assert second[0].startswith("SELECT") and "SKIP LOCKED" in second[0]
+    assert second[-1].startswith("WITH moved AS")
