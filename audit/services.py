@@ -79,8 +79,8 @@ def audit_batch(known_heads=None):
     `with transaction.atomic(), audit_batch(): ...`. Nothing is written if the
     block raises; nested batches join the outer one.
 
-    `known_heads` ({stream: (seq, hash)}, see case_head_annotations) is what
-    the caller read of the heads in its first query: when every buffered
+    `known_heads` ({stream: (seq, hash)}) is what the caller read of the
+    heads in its first query (claim_next locks them there): when every buffered
     event appends to one of those streams, they are written in one statement
     that moves the heads by compare-and-swap instead of locking them first;
     if a head moved meanwhile, AuditHeadMoved is raised (the transaction must
@@ -103,19 +103,6 @@ def audit_batch(known_heads=None):
         _append_at_known_heads(entries, known_heads)
     else:
         audit_record_many(entries=entries)
-
-
-def case_head_annotations(case_field: str = "case_id") -> dict:
-    """Annotations `audit_head_seq` and `audit_head_hash`: the head of the
-    case stream of each row (by its `case_field`), read without a lock, for
-    audit_batch(known_heads=...). None where the head is missing or the
-    database spells ids differently from case_stream() (SQLite)."""
-    from django.db.models import CharField, OuterRef, Subquery, Value
-    from django.db.models.functions import Cast, Concat
-
-    head = AuditStreamHead.objects.filter(
-        stream=Concat(Value("case:"), Cast(OuterRef(case_field), output_field=CharField()), output_field=CharField()))
-    return {"audit_head_seq": Subquery(head.values("seq")[:1]), "audit_head_hash": Subquery(head.values("hash")[:1])}
 
 
 def _append_at_known_heads(entries, known_heads):

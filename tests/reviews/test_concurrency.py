@@ -89,47 +89,93 @@ def test_concurrent_claims_never_share_a_seat(file_report, people):
     assert set(Review.objects.values_list("free_seats", flat=True)) == {0}
 
 
-def test_a_claim_whose_case_trail_moves_under_it_picks_again_and_keeps_one_chain(file_report, people, monkeypatch):
-    """claim_next reads the case stream's audit head in its pick and moves it by compare-and-swap;
-    another writer appending to the case's trail in between (here a note from another connection,
-    committed while the claim holds its review lock) makes the claim roll back and pick again."""
+def test_a_writer_of_the_case_trail_waits_for_a_claim_and_chains_after_it(file_report, people, monkeypatch):
+    """claim_next locks the case stream's audit head in its pick (SKIP LOCKED) and appends at the
+    head it read: another writer of the case's trail (a note, from another connection) arriving
+    while the claim is under way waits for it, and both events end up in one chain."""
     import audit
     from audit.context import Actor
     from audit.models import AuditEvent
     from audit.services import case_stream
-    from reviews.models import Seat
     from reviews.services import seats
+    from tests.audit.conftest import wait_until_lock_waiters
 
     case_id = file_report(external_id="moving-trail")
     general = Queue.objects.get(slug="general")
-    original, calls = seats._take_seat, []
+    original, calls, writers = seats._take_seat, [], []
 
-    def take_seat_after_an_append(**kwargs):
+    def append():
+        try:
+            with transaction.atomic():
+                audit.record(stream=case_stream(case_id), action="review.note_added", actor=Actor.system("tests"),
+                             target_type="case", target_id=case_id, data={})
+        finally:
+            connection.close()
+
+    seen = []
+
+    def watch():
+        try:
+            wait_until_lock_waiters(1)
+            seen.append("waiting")
+        finally:
+            connection.close()
+
+    def take_seat_while_someone_appends(**kwargs):
         calls.append(kwargs["review"].pk)
-        if len(calls) == 1:
-            def append():
-                try:
-                    with transaction.atomic():
-                        audit.record(stream=case_stream(case_id), action="review.note_added",
-                                     actor=Actor.system("tests"), target_type="case", target_id=case_id, data={})
-                finally:
-                    connection.close()
-            other = threading.Thread(target=append)
-            other.start()
-            other.join(timeout=60)
-            assert not other.is_alive()
+        writer = threading.Thread(target=append)
+        writer.start()
+        writers.append(writer)
+        # The note waits for the claim's lock on the head. (Watched from a connection of its own: inside
+        # the claim's transaction PostgreSQL would show the same pg_stat_activity snapshot throughout.)
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        watcher.join(timeout=90)
+        assert seen == ["waiting"]
         return original(**kwargs)
 
-    monkeypatch.setattr(seats, "_take_seat", take_seat_after_an_append)
+    monkeypatch.setattr(seats, "_take_seat", take_seat_while_someone_appends)
     seat = claim_next(moderator=people["moderators"][0], queue=general)
-    assert seat is not None and len(calls) == 2 and calls[0] == calls[1] == seat.review_id  # the same review, again
-    assert Seat.objects.filter(review_id=seat.review_id).count() == 1
-    assert Review.objects.get(pk=seat.review_id).free_seats == 2
+    writers[0].join(timeout=60)
+    assert not writers[0].is_alive()
+    assert seat is not None and calls == [seat.review_id]  # no second attempt
     trail = list(AuditEvent.objects.filter(stream=case_stream(case_id)).order_by("seq").values_list("action", flat=True))
-    assert trail[-3:] == ["review.note_added", "review.seat_claimed", "case.state_changed"] or \
-        trail[-3:] == ["review.note_added", "case.state_changed", "review.seat_claimed"]
-    assert trail.count("review.seat_claimed") == 1
+    assert trail[-3:] == ["case.state_changed", "review.seat_claimed", "review.note_added"]
     assert verify_audit().ok
+
+
+def test_a_claim_skips_a_case_whose_trail_another_writer_holds(file_report, people):
+    """The pick takes the audit head with SKIP LOCKED like the review: while a long transaction
+    holds the first case's head, a claim gets the next case instead of waiting."""
+    import audit
+    from audit.context import Actor
+    from audit.services import case_stream
+    from reviews.models import Review as R
+
+    first = file_report(external_id="held-trail")
+    file_report(external_id="free-trail")
+    general = Queue.objects.get(slug="general")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                audit.record(stream=case_stream(first), action="review.note_added", actor=Actor.system("tests"),
+                             target_type="case", target_id=first, data={})
+                holding.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(timeout=60)
+        seat = claim_next(moderator=people["moderators"][0], queue=general)
+    finally:
+        release.set()
+        holder.join(timeout=60)
+    assert seat is not None and R.objects.get(pk=seat.review_id).case_id != first
 
 
 @pytest.mark.django_db
