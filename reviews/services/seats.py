@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.backends.utils import CursorDebugWrapper
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -225,11 +226,12 @@ def _pick(*, moderator, queue, skipped):
             condition = f"AND NOT (r.queue_id IN ({hidden_sql}))"
         sql = _pick_sql_cache[audited].replace("{hidden}", condition)
         params = [moderator.pk, queue.pk, moderator.pk, list(skipped), moderator.pk, *hidden_params]
+        row = _fetch_prepared(sql, params)
     else:
         sql, params = _pick_query(moderator=moderator, queue=queue, skipped=skipped).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
     if row is None:
         return None
     instances, at = [], 0
@@ -243,6 +245,28 @@ def _pick(*, moderator, queue, skipped):
     review.has_identity = row[at]
     review.audit_head_seq, review.audit_head_hash = row[at + 1:at + 3] if len(row) > at + 1 else (None, None)
     return review
+
+
+def _fetch_prepared(sql, params):
+    """One row of `sql` as a server-side prepared statement of this connection
+    (psycopg's own cursor: Django binds parameters on the client, so nothing it
+    sends is prepared, and planning the pick cost more than running it). Runs
+    through Django's execute wrappers, so it is counted and logged like any query.
+    Needs a direct connection to PostgreSQL or a pooler in session mode."""
+    import psycopg
+
+    connection.ensure_connection()
+
+    def run(sql, params, many, context):
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+
+    with connection.cursor() as wrapper:  # the execute wrappers and the debug log, around the prepared run
+        if isinstance(wrapper, CursorDebugWrapper):
+            with wrapper.debug_sql(sql, params):
+                return wrapper._execute_with_wrappers(sql, params, many=False, executor=run)
+        return wrapper._execute_with_wrappers(sql, params, many=False, executor=run)
 
 
 def _from_db_values(model, values):
