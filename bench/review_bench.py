@@ -420,7 +420,8 @@ def bench_votes_sql(db_url, moderators):
                                              [review])
                                 conn.execute("UPDATE reviews_decisionsequence SET value = value + 1 WHERE id = 1 "
                                              "RETURNING value")
-                                conn.execute("UPDATE cases_case SET state = 'decided' WHERE id = %s", [state[1]])
+                                conn.execute("UPDATE cases_case SET state = 'decided', decided_at = now() WHERE id = %s",
+                                             [state[1]])
                                 with lock:
                                     decided[0] += 1
                     with lock:
