@@ -96,9 +96,26 @@ def eligibility_problem(review, moderator, *, group_ids=None, identities=None, s
 
 
 def _take_seat(*, review, moderator, now, actor, assigned_by=None):
-    seat = Seat.objects.create(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
-                               lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
-    Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
+    """The seat row and the review's count of free seats (one statement on PostgreSQL), the case's
+    move to in review on its first claim, and the audit event. Requires the review locked."""
+    seat = Seat(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
+                lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH seat AS (INSERT INTO {Seat._meta.db_table} (review_id, moderator_id, state, claimed_at, "
+                "lease_expires_at, assigned_by_id) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+                f"counted AS (UPDATE {Review._meta.db_table} SET free_seats = free_seats - 1 WHERE id = %s RETURNING 1) "
+                "SELECT seat.id, (SELECT count(*) FROM counted) FROM seat",
+                [review.pk, moderator.pk, seat.state, seat.claimed_at, seat.lease_expires_at, seat.assigned_by_id,
+                 review.pk])
+            seat.pk, counted = cursor.fetchone()
+        seat._state.adding = False
+        if counted != 1:  # the review is locked by the caller: cannot happen unless that promise is broken
+            raise ReviewClosed("the review to seat in is gone")
+    else:
+        seat.save(force_insert=True)
+        Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
     review.free_seats -= 1
     if review.case.state == CaseState.OPEN:
         case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim",

@@ -181,8 +181,8 @@ def test_a_claim_skips_a_case_whose_trail_another_writer_holds(file_report, peop
 @pytest.mark.django_db
 def test_a_claim_is_a_fixed_handful_of_statements(file_report, people):
     """The pick (groups, seats, hidden queues, identities and the audit head in one query), the
-    seat, the review's count and one audit statement; the case's first claim adds its move to
-    in review (lock and update)."""
+    seat with the review's count, and one audit statement; the case's first claim adds its move
+    to in review (lock and update)."""
     from django.test.utils import CaptureQueriesContext
 
     file_report(external_id="counted")
@@ -194,7 +194,7 @@ def test_a_claim_is_a_fixed_handful_of_statements(file_report, people):
             assert claim_next(moderator=moderator, queue=general) is not None
         statements.append([q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]])
     first, second = statements
-    assert len(first) == 6, first  # + SELECT … FOR UPDATE and UPDATE of the case
-    assert len(second) == 4, second
+    assert len(first) == 5, first  # + SELECT … FOR UPDATE and UPDATE of the case
+    assert len(second) == 3, second
     assert second[0].startswith("SELECT") and "SKIP LOCKED" in second[0]
     assert second[-1].startswith("WITH moved AS")
