@@ -18,11 +18,11 @@ def main():
 
     django.setup()
 
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from django.db import connections, transaction
     from django.test import Client
 
-    from cases.models import Case
+    from cases.models import Case, Queue
     from config.dbrouter import replica_reads
     from reviews.stats import dashboard_figures
     from tests.seeding import prepare_filing
@@ -30,8 +30,8 @@ def main():
     file = prepare_filing(extra_users=[("auditor1", "auditor")])
     auditor = User.objects.get(username="auditor1")
 
-    def backlog():
-        return sum(q.open + q.in_review + q.escalated + q.on_hold for q in dashboard_figures().backlog)
+    def backlog(user=None):
+        return sum(q.open + q.in_review + q.escalated + q.on_hold for q in dashboard_figures(user=user).backlog)
 
     primary, replica = connections["default"], connections["replica"]
 
@@ -69,6 +69,13 @@ def main():
     file("while-paused")
     out["backlog_while_paused"] = backlog()  # the dashboard: the replica, which has not seen the new case
     out["cases_on_primary"] = Case.objects.count()  # everything else: the primary
+    # A queue restricted a moment ago (on the primary; the paused replica has not heard of it): a lead
+    # outside the allowed group must not see its cases in the figures, which come from the replica.
+    lead = User.objects.get(username="senior1")
+    out["lead_backlog_before_restriction"] = backlog(lead)
+    Queue.objects.get(slug="general").restricted_to.add(Group.objects.get(name="admin"))
+    out["lead_backlog_after_restriction"] = backlog(lead)
+    Queue.objects.get(slug="general").restricted_to.clear()
     with replica_reads():
         out["cases_in_replica_block"] = Case.objects.count()
         with transaction.atomic():

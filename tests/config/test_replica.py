@@ -52,6 +52,10 @@ def test_dashboard_reads_the_replica_and_everything_else_the_primary(primary_and
     assert seen["pause_state"] == "paused"
     # The dashboard's figures come from the replica, which has not replayed the second case ...
     assert seen["backlog_while_paused"] == 1
+    # Who may see what comes from the primary: a queue restricted after the replica stopped replaying
+    # is hidden at once (the replica alone would still count its case).
+    assert seen["lead_backlog_before_restriction"] == 1
+    assert seen["lead_backlog_after_restriction"] == 0
     # ... while plain reads, reads in a transaction and a service's writes inside the block use the primary.
     assert seen["cases_on_primary"] == 2
     assert seen["cases_in_replica_block"] == 1
