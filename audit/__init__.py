@@ -11,8 +11,8 @@ def record(**kwargs):
     return audit_record(**kwargs)
 
 
-def batch():
+def batch(known_heads=None):
     """See audit.services.audit_batch."""
     from .services import audit_batch
 
-    return audit_batch()
+    return audit_batch(known_heads=known_heads)

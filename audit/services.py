@@ -17,6 +17,11 @@ class AuditError(Exception):
     pass
 
 
+class AuditHeadMoved(AuditError):
+    """A stream's head moved on after the caller read it (audit_batch's
+    known_heads): nothing may be committed; roll back and try again."""
+
+
 def case_stream(case_id):
     return f"case:{case_id}"
 
@@ -85,12 +90,19 @@ _buffer = contextvars.ContextVar("quorum_audit_buffer", default=None)
 
 
 @contextmanager
-def audit_batch():
+def audit_batch(known_heads=None):
     """Buffers the audit.record() calls made inside it and writes them when
     it ends, with audit_record_many: three statements for all of them instead
     of three per event. Use it inside the service's transaction:
     `with transaction.atomic(), audit_batch(): ...`. Nothing is written if the
-    block raises; nested batches join the outer one."""
+    block raises; nested batches join the outer one.
+
+    `known_heads` ({stream: (seq, hash)}) is what the caller read of the
+    heads in its first query (claim_next locks them there): when every buffered
+    event appends to one of those streams, they are written in one statement
+    that moves the heads by compare-and-swap instead of locking them first;
+    if a head moved meanwhile, AuditHeadMoved is raised (the transaction must
+    roll back, which the surrounding atomic() does, and may be retried)."""
     if _buffer.get() is not None:
         yield
         return
@@ -102,8 +114,52 @@ def audit_batch():
         _buffer.reset(token)
         raise
     _buffer.reset(token)
-    if entries:
+    if not entries:
+        return
+    if (known_heads and connection.vendor == "postgresql" and not settings.AUDIT_DISABLED_FOR_BENCHMARK
+            and all(known_heads.get(e["stream"]) and not e.get("new_stream") for e in entries)):
+        _append_at_known_heads(entries, known_heads)
+    else:
         audit_record_many(entries=entries)
+
+
+def _append_at_known_heads(entries, known_heads):
+    """audit_record_many for streams whose heads the caller read: the events
+    and the moved heads in one statement (PostgreSQL). The head update is a
+    compare-and-swap on seq; a head that moved (or an event that collides on
+    (stream, seq) with a concurrent writer's) raises AuditHeadMoved."""
+    from django.db import IntegrityError
+
+    position = {stream: tuple(known_heads[stream]) for stream in {e["stream"] for e in entries}}
+    before = dict(position)
+    events = _chain_events(entries, position, actor=None)
+    row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
+    params = []
+    heads = sorted(position)
+    for stream in heads:
+        params.extend((stream, before[stream][0], position[stream][0], position[stream][1]))
+    for e in events:
+        params.extend(_event_params(e))
+    sql = (
+        f"WITH moved AS (UPDATE {AuditStreamHead._meta.db_table} h SET seq = v.new_seq, hash = v.new_hash, dirty = true "
+        f"FROM (VALUES {', '.join(['(%s::varchar, %s::bigint, %s::bigint, %s::varchar)'] * len(heads))}) "
+        "AS v(stream, old_seq, new_seq, new_hash) WHERE h.stream = v.stream AND h.seq = v.old_seq RETURNING 1), "
+        f"ins AS (INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES {', '.join([row] * len(events))} RETURNING id) "
+        "SELECT (SELECT count(*) FROM moved), id FROM ins ORDER BY id"
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    except IntegrityError as exc:
+        raise AuditHeadMoved("an audit stream head moved while the change was being made") from exc
+    if not rows or rows[0][0] != len(heads):
+        raise AuditHeadMoved("an audit stream head moved while the change was being made")
+    for event, (_, pk) in zip(events, rows, strict=True):
+        event.pk = event.id = pk
+        event._state.adding = False
+    return events
 
 
 def audit_record(*, stream, action, actor, target_type, target_id, data=None, new_stream=False):
@@ -149,6 +205,39 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
     return event
 
 
+def _chain_events(entries, position, *, actor, actions=None):
+    """The AuditEvent objects for `entries`, each chained to the one before
+    it in its stream; `position` ({stream: (seq, hash)}, streams not in it
+    start from the genesis) is moved to each stream's new head. Times are
+    taken now, after the caller locked or read the heads."""
+    request_id, ip = current_request()
+    now = timezone.now()
+    ring = keyring()
+    key_id = ring.current_id
+    events = []
+    for i, entry in enumerate(entries):
+        stream = entry["stream"]
+        seq, prev_hash = position.get(stream, (0, GENESIS))
+        seq += 1
+        who = entry.get("actor") or actor
+        fields = dict(
+            stream=stream, seq=seq, action=actions[i] if actions else _check_action(entry["action"]),
+            actor_type=who.type, actor_id=who.id[:64], actor_name=who.name[:200],
+            target_type=entry["target_type"], target_id=str(entry["target_id"]),
+            data=normalize_data(entry.get("data") or {}), request_id=request_id, ip=ip, created_at=now,
+            prev_hash=prev_hash, key_id=key_id,
+        )
+        event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
+        events.append(event)
+        position[stream] = (seq, event.hash)
+    return events
+
+
+def _event_params(e):
+    return (e.stream, e.seq, e.action, e.actor_type, e.actor_id, e.actor_name, e.target_type, e.target_id,
+            json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash, e.key_id)
+
+
 _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_name", "target_type", "target_id",
                   "data", "request_id", "ip", "created_at", "prev_hash", "hash", "key_id")
 
@@ -170,8 +259,7 @@ def _write(events: list[AuditEvent], *, new_heads: list[tuple[str, int, str]],
     row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
     params = []
     for e in events:
-        params.extend((e.stream, e.seq, e.action, e.actor_type, e.actor_id, e.actor_name, e.target_type, e.target_id,
-                       json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash, e.key_id))
+        params.extend(_event_params(e))
     parts = [f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
              f"RETURNING id, stream, seq)"]
     if new_heads:
@@ -279,29 +367,11 @@ def audit_record_many(*, entries, actor=None):
     if settings.AUDIT_DISABLED_FOR_BENCHMARK or not entries:
         return []
     actions = [_check_action(e["action"]) for e in entries]
-    request_id, ip = current_request()
     # Streams that an entry appends to without the new_stream promise may
     # already exist, or be created concurrently: lock (or create and lock) them.
     heads = _lock_heads(e["stream"] for e in entries if not e.get("new_stream"))
-    now = timezone.now()
     position = dict(heads)
-    ring = keyring()
-    key_id = ring.current_id
-    events = []
-    for entry, action in zip(entries, actions):
-        stream = entry["stream"]
-        seq, prev_hash = position.get(stream, (0, GENESIS))
-        seq += 1
-        who = entry.get("actor") or actor
-        fields = dict(
-            stream=stream, seq=seq, action=action, actor_type=who.type, actor_id=who.id[:64],
-            actor_name=who.name[:200], target_type=entry["target_type"], target_id=str(entry["target_id"]),
-            data=normalize_data(entry.get("data") or {}), request_id=request_id, ip=ip, created_at=now,
-            prev_hash=prev_hash, key_id=key_id,
-        )
-        event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
-        events.append(event)
-        position[stream] = (seq, event.hash)
+    events = _chain_events(entries, position, actor=actor, actions=actions)
     moved = [(stream, seq, hash_) for stream, (seq, hash_) in sorted(position.items()) if stream in heads]
     created = [(stream, seq, hash_) for stream, (seq, hash_) in position.items() if stream not in heads]
     _write(events, new_heads=created, moved_heads=moved)

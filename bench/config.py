@@ -52,6 +52,7 @@ class ServerProfile:
     workers: int = 2
     threads: int = 1
     env: tuple = ()  # extra (NAME, value) pairs for the app, e.g. the audit switch
+    wsgi: str = "config.wsgi"  # bench.minimal_drf.wsgi for the minimal DRF baseline
 
     def label(self):
         if self.worker_class == "gthread":
@@ -60,12 +61,17 @@ class ServerProfile:
             text = f"{self.worker_class} ×{self.workers}"
         if dict(self.env).get("AUDIT_DISABLED_FOR_BENCHMARK") == "true":
             text += ", audit off"
+        if self.wsgi != "config.wsgi":
+            text += ", minimal DRF app"
         return text
 
     def with_env(self, **extra):
         merged = dict(self.env)
         merged.update(extra)
-        return ServerProfile(self.worker_class, self.workers, self.threads, tuple(sorted(merged.items())))
+        return ServerProfile(self.worker_class, self.workers, self.threads, tuple(sorted(merged.items())), self.wsgi)
+
+    def with_app(self, wsgi):
+        return ServerProfile(self.worker_class, self.workers, self.threads, self.env, wsgi)
 
 
 @dataclass(frozen=True)
@@ -111,3 +117,12 @@ class Config:
     def db_url(self):
         parts = urlsplit(self.pg_url)
         return parts._replace(path=f"/{self.db_name}").geturl()
+
+    @property
+    def minimal_db_name(self):
+        return f"{self.db_name}_minimal"
+
+    @property
+    def minimal_db_url(self):
+        parts = urlsplit(self.pg_url)
+        return parts._replace(path=f"/{self.minimal_db_name}").geturl()

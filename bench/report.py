@@ -1,7 +1,8 @@
 """The stdout report: one table of throughput beside the raw-SQL baseline,
 the targets, the per-report statement and time breakdown, verification."""
 
-THROUGHPUT_ORDER = ["raw_sql", "single_new", "single_hot", "batch_new", "single_new_audit_on", "single_new_audit_off",
+THROUGHPUT_ORDER = ["raw_sql", "single_new", "single_new_vs_minimal", "minimal_drf",
+                    "single_hot", "batch_new", "single_new_audit_on", "single_new_audit_off",
                     "single_new_default_worker", "single_new_alt_worker"]
 
 

@@ -32,7 +32,10 @@ DB_NAME = os.environ.get("BENCH_REVIEW_DB", "quorum_bench_review")
 OPEN_CASES = int(os.environ.get("BENCH_OPEN_CASES", "1000000"))
 DUE_CASES = int(os.environ.get("BENCH_DUE_CASES", "100000"))
 MODERATORS = 8
-CLAIMS_PER_MODERATOR = int(os.environ.get("BENCH_CLAIMS_PER_MODERATOR", "150"))
+# Claims run for this long (each side), so that index decay over time shows (BENCHMARKS.md).
+CLAIM_SECONDS = float(os.environ.get("BENCH_CLAIM_SECONDS", "60"))
+CLAIM_WINDOW_SECONDS = 10.0
+PARTS = set((os.environ.get("BENCH_REVIEW_PARTS") or "claims,votes,sla").split(","))
 VOTE_CASES = int(os.environ.get("BENCH_VOTE_CASES", "1000"))
 
 
@@ -183,7 +186,8 @@ def run_threads(workers):
 
 # ---- 1. claim next -----------------------------------------------------------
 
-def _claim_worker(mod_pk):
+def _claim_worker(arg):
+    mod_pk, start_at = arg
     from django.contrib.auth.models import User
     from django.db import connection
 
@@ -191,25 +195,59 @@ def _claim_worker(mod_pk):
     from reviews.services import claim_next
 
     mod, queue = User.objects.get(pk=mod_pk), Queue.objects.get(slug="general")
-    latencies, empty, errors = [], 0, []
-    for _ in range(CLAIMS_PER_MODERATOR):
+    samples, empty, errors = [], 0, []
+    while time.time() < start_at:
+        time.sleep(0.001)
+    while (t0 := time.time()) < start_at + CLAIM_SECONDS:
         t = time.perf_counter()
         try:
             if claim_next(moderator=mod, queue=queue) is None:
                 empty += 1
         except Exception as exc:  # reported
             errors.append(repr(exc))
-        latencies.append(time.perf_counter() - t)
+        samples.append((t0 - start_at, time.perf_counter() - t))
     connection.close()
-    return latencies, empty, errors
+    return samples, empty, errors
 
 
-def bench_claims(moderators):
-    elapsed, results = run_processes(_claim_worker, [m.pk for m in moderators])
-    latencies = [x for r in results for x in r[0]]
+def claim_table_state(db_url):
+    """Dead tuples of reviews_review and the size of the claim index: what decays while claims run."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+        dead, live, hot, upd = conn.execute(
+            "SELECT n_dead_tup, n_live_tup, n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables "
+            "WHERE relname = 'reviews_review'").fetchone()
+        size = conn.execute("SELECT pg_relation_size('review_claim_idx')").fetchone()[0]
+    return {"n_dead_tup": dead, "n_live_tup": live, "n_tup_hot_upd": hot, "n_tup_upd": upd,
+            "claim_index_bytes": size}
+
+
+def claim_figures(samples, elapsed):
+    """Throughput and latency overall and per CLAIM_WINDOW_SECONDS window (decay shows as a rising p99)."""
+    latencies = [lat for _, lat in samples]
+    windows = []
+    w = 0.0
+    while w < CLAIM_SECONDS:
+        inside = [lat for at, lat in samples if w <= at < w + CLAIM_WINDOW_SECONDS]
+        if inside:
+            windows.append({"from_s": w, "claims": len(inside), "p50_ms": pct(inside, 50) * 1000,
+                            "p99_ms": pct(inside, 99) * 1000})
+        w += CLAIM_WINDOW_SECONDS
     return {"claims": len(latencies), "claims_per_s": len(latencies) / elapsed, "p50_ms": pct(latencies, 50) * 1000,
-            "p99_ms": pct(latencies, 99) * 1000, "errors": [e for r in results for e in r[2]],
-            "empty": sum(r[1] for r in results)}
+            "p99_ms": pct(latencies, 99) * 1000, "windows": windows,
+            "p99_last_over_first": windows[-1]["p99_ms"] / windows[0]["p99_ms"] if len(windows) > 1 else None}
+
+
+def bench_claims(db_url, moderators):
+    before = claim_table_state(db_url)
+    start_at = time.time() + 2  # every process connected and ready before the clock starts
+    _elapsed, results = run_processes(_claim_worker, [(m.pk, start_at) for m in moderators])
+    out = claim_figures([x for r in results for x in r[0]], CLAIM_SECONDS)
+    out.update(errors=[e for r in results for e in r[2]], empty=sum(r[1] for r in results),
+               table_before=before, table_after=claim_table_state(db_url))
+    return out
 
 
 def bench_claims_sql(db_url, moderators):
@@ -229,10 +267,15 @@ def bench_claims_sql(db_url, moderators):
         ORDER BY r.priority DESC, r.case_opened_at
         LIMIT 1 FOR UPDATE OF r SKIP LOCKED"""
 
+    start_at = time.time() + 1
+    before = claim_table_state(db_url)
+
     def worker(mod):
         def run():
             with psycopg.connect(db_url) as conn:
-                for _ in range(CLAIMS_PER_MODERATOR):
+                while time.time() < start_at:
+                    time.sleep(0.001)
+                while (t0 := time.time()) < start_at + CLAIM_SECONDS:
                     t = time.perf_counter()
                     with conn.transaction():
                         row = conn.execute(pick, [queue.pk, group_ids, mod.pk]).fetchone()
@@ -242,12 +285,13 @@ def bench_claims_sql(db_url, moderators):
                                          [row[0], mod.pk])
                             conn.execute("UPDATE reviews_review SET free_seats = free_seats - 1 WHERE id = %s", [row[0]])
                     with lock:
-                        latencies.append(time.perf_counter() - t)
+                        latencies.append((t0 - start_at, time.perf_counter() - t))
         return run
 
-    elapsed, errors = run_threads([worker(m) for m in moderators])
-    return {"claims": len(latencies), "claims_per_s": len(latencies) / elapsed, "p50_ms": pct(latencies, 50) * 1000,
-            "p99_ms": pct(latencies, 99) * 1000, "errors": errors}
+    _elapsed, errors = run_threads([worker(m) for m in moderators])
+    out = claim_figures(latencies, CLAIM_SECONDS)
+    out.update(errors=errors, table_before=before, table_after=claim_table_state(db_url))
+    return out
 
 
 # ---- 2. voting --------------------------------------------------------------
@@ -376,7 +420,8 @@ def bench_votes_sql(db_url, moderators):
                                              [review])
                                 conn.execute("UPDATE reviews_decisionsequence SET value = value + 1 WHERE id = 1 "
                                              "RETURNING value")
-                                conn.execute("UPDATE cases_case SET state = 'decided' WHERE id = %s", [state[1]])
+                                conn.execute("UPDATE cases_case SET state = 'decided', decided_at = now() WHERE id = %s",
+                                             [state[1]])
                                 with lock:
                                     decided[0] += 1
                     with lock:
@@ -457,6 +502,29 @@ def bench_sla_sql(db_url):
     return {"processed": total, "seconds": elapsed, "breaches_per_s": total / elapsed}
 
 
+def _claim_rows(c, cs):
+    def decay(x):
+        first, last = x["windows"][0], x["windows"][-1]
+        return f"p99 first {first['p99_ms']:.1f} → last {last['p99_ms']:.1f} ms"
+
+    def dead(x):
+        b, a = x["table_before"], x["table_after"]
+        hot = a["n_tup_hot_upd"] - b["n_tup_hot_upd"]
+        upd = a["n_tup_upd"] - b["n_tup_upd"]
+        return (f"dead tuples {b['n_dead_tup']:,} → {a['n_dead_tup']:,}, HOT {hot:,}/{upd:,} updates, "
+                f"claim index {b['claim_index_bytes'] // 1024:,} → {a['claim_index_bytes'] // 1024:,} KiB")
+
+    return [
+        (f"claim next, 8 moderators, {OPEN_CASES:,} open cases, {CLAIM_SECONDS:.0f} s",
+         f"{c['claims_per_s']:.0f} claims/s, p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms",
+         f"{cs['claims_per_s']:.0f} claims/s, p99 {cs['p99_ms']:.1f} ms",
+         f"{c['claims_per_s'] / cs['claims_per_s']:.2f}", f"p99 < 20 ms: {'met' if c['p99_ms'] < 20 else 'MISSED'}"),
+        ("  decay over the run (Quorum | baseline)", decay(c), decay(cs), "", ""),
+        ("  table (Quorum)", dead(c), "", "", ""),
+        ("  table (baseline)", dead(cs), "", "", ""),
+    ]
+
+
 def main():
     started = time.monotonic()
     db_url = setup_database()
@@ -464,53 +532,62 @@ def main():
     print(f"review bench: generating {OPEN_CASES:,} open cases …", flush=True)
     gen_seconds = generate_open_cases(db_url, OPEN_CASES)
     results = {"open_cases": OPEN_CASES, "generate_seconds": gen_seconds}
-    print("review bench: claims …", flush=True)
-    # Each run starts from a vacuumed index (claims leave dead entries at the
-    # top of the partial index) with its own moderators, so the order of the
-    # two runs does not favour either.
-    vacuum(db_url)
-    results["claims_sql"] = bench_claims_sql(db_url, moderators[MODERATORS:])
-    vacuum(db_url)
-    results["claims"] = bench_claims(moderators[:MODERATORS])
+    rows, errors = [], []
+    if "claims" in PARTS:
+        print("review bench: claims …", flush=True)
+        # Each run starts from a vacuumed table with its own moderators, so the order of the
+        # two runs does not favour either; what each run leaves behind is measured.
+        vacuum(db_url)
+        results["claims_sql"] = cs = bench_claims_sql(db_url, moderators[MODERATORS:])
+        vacuum(db_url)
+        results["claims"] = c = bench_claims(db_url, moderators[:MODERATORS])
+        rows += _claim_rows(c, cs)
+        errors += c["errors"] + cs["errors"]
     moderators = moderators[:MODERATORS]
-    print("review bench: votes …", flush=True)
-    results["votes_sql"] = bench_votes_sql(db_url, moderators)
-    results["votes"] = bench_votes(db_url, moderators)
-    print("review bench: SLA sweeps …", flush=True)
-    results["sla"] = bench_sla(db_url)
-    results["sla_sql"] = bench_sla_sql(db_url)
+    double = 0
+    if "votes" in PARTS:
+        print("review bench: votes …", flush=True)
+        results["votes_sql"] = vs = bench_votes_sql(db_url, moderators)
+        results["votes"] = v = bench_votes(db_url, moderators)
+        double = v["double_decisions"]
+        rows.append((f"voting, 8 reviewers, {VOTE_CASES:,} cases 2-of-3",
+                     f"{v['votes_per_s']:.0f} votes/s, p99 {v['p99_ms']:.1f} ms, "
+                     f"{v['decisions']} decisions, {v['double_decisions']} double", f"{vs['votes_per_s']:.0f} votes/s",
+                     f"{v['votes_per_s'] / vs['votes_per_s']:.2f}",
+                     "≥ 0.25 and 0 double: " + ("met" if v["votes_per_s"] / vs["votes_per_s"] >= 0.25
+                                                 and not v["double_decisions"] else "MISSED")))
+        errors += v["errors"] + vs["errors"]
+    sla_ok = True
+    if "sla" in PARTS:
+        print("review bench: SLA sweeps …", flush=True)
+        results["sla"] = s = bench_sla(db_url)
+        results["sla_sql"] = ss = bench_sla_sql(db_url)
+        sla_ok = s["breach_events"] == s["processed"]
+        rows += [
+            (f"SLA breaches, {DUE_CASES:,} due of {OPEN_CASES:,} open",
+             f"{s['breaches_per_s']:.0f} breaches/s ({s['processed']} in {s['seconds']:.1f} s)",
+             f"{ss['breaches_per_s']:.0f} breaches/s (no audit)", f"{s['breaches_per_s'] / ss['breaches_per_s']:.2f}",
+             f"≥ 2,000/s: {'met' if s['breaches_per_s'] >= 2000 else 'MISSED'}"),
+            (f"idle sweep, nothing due, {OPEN_CASES:,} open",
+             f"median {s['idle_sweep_ms_median']:.2f} ms, p99 {s['idle_sweep_ms_p99']:.2f} ms",
+             "", "", f"≤ 10 ms: {'met' if s['idle_sweep_ms_median'] <= 10 else 'MISSED'}"),
+        ]
     results["seconds"] = time.monotonic() - started
-
-    c, cs = results["claims"], results["claims_sql"]
-    v, vs = results["votes"], results["votes_sql"]
-    s, ss = results["sla"], results["sla_sql"]
-    rows = [
-        ("claim next, 8 moderators, 1M open cases", f"{c['claims_per_s']:.0f} claims/s, p50 {c['p50_ms']:.1f} ms, "
-         f"p99 {c['p99_ms']:.1f} ms", f"{cs['claims_per_s']:.0f} claims/s, p99 {cs['p99_ms']:.1f} ms",
-         f"{c['claims_per_s'] / cs['claims_per_s']:.2f}", f"p99 < 20 ms: {'met' if c['p99_ms'] < 20 else 'MISSED'}"),
-        ("voting, 8 reviewers, 1,000 cases 2-of-3", f"{v['votes_per_s']:.0f} votes/s, p99 {v['p99_ms']:.1f} ms, "
-         f"{v['decisions']} decisions, {v['double_decisions']} double", f"{vs['votes_per_s']:.0f} votes/s",
-         f"{v['votes_per_s'] / vs['votes_per_s']:.2f}",
-         "≥ 0.25 and 0 double: " + ("met" if v["votes_per_s"] / vs["votes_per_s"] >= 0.25 and not v["double_decisions"]
-                                     else "MISSED")),
-        ("SLA breaches, 100k due of 1M open", f"{s['breaches_per_s']:.0f} breaches/s ({s['processed']} in {s['seconds']:.1f} s)",
-         f"{ss['breaches_per_s']:.0f} breaches/s (no audit)", f"{s['breaches_per_s'] / ss['breaches_per_s']:.2f}",
-         f"≥ 2,000/s: {'met' if s['breaches_per_s'] >= 2000 else 'MISSED'}"),
-        ("idle sweep, nothing due, 1M open", f"median {s['idle_sweep_ms_median']:.2f} ms, p99 {s['idle_sweep_ms_p99']:.2f} ms",
-         "", "", f"≤ 10 ms: {'met' if s['idle_sweep_ms_median'] <= 10 else 'MISSED'}"),
-    ]
     print()
     print(f"{'scenario':44} | {'Quorum':58} | {'raw-SQL baseline':34} | ratio | target")
     for row in rows:
         print(f"{row[0]:44} | {row[1]:58} | {row[2]:34} | {row[3]:5} | {row[4]}")
-    errors = c["errors"] + cs["errors"] + v["errors"] + vs["errors"]
+    if "claims" in PARTS:
+        for name in ("claims", "claims_sql"):
+            print(f"{name} per {CLAIM_WINDOW_SECONDS:.0f} s window: " + ", ".join(
+                f"{w['claims']} p99 {w['p99_ms']:.1f}" for w in results[name]["windows"]))
     if errors:
         print("errors:", errors[:5])
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "review.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"\nreview bench done in {results['seconds']:.0f} s; bench/results/review.json")
-    return 1 if errors or v["double_decisions"] or s["breach_events"] != s["processed"] else 0
+    return 1 if errors or double or not sla_ok else 0
 
 
 if __name__ == "__main__":

@@ -60,10 +60,11 @@ class Context:
     # ---- measuring -------------------------------------------------------------
 
     def measure(self, *, name, script, profile, mode, duration, connections, audit=True, items_per_request=1,
-                warmup=True):
+                warmup=True, verify=True):
         """One wrk run against gunicorn with `profile` (after a warm-up run
         unless warmup=False). Returns the raw figures; records the run(s) for
-        verification."""
+        verification against Quorum's tables (verify=False: a run against
+        another app, which the scenario checks itself; "prefix" in the figures)."""
         server = self.server(profile)
         env = {"BENCH_KEY": self.key, "BENCH_MODE": mode, "BENCH_HOT_SUBJECTS": self.cfg.hot_subjects,
                "BENCH_BATCH_SIZE": self.cfg.batch_size}
@@ -71,7 +72,9 @@ class Context:
                       threads=min(self.cfg.wrk_threads, connections))
         if warmup:
             warm = wrk.run(env={**env, "BENCH_PREFIX": self.prefix(f"{name}-warm")}, duration=self.cfg.warmup, **common)
-            self._record_run(f"{name} (warm-up)", self.prefix(f"{name}-warm"), warm, mode, audit, items_per_request)
+            if verify:
+                self._record_run(f"{name} (warm-up)", self.prefix(f"{name}-warm"), warm, mode, audit,
+                                 items_per_request)
         groups = {"app": server.pids, "postgres": self.db.backend_pids}
         if self.redis_pid:
             groups["redis"] = lambda: [self.redis_pid]
@@ -79,8 +82,9 @@ class Context:
         meter.begin()
         out = wrk.run(env={**env, "BENCH_PREFIX": self.prefix(name)}, duration=duration, **common)
         cpu = meter.end()
-        run = self._record_run(name, self.prefix(name), out, mode, audit, items_per_request)
-        return {"reports": run["ok"], "requests": out["requests"], "seconds": out["duration_us"] / 1e6,
+        run = self._record_run(name, self.prefix(name), out, mode, audit, items_per_request, record=verify)
+        return {"prefix": self.prefix(name), "sent": out["sent"], "reports": run["ok"], "requests": out["requests"],
+                "seconds": out["duration_us"] / 1e6,
                 "latency_us": out["latency_us"], "statuses": out["statuses"], "errors": out["errors"],
                 "cpu": cpu, "client_cpu_ms": out["cpu_ms"], "profile": profile, "connections": connections}
 
@@ -150,7 +154,7 @@ class Context:
             ratios.append(round(rb / ra, 3) if ra else None)
         return self.summarize(title_a, slices_a), self.summarize(title_b, slices_b), ratios
 
-    def _record_run(self, name, prefix, out, mode, audit, items_per_request):
+    def _record_run(self, name, prefix, out, mode, audit, items_per_request, record=True):
         statuses = out["statuses"]
         if mode == "batch":
             ok, created = out["items"]["accepted"], out["items"]["created"]
@@ -163,7 +167,8 @@ class Context:
             "statuses": {str(k): v for k, v in statuses.items()}, "rejected_items": out["items"]["rejected"],
             "hot_subjects": self.cfg.hot_subjects,
         }
-        self.runs.append(run)
+        if record:
+            self.runs.append(run)
         return run
 
     def close(self):

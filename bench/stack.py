@@ -63,11 +63,12 @@ class Database:
     def _admin(self):
         return psycopg.connect(self.cfg.pg_url, autocommit=True)
 
-    def recreate(self):
+    def recreate(self, name=None):
+        name = name or self.cfg.db_name
         with self._admin() as conn:
             # FORCE ends sessions on this database only: the bench's own, left over from an interrupted run.
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.cfg.db_name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{self.cfg.db_name}"')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
 
     def manage(self, *args, env_extra=()):
         proc = subprocess.run(
@@ -111,9 +112,26 @@ class Database:
     def backend_pids(self):
         with self.connect(autocommit=True) as conn:
             rows = conn.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.cfg.db_name]
-            ).fetchall()
+                "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
+                [[self.cfg.db_name, self.cfg.minimal_db_name]]).fetchall()
         return [r[0] for r in rows]
+
+    def prepare_minimal(self, key):
+        """The minimal DRF baseline's own database, migrated; the profile env that serves it."""
+        self.recreate(self.cfg.minimal_db_name)
+        env = {"DJANGO_SETTINGS_MODULE": "bench.minimal_drf.settings", "BENCH_MINIMAL_DATABASE_URL":
+               self.cfg.minimal_db_url, "BENCH_MINIMAL_KEY": key}
+        proc = subprocess.run([self.python, "-m", "django", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
+                              env=app_env(self.cfg, env.items()), capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise StackError(f"migrating the minimal DRF app failed:\n{proc.stdout}\n{proc.stderr}")
+        return env
+
+    def minimal_reports(self, prefix):
+        """Rows the minimal DRF app stored for subjects of `prefix`."""
+        with psycopg.connect(self.cfg.minimal_db_url) as conn:
+            return conn.execute("SELECT count(*) FROM minimal_drf_report WHERE subject_external_id LIKE %s",
+                                [prefix.replace("_", r"\_") + "%"]).fetchone()[0]
 
 
 def free_port():
@@ -175,7 +193,7 @@ class Server:
         port = free_port()
         self.log_path = RESULTS_DIR / "gunicorn.log"
         cmd = [
-            os.path.join(self.venv, "bin", "gunicorn"), "config.wsgi", "--config", os.path.join(ROOT, "gunicorn.conf.py"),
+            os.path.join(self.venv, "bin", "gunicorn"), profile.wsgi, "--config", os.path.join(ROOT, "gunicorn.conf.py"),
             "--bind", f"127.0.0.1:{port}", "--workers", str(profile.workers),
             "--worker-class", profile.worker_class, "--threads", str(profile.threads),
             "--no-control-socket", "--log-level", "warning", "--error-logfile", str(self.log_path),

@@ -48,6 +48,10 @@ try:
         f"sqlite:///{VAR_DIR / 'quorum.sqlite3'}",
         schemes={"sqlite", "postgres", "postgresql", "pgsql"},
     )
+    # A streaming replica of DATABASE_URL for the console's heavy reads (config/dbrouter.py).
+    DATABASE_REPLICA_URL = env_url("DATABASE_REPLICA_URL", None, schemes={"postgres", "postgresql", "pgsql"})
+    if DATABASE_REPLICA_URL and DATABASE_URL.startswith("sqlite"):
+        raise ImproperlyConfiguredEnv("DATABASE_REPLICA_URL is a replica of a PostgreSQL DATABASE_URL, not of SQLite")
     REDIS_URL = env_url("REDIS_URL", None, schemes={"redis", "rediss", "unix"})
     CELERY_BROKER_URL = env_url(
         "CELERY_BROKER_URL", "filesystem://", schemes={"filesystem", "redis", "rediss", "amqp", "pyamqp"}
@@ -303,6 +307,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60, conn_health_checks=True)
+    # A replica that is really a primary (a wrong URL) still refuses a misrouted write.
+    DATABASES["replica"]["OPTIONS"] = {"options": "-c default_transaction_read_only=on"}
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:

@@ -17,6 +17,7 @@ from rules import engine as rules_engine
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
 from . import dbroles
+from .processes import RabbitVhost
 
 
 @pytest.fixture(autouse=True)
@@ -154,6 +155,21 @@ def workflows(people, policy_book, system_actor):
     install_default_workflows(actor=system_actor)
     yield
     invalidate_routing_cache()
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request, redis_server):
+    """The Celery broker URL for tests that run real workers on both brokers
+    production may use (docs/operations.md): the test module's private
+    redis-server, or a private virtual host on the local RabbitMQ."""
+    if request.param == "redis":
+        yield redis_server.url(0)
+        return
+    vhost = RabbitVhost().create()
+    try:
+        yield vhost.url()
+    finally:
+        vhost.delete()
 
 
 def pytest_collection_modifyitems(session, config, items):

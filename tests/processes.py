@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,14 @@ class Process:
     def _close_log(self):
         if not self._log.closed:
             self._log.close()
+
+    def connected_to(self, broker_url):
+        """True when this Celery process's log says it connected to the broker
+        of `broker_url` (scheme and, for RabbitMQ, the virtual host)."""
+        scheme, _, rest = broker_url.partition("://")
+        vhost = rest.rpartition("/")[2]
+        text = self.log_path.read_text(errors="replace")
+        return any(line for line in text.splitlines() if f"Connected to {scheme}://" in line and line.endswith(vhost))
 
     def output(self, tail=6000):
         try:
@@ -184,6 +193,34 @@ class RedisServer:
             self.process = None
 
 
+class RabbitVhost:
+    """A private virtual host on the RabbitMQ server at 127.0.0.1:5672 (user
+    guest), created with rabbitmqctl and deleted at the end, so that no other
+    worker on that server takes this test's tasks, nor its worker theirs."""
+
+    def __init__(self):
+        self.name = f"quorum-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    @staticmethod
+    def _ctl(*args):
+        result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60,
+                                stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed ({result.returncode}):\n"
+                               f"{result.stdout}\n{result.stderr}")
+
+    def create(self):
+        self._ctl("add_vhost", self.name)
+        self._ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        return self
+
+    def url(self):
+        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+
+    def delete(self):
+        self._ctl("delete_vhost", self.name)
+
+
 class PostgresInstance:
     """A throwaway PostgreSQL 15 cluster in a temporary directory, run as the
     `postgres` OS user (the server refuses to run as root)."""
@@ -210,6 +247,13 @@ class PostgresInstance:
 
     def init(self):
         self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale")
+        return self
+
+    def base_backup_of(self, primary):
+        """Makes this instance a streaming replica of `primary` (pg_basebackup -R:
+        standby.signal and primary_conninfo written for it); start() it afterwards."""
+        self._run(PG_BIN / "pg_basebackup", "-h", "127.0.0.1", "-p", primary.port, "-U", "postgres", "-D", self.data,
+                  "-R", "-X", "stream", "-c", "fast", timeout=120)
         return self
 
     def start(self):

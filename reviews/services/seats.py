@@ -1,13 +1,16 @@
 """Seats in a review: eligibility, claiming, assignment by a lead, release and lease renewal."""
 
-from django.db import transaction
-from django.db.models import F
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.backends.utils import CursorDebugWrapper
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
-from audit.services import case_stream
-from cases.models import CaseState, Report
+from audit.models import AuditStreamHead
+from audit.services import AuditHeadMoved, case_stream
+from cases.models import Case, CaseState, Queue, Report
 from cases.services import case_change_state
 from cases.visibility import hidden_queues
 
@@ -19,6 +22,7 @@ from ..models import (
     ReviewState,
     Seat,
     SeatState,
+    Stage,
     StageKind,
     Vote,
 )
@@ -92,9 +96,26 @@ def eligibility_problem(review, moderator, *, group_ids=None, identities=None, s
 
 
 def _take_seat(*, review, moderator, now, actor, assigned_by=None):
-    seat = Seat.objects.create(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
-                               lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
-    Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
+    """The seat row and the review's count of free seats (one statement on PostgreSQL), the case's
+    move to in review on its first claim, and the audit event. Requires the review locked."""
+    seat = Seat(review=review, moderator=moderator, state=SeatState.CLAIMED, claimed_at=now,
+                lease_expires_at=now + _lease(review.queue), assigned_by=assigned_by)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH seat AS (INSERT INTO {Seat._meta.db_table} (review_id, moderator_id, state, claimed_at, "
+                "lease_expires_at, assigned_by_id) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+                f"counted AS (UPDATE {Review._meta.db_table} SET free_seats = free_seats - 1 WHERE id = %s RETURNING 1) "
+                "SELECT seat.id, (SELECT count(*) FROM counted) FROM seat",
+                [review.pk, moderator.pk, seat.state, seat.claimed_at, seat.lease_expires_at, seat.assigned_by_id,
+                 review.pk])
+            seat.pk, counted = cursor.fetchone()
+        seat._state.adding = False
+        if counted != 1:  # the review is locked by the caller: cannot happen unless that promise is broken
+            raise ReviewClosed("the review to seat in is gone")
+    else:
+        seat.save(force_insert=True)
+        Review.objects.filter(pk=review.pk).update(free_seats=F("free_seats") - 1)
     review.free_seats -= 1
     if review.case.state == CaseState.OPEN:
         case_change_state(case_id=review.case_id, to_state=CaseState.IN_REVIEW, actor=actor, reason="first claim",
@@ -112,38 +133,169 @@ def claim_next(*, moderator, queue, now=None, max_skips=25):
 
     Candidates come from one index scan (review_claim_idx) with FOR UPDATE
     SKIP LOCKED, so concurrent claimers never wait for each other and never
-    get the same seat."""
+    get the same seat. That one query also checks the moderator's groups,
+    seats and hidden queues, says whether they have platform identities at
+    the case's source, and reads the case stream's audit head, so that a
+    claim is five round trips: BEGIN, the pick, the seat, the review's count
+    and the audit events with their head moved by compare-and-swap, COMMIT
+    (plus the case's move to in review on its first claim)."""
     now = now or timezone.now()
-    group_ids = set(moderator.groups.values_list("pk", flat=True))
-    if not group_ids:
-        return None
-    identities = _identities(moderator)
     skipped = []
-    for _ in range(max_skips):
-        with transaction.atomic(), audit.batch():
-            candidates = (
-                Review.objects.filter(queue=queue, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=group_ids)
-                .exclude(pk__in=skipped)
-                # a seat they hold or voted from; a released one (expired lease) does not keep them out
-                .exclude(pk__in=Seat.objects.filter(moderator=moderator, state__in=[SeatState.CLAIMED, SeatState.VOTED])
-                         .values("review_id"))
-                .order_by("-priority", "case_opened_at")
-                .select_for_update(skip_locked=True, of=("self",))
-                # only what every claim needs; identities and appeals load lazily when they apply
-                .select_related("stage", "case", "queue")
-            )
-            hidden = hidden_queues(moderator)
-            if hidden is not None:  # a subquery, no query of its own
-                candidates = candidates.exclude(queue_id__in=hidden)
-            review = candidates.first()
-            if review is None:
-                return None
-            if eligibility_problem(review, moderator, group_ids=group_ids, identities=identities,
-                                   seat_checked=True) is not None:
-                skipped.append(review.pk)
-                continue
-            return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
+    attempts = 0
+    while attempts < max_skips:
+        attempts += 1
+        try:
+            with transaction.atomic():
+                review = _pick(moderator=moderator, queue=queue, skipped=skipped)
+                if review is None:
+                    return None
+                heads = {case_stream(review.case_id): (review.audit_head_seq, review.audit_head_hash)}
+                with audit.batch(known_heads=heads):
+                    identities = _identities(moderator) if review.has_identity else {}
+                    if eligibility_problem(review, moderator, group_ids={review.group_id}, identities=identities,
+                                           seat_checked=True) is not None:
+                        skipped.append(review.pk)
+                        continue
+                    return _take_seat(review=review, moderator=moderator, now=now, actor=Actor.user(moderator))
+        except AuditHeadMoved:
+            continue  # someone appended to the case's trail between the pick and the write: pick again
     return None
+
+
+# The columns the pick returns: the review's, then its case's, stage's and queue's.
+_PICKED = ((Review, "r", None), (Case, "c", "case"), (Stage, "s", "stage"), (Queue, "q", "queue"))
+
+
+def _attnames(model):
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _pick_query(*, moderator, queue, skipped):
+    """The pick as a queryset of value rows (the portable form, for SQLite;
+    _PICK_SQL is the same on PostgreSQL, plus the audit head locked)."""
+    memberships = moderator.groups.through.objects.filter(user_id=moderator.pk).values("group_id")
+    columns = [f"{prefix}__{name}" if prefix else name for model, _, prefix in _PICKED for name in _attnames(model)]
+    candidates = (
+        Review.objects.filter(queue_id=queue.pk, state=ReviewState.OPEN, free_seats__gt=0, group_id__in=memberships)
+        .exclude(pk__in=skipped)
+        .exclude(Exists(Seat.objects.filter(review_id=OuterRef("pk"), moderator_id=moderator.pk,
+                                            state__in=[SeatState.CLAIMED, SeatState.VOTED])))
+        .annotate(has_identity=Exists(ModeratorIdentity.objects.filter(user_id=moderator.pk,
+                                                                       source_id=OuterRef("case__source_id"))))
+        .order_by("-priority", "case_opened_at")
+        .select_for_update(skip_locked=True, of=("self",))
+    )
+    hidden = hidden_queues(moderator)
+    if hidden is not None:
+        candidates = candidates.exclude(queue_id__in=hidden)
+    return candidates.values_list(*columns, "has_identity")[:1]
+
+
+def _pick_sql(*, audited):
+    """The pick on PostgreSQL, one statement over review_claim_idx. It locks,
+    SKIP LOCKED, the review, its case and (when auditing) the case stream's
+    audit head, so the claim never waits for a lock after it and appends to
+    the trail at the head it read. Parameters: queue, moderator (three
+    times), the skipped review ids, then the hidden-queues subquery's.
+    Built once per process (building it with the ORM on every claim was half
+    of a claim's Python time)."""
+    select = ", ".join(f"{alias}.{f.column}" for model, alias, _ in _PICKED for f in model._meta.concrete_fields)
+    head = ", h.seq, h.hash" if audited else ", NULL, NULL"
+    head_join = (f" JOIN {AuditStreamHead._meta.db_table} h ON h.stream = 'case:' || r.case_id::text"
+                 if audited else "")
+    return (
+        f"SELECT {select}, EXISTS (SELECT 1 FROM {ModeratorIdentity._meta.db_table} mi "
+        "WHERE mi.user_id = %s AND mi.source_id = c.source_id)" + head +
+        f" FROM {Review._meta.db_table} r JOIN {Case._meta.db_table} c ON c.id = r.case_id "
+        f"JOIN {Stage._meta.db_table} s ON s.id = r.stage_id JOIN {Queue._meta.db_table} q ON q.id = r.queue_id"
+        + head_join +
+        " WHERE r.queue_id = %s AND r.state = 'open' AND r.free_seats > 0"
+        f" AND r.group_id IN (SELECT ug.group_id FROM {moderator_groups_table()} ug WHERE ug.user_id = %s)"
+        " AND NOT (r.id = ANY(%s::uuid[]))"
+        f" AND NOT EXISTS (SELECT 1 FROM {Seat._meta.db_table} st WHERE st.review_id = r.id"
+        " AND st.moderator_id = %s AND st.state IN ('claimed', 'voted')) {hidden}"
+        " ORDER BY r.priority DESC, r.case_opened_at LIMIT 1 FOR UPDATE OF r, c" + (", h" if audited else "")
+        + " SKIP LOCKED"
+    )
+
+
+def moderator_groups_table():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().groups.through._meta.db_table
+
+
+_pick_sql_cache: dict = {}
+
+
+def _pick(*, moderator, queue, skipped):
+    """The best open review of `queue` with a free seat that `moderator` may
+    take, locked (SKIP LOCKED), with its case, stage and queue; None if none.
+    Needs a transaction."""
+    if connection.vendor == "postgresql":
+        audited = not settings.AUDIT_DISABLED_FOR_BENCHMARK
+        if audited not in _pick_sql_cache:
+            _pick_sql_cache[audited] = _pick_sql(audited=audited)
+        hidden, hidden_params = hidden_queues(moderator), []
+        condition = ""
+        if hidden is not None:
+            hidden_sql, hidden_params = hidden.query.sql_with_params()
+            condition = f"AND NOT (r.queue_id IN ({hidden_sql}))"
+        sql = _pick_sql_cache[audited].replace("{hidden}", condition)
+        params = [moderator.pk, queue.pk, moderator.pk, list(skipped), moderator.pk, *hidden_params]
+        row = _fetch_prepared(sql, params)
+    else:
+        sql, params = _pick_query(moderator=moderator, queue=queue, skipped=skipped).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, at = [], 0
+    for model, _alias, _prefix in _PICKED:
+        names = _attnames(model)
+        instances.append(model.from_db(connection.alias, names, _from_db_values(model, row[at:at + len(names)])))
+        at += len(names)
+    review, case, stage, queue_row = instances
+    for field_name, related in (("case", case), ("stage", stage), ("queue", queue_row)):
+        Review._meta.get_field(field_name).set_cached_value(review, related)
+    review.has_identity = row[at]
+    review.audit_head_seq, review.audit_head_hash = row[at + 1:at + 3] if len(row) > at + 1 else (None, None)
+    return review
+
+
+def _fetch_prepared(sql, params):
+    """One row of `sql` as a server-side prepared statement of this connection
+    (psycopg's own cursor: Django binds parameters on the client, so nothing it
+    sends is prepared, and planning the pick cost more than running it). Runs
+    through Django's execute wrappers, so it is counted and logged like any query.
+    Needs a direct connection to PostgreSQL or a pooler in session mode."""
+    import psycopg
+
+    connection.ensure_connection()
+
+    def run(sql, params, many, context):
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+
+    with connection.cursor() as wrapper:  # the execute wrappers and the debug log, around the prepared run
+        if isinstance(wrapper, CursorDebugWrapper):
+            with wrapper.debug_sql(sql, params):
+                return wrapper._execute_with_wrappers(sql, params, many=False, executor=run)
+        return wrapper._execute_with_wrappers(sql, params, many=False, executor=run)
+
+
+def _from_db_values(model, values):
+    """Raw column values converted as the ORM's compiler would (the backend's converters, e.g. SQLite's
+    for UUIDs, then the field's, e.g. JSON)."""
+    out = []
+    for field, value in zip(model._meta.concrete_fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            value = converter(value, column, connection)
+        out.append(value)
+    return out
 
 
 def seat_assign(*, review_id, moderator, lead, now=None):

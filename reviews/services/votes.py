@@ -47,7 +47,10 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         review = Review.objects.select_for_update(of=("self",)).select_related(
             "stage__version", "case", "appeal", "proposed_outcome", "proposed_policy").get(pk=review_id)
         stage = review.stage
-        existing = Vote.objects.filter(review=review, reviewer=reviewer).first()
+        # Every vote of the review, read once under the review lock (votes are only cast under it):
+        # whether this reviewer voted already, and then the tally.
+        votes = list(Vote.objects.filter(review=review).order_by("cast_at", "pk"))
+        existing = next((v for v in votes if v.reviewer_id == reviewer.pk), None)
         if existing is not None:
             same = (existing.outcome_id == getattr(outcome, "pk", None) and existing.policy_id == getattr(policy, "pk", None)
                     and existing.approved == approved)
@@ -76,7 +79,7 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
         seat_check_transition(seat.state, SeatState.VOTED)
         seat.state = SeatState.VOTED
         seat.save(update_fields=["state"])
-        votes = list(Vote.objects.filter(review=review).order_by("cast_at", "pk"))
+        votes = sorted([*votes, vote], key=lambda v: (v.cast_at, v.pk))
         actor = Actor.user(reviewer)
         audit.record(stream=case_stream(review.case_id), action="vote.cast", actor=actor, target_type="review",
                      target_id=review.pk, data={

@@ -16,7 +16,7 @@ import audit
 from audit.context import Actor, bind_request
 from audit.hashing import GENESIS, hash_of_event
 from audit.models import AuditAction, AuditEvent, AuditStreamHead
-from audit.services import CONFIG_STREAM, SYSTEM_STREAM, AuditError, audit_record, audit_record_many, case_stream
+from audit.services import CONFIG_STREAM, SYSTEM_STREAM, AuditError, AuditHeadMoved, audit_record, audit_record_many, case_stream
 from audit.verify import verify_audit
 from config.middleware import RequestIdMiddleware
 
@@ -244,6 +244,41 @@ def test_record_many_chains_onto_existing_heads_and_opens_new_streams():
     assert (stored.actor_type, stored.actor_name, stored.request_id, stored.ip) == (
         "api_client", "batcher", "batch-1", "192.0.2.1")
     assert all(h.dirty for h in AuditStreamHead.objects.all())
+    assert verify_audit().ok
+
+
+def _head(stream):
+    head = AuditStreamHead.objects.get(stream=stream)
+    return head.seq, head.hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_at_known_heads_appends_in_one_statement_and_moves_the_head():
+    record("case:k", action="case.opened", new_stream=True)
+    known = {"case:k": _head("case:k")}
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic(), audit.batch(known_heads=known):
+        audit.record(stream="case:k", action="review.seat_claimed", actor=SYSTEM, target_type="review", target_id="r")
+        audit.record(stream="case:k", action="case.state_changed", actor=SYSTEM, target_type="case", target_id="k")
+    writes = [q["sql"] for q in ctx.captured_queries if "audit_" in q["sql"]]
+    assert len(writes) == 1 and writes[0].startswith("WITH moved AS")  # no head lock, no separate head update
+    assert [e.action for e in assert_chained("case:k", 3)][1:] == ["review.seat_claimed", "case.state_changed"]
+    assert _head("case:k")[0] == 3
+    assert verify_audit().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_at_a_head_that_moved_raises_and_writes_nothing():
+    record("case:m", action="case.opened", new_stream=True)
+    stale = {"case:m": _head("case:m")}
+    record("case:m", action="report.filed")  # another writer appends after the head was read
+    with pytest.raises(AuditHeadMoved), transaction.atomic(), audit.batch(known_heads=stale):
+        audit.record(stream="case:m", action="review.seat_claimed", actor=SYSTEM, target_type="review", target_id="r")
+    assert [e.action for e in assert_chained("case:m", 2)] == ["case.opened", "report.filed"]
+    assert _head("case:m")[0] == 2
+    # A stream the caller did not read, or one it promises to create, goes the locking way.
+    with transaction.atomic(), audit.batch(known_heads=stale):
+        audit.record(stream="case:other", action="case.opened", actor=SYSTEM, target_type="case", target_id="o")
+    assert_chained("case:other", 1)
     assert verify_audit().ok
 
 

@@ -28,6 +28,9 @@ def start_settings(**env):
         ({"DEBUG": "true", "INTAKE_MAX_BODY_BYTES": "1MB"}, "INTAKE_MAX_BODY_BYTES"),
         ({"DEBUG": "true", "DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"DEBUG": "true", "CELERY_BROKER_URL": "nonsense"}, "CELERY_BROKER_URL"),
+        ({"DEBUG": "true", "DATABASE_REPLICA_URL": "mysql://x/y"}, "DATABASE_REPLICA_URL"),
+        # the embedded SQLite default has no replica
+        ({"DEBUG": "true", "DATABASE_REPLICA_URL": "postgres://127.0.0.1:5433/quorum"}, "DATABASE_REPLICA_URL"),
         ({"DEBUG": "true", "API_DEFAULT_RATE_PER_SECOND": "0"}, "API_DEFAULT_RATE_PER_SECOND"),
         ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"DEBUG": "false"}, "SECRET_KEY"),

@@ -49,8 +49,9 @@ def _database_url():
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start(procs, redis_server, *, worker=True, beat=True, **extra):
-    env = procs.celery_env(database_url=_database_url(), broker_url=redis_server.url(0), **{**WORKER_SETTINGS, **extra})
+def start(procs, redis_server, *, broker=None, worker=True, beat=True, **extra):
+    env = procs.celery_env(database_url=_database_url(), broker_url=broker or redis_server.url(0),
+                           redis_url=redis_server.url(1), **{**WORKER_SETTINGS, **extra})
     started = {}
     if worker:
         started["worker"] = procs.worker(env, pool="threads", concurrency=8)
@@ -59,7 +60,7 @@ def start(procs, redis_server, *, worker=True, beat=True, **extra):
     return env, started
 
 
-def test_real_workers_deliver_every_event_in_order_through_a_flaky_receiver(api, file_report, decide, procs,
+def test_real_workers_deliver_every_event_in_order_through_a_flaky_receiver(api, file_report, decide, broker, procs,
                                                                              redis_server, verify):  # noqa: F811
     def flaky(request):
         if request.attempt == 1 and len(request.event_id) % 3 == 0:
@@ -70,7 +71,7 @@ def test_real_workers_deliver_every_event_in_order_through_a_flaky_receiver(api,
 
     with Receiver(flaky) as receiver:
         endpoint, secret = make_endpoint(api.api_client.source, receiver.url())
-        start(procs, redis_server)
+        _, started = start(procs, redis_server, broker=broker)
         cases = [file_report(f"live-{i}")["case"]["id"] for i in range(6)]
         committed = {}
         for case_id in cases[:4]:
@@ -88,6 +89,7 @@ def test_real_workers_deliver_every_event_in_order_through_a_flaky_receiver(api,
         assert verify(r.headers["Quorum-Signature"], r.body, secret)
     assert_in_order_per_case(requests, event_positions())
     assert sum(r.acknowledged for r in requests) == expected  # no acknowledged event was sent again
+    assert started["worker"].connected_to(broker), started["worker"].output()
     latencies = [acknowledged_r.at - committed[acknowledged_r.json["data"]["decision"]["id"]]
                  for acknowledged_r in acknowledged.values() if acknowledged_r.json["type"] == "decision.made"]
     # decision commit → receipt with the beat ticking every 0.3 s (generous bound for a loaded test machine)

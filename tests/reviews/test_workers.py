@@ -59,9 +59,9 @@ def database_url_of_tests():
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def start_celery(procs, broker, *, database_url=None, pool="solo", concurrency=1, **env):
+def start_celery(procs, broker, *, database_url=None, redis_url=None, pool="solo", concurrency=1, **env):
     environment = procs.celery_env(database_url=database_url or database_url_of_tests(), broker_url=broker,
-                                   SLA_SWEEP_SECONDS=SWEEP_SECONDS, **env)
+                                   redis_url=redis_url, SLA_SWEEP_SECONDS=SWEEP_SECONDS, **env)
     worker = procs.worker(environment, pool=pool, concurrency=concurrency)
     beat = procs.beat(environment)
     return worker, beat, environment
@@ -88,11 +88,12 @@ def review_of(case_id):
 
 # ---- 1. a short SLA on real processes --------------------------------------------------------------------
 
-def test_short_sla_warns_then_breaches_and_escalates_exactly_once(file_report, redis_server, procs, client, settings):
+def test_short_sla_warns_then_breaches_and_escalates_exactly_once(file_report, redis_server, broker, procs, client,
+                                                                  settings):
     SlaPolicy.objects.create(name="3 s reviews", stage_kind="review", duration_seconds=3, warn_fraction=0.5)
     invalidate_sla_cache()
     started = timezone.now()
-    worker, beat, _ = start_celery(procs, redis_server.url(0))
+    worker, beat, _ = start_celery(procs, broker, redis_url=redis_server.url(1))
     # The case is filed once the sweeps are running, so that its warning falls due while they run.
     wait_for_sweeps(procs, after=started)
 
@@ -125,8 +126,9 @@ def test_short_sla_warns_then_breaches_and_escalates_exactly_once(file_report, r
     assert case.breach_count == 1
     assert case.priority == priority + settings.ESCALATION_PRIORITY_BONUS
     assert worker.alive() and beat.alive()
+    assert worker.connected_to(broker), worker.output()
 
-    settings.CELERY_BROKER_URL = redis_server.url(0)
+    settings.CELERY_BROKER_URL = broker
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "ok"
@@ -135,7 +137,9 @@ def test_short_sla_warns_then_breaches_and_escalates_exactly_once(file_report, r
 
 # ---- 2. a worker killed in the middle of a sweep --------------------------------------------------------
 
-def test_worker_killed_mid_sweep_processes_every_due_case_exactly_once(file_report, redis_server, procs):
+def test_worker_killed_mid_sweep_processes_every_due_case_exactly_once(file_report, redis_server, broker, procs):
+    """acks_late on both brokers: Redis redelivers the killed worker's task after the visibility
+    timeout, RabbitMQ as soon as its connection drops; either way the sweeps lose and repeat nothing."""
     total = 300
     case_ids = {str(file_report(f"due-{i}")) for i in range(total)}
     with connection.cursor() as cursor:
@@ -147,9 +151,10 @@ def test_worker_killed_mid_sweep_processes_every_due_case_exactly_once(file_repo
     def breached():
         return Review.objects.filter(breached_at__isnull=False).count()
 
-    worker, beat, environment = start_celery(procs, redis_server.url(0), pool="prefork", concurrency=2,
-                                             SLA_SWEEP_BATCH=5)
+    worker, beat, environment = start_celery(procs, broker, redis_url=redis_server.url(1), pool="prefork",
+                                             concurrency=2, SLA_SWEEP_BATCH=5)
     wait_for(lambda: breached() >= 10, timeout=45, interval=0.02, what="the first breaches", details=procs.logs)
+    assert worker.connected_to(broker), worker.output()
     worker.kill()  # SIGKILL to the worker and its pool children, mid-batch
     at_kill = breached()
     # An observation window, not a synchronisation: with no worker nothing moves (beat keeps
