@@ -134,3 +134,20 @@ def correction_form(statement, bound=None):
     if getattr(bound, "is_bound", False) and str(bound.data.get("correct-statement")) == str(statement.pk):
         return bound
     return StatementCorrectionForm.for_statement(statement)
+
+
+_NO_MAPPING = re.compile(r"^(outcome|policy) '(.+)' has no DSA (outcome|policy) mapping$")
+
+
+@register.filter
+def statement_problem(message: str) -> str:
+    """A held statement's problem for a lead, in the console's language where
+    the console knows it: a missing mapping names what the admin must add.
+    The schema's own field rules stay as dsa.validation words them (the
+    Commission's schema is English)."""
+    found = _NO_MAPPING.match(str(message))
+    if found is None:
+        return message
+    if found.group(1) == "outcome":
+        return _("outcome “%(code)s” has no DSA outcome mapping") % {"code": found.group(2)}
+    return _("policy “%(code)s” has no DSA policy mapping") % {"code": found.group(2)}
