@@ -100,16 +100,18 @@ class StatementCorrectionForm(forms.Form):
                    "content_language")
 
     statement = forms.UUIDField(widget=forms.HiddenInput)
-    decision_facts = forms.CharField(required=False, max_length=5000, widget=forms.Textarea,
+    decision_facts = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"lang": "en"}),
                                      label=_("Facts and reasons"))
     category = forms.CharField(required=False, max_length=100, label=_("Category"))
     category_specification = forms.CharField(required=False, max_length=2000, label=_("Category specifications"))
     decision_ground = forms.CharField(required=False, max_length=60, label=_("Decision ground"))
     illegal_content_legal_ground = forms.CharField(required=False, max_length=500, label=_("Legal ground"))
-    illegal_content_explanation = forms.CharField(required=False, max_length=2000, widget=forms.Textarea,
+    illegal_content_explanation = forms.CharField(required=False, max_length=2000,
+                                                  widget=forms.Textarea(attrs={"lang": "en"}),
                                                   label=_("Why the content is illegal"))
     incompatible_content_ground = forms.CharField(required=False, max_length=500, label=_("Terms clause"))
-    incompatible_content_explanation = forms.CharField(required=False, max_length=2000, widget=forms.Textarea,
+    incompatible_content_explanation = forms.CharField(required=False, max_length=2000,
+                                                       widget=forms.Textarea(attrs={"lang": "en"}),
                                                        label=_("Why the content breaks the terms"))
     territorial_scope = forms.CharField(required=False, max_length=300, label=_("Territorial scope"))
     content_type = forms.CharField(required=False, max_length=300, label=_("Content type"))

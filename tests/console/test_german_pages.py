@@ -40,6 +40,7 @@ def visible_text(html):
     html = re.sub(r'<option[^>]*lang="en"[^>]*>.*?</option>', " ", html, flags=re.S)  # "English" in the switcher
     # A DSA statement of reasons is a document in the affected user's language, marked with lang (WCAG 3.1.2).
     html = re.sub(r'<dl class="statement-fields" lang="[a-z-]+">.*?</dl>', " ", html, flags=re.S)
+    html = re.sub(r'<textarea[^>]*lang="[a-z-]+"[^>]*>.*?</textarea>', " ", html, flags=re.S)  # its correction form
     html = re.sub(r'<option value="[A-Za-z_]+/[^"]*">[^<]*</option>', " ", html)  # IANA zone names (Mexico/General)
     text = re.sub(r"<[^>]+>", " ", html)
     return re.sub(r"\s+", " ", unescape(text))
