@@ -1,7 +1,7 @@
 """Which audit events become which webhook events, and their bodies.
 
 `data` holds the case (and decision, appeal) as the REST API shows them,
-never who reviewed: integrations.views renders both. The body is rendered
+never who reviewed: integrations.api.representation renders both. The body is rendered
 once per event, when it is first dispatched, and stored (WebhookEvent), so
 every attempt and every endpoint receives the same bytes.
 """
@@ -16,9 +16,9 @@ from cases.models import Case
 from reviews import triggers
 from reviews.models import Appeal
 
+from ..api.representation import case_out, decision_out
 from ..models import WEBHOOK_EVENT_TYPES
 from ..selectors import _decisions, _with_latest_appeal, current_decisions_by_case
-from ..views import _case_out, decision_out
 
 API_VERSION = "1"
 CASE_STREAM_PREFIX = "case:"
@@ -88,7 +88,7 @@ def classify(rows):
 
 
 class _Urls:
-    """What integrations.views needs of a request to build absolute URLs."""
+    """What integrations.api.representation needs of a request to build absolute URLs."""
 
     def build_absolute_uri(self, path):
         return f"{settings.WEBHOOK_PUBLIC_URL}{path}"
@@ -127,7 +127,7 @@ def render(rows, types):
     bodies = {}
     for r in rows:
         case = cases.get(case_id_of(r["stream"]))
-        data = {"case": _case_out(urls, case, decision=current.get(str(case.pk))) if case else None}
+        data = {"case": case_out(urls, case, decision=current.get(str(case.pk))) if case else None}
         kind, action, facts = types[r["id"]], r["action"], r["data"]
         if kind == "case.escalated":
             data["escalation"] = {"trigger": _escalation_trigger(r)}

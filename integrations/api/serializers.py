@@ -14,7 +14,7 @@ from cases.selectors import active_policies
 from cases.services import ReportInput, SubjectInput
 from reviews.models import AppealResult, AppealState, AppellantKind, DecisionKind
 
-from .countries import ISO_3166_ALPHA2
+from ..countries import ISO_3166_ALPHA2
 
 MAX_EXTERNAL_ID = 255
 MAX_URL = 2048

@@ -1,59 +1,32 @@
 """REST API v1 for what was decided: the decision feed that platforms poll,
 and appeals filed on behalf of their users."""
 
-import base64
-import binascii
-import re
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
 from cases.selectors import case_for_source
 from reviews.services import appeal_file
 
+from ..selectors import decisions_for_source_since
 from . import serializers as s
-from .selectors import decisions_for_source_since
-from .views import (
-    ERRORS,
-    PAGE_SIZE_SCHEMA,
-    ApiView,
-    _actor,
-    _parse_case_id,
-    _query_param,
-    decision_event,
-    decision_out,
-    page_size_param,
-)
+from .base import ERRORS, ApiView, actor, body_object, parse_uuid, query_param
+from .pagination import PAGE_SIZE_SCHEMA, decode_number_cursor, encode_number_cursor, page_size_param
+from .representation import decision_event, decision_out
 
 _CURSOR_PREFIX = "d1:"
-_CURSOR_BODY = re.compile(r"^(0|[1-9][0-9]{0,18})$")
-_MAX_SEQUENCE = 2**63 - 1
 
 
 def encode_decision_cursor(sequence):
-    raw = f"{_CURSOR_PREFIX}{sequence}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return encode_number_cursor(_CURSOR_PREFIX, sequence)
 
 
 def decode_decision_cursor(value):
     """The sequence a cursor stands for; a 400 naming `since` for anything
     that is not a cursor this API issued."""
-    invalid = serializers.ValidationError(
-        {"since": ["invalid cursor; use the `next_cursor` of a previous response, or omit it to start at the beginning"]})
-    if len(value) > 64:
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not raw.startswith(_CURSOR_PREFIX) or not _CURSOR_BODY.match(raw[len(_CURSOR_PREFIX):]):
-        raise invalid
-    sequence = int(raw[len(_CURSOR_PREFIX):])
-    if sequence > _MAX_SEQUENCE:
-        raise invalid
-    return sequence
+    return decode_number_cursor(
+        value, prefix=_CURSOR_PREFIX, param="since",
+        hint="invalid cursor; use the `next_cursor` of a previous response, or omit it to start at the beginning")
 
 
 def _feed_item(decision):
@@ -80,7 +53,7 @@ class DecisionFeedView(ApiView):
     )
     def get(self, request):
         params = request.query_params
-        since_param = _query_param(params, "since")
+        since_param = query_param(params, "since")
         since = decode_decision_cursor(since_param) if since_param else 0
         page_size = page_size_param(params, self.page_size)
         page = decisions_for_source_since(source=request.user.source, since=since, limit=page_size + 1)
@@ -119,15 +92,13 @@ class AppealCreateView(ApiView):
         },
     )
     def post(self, request, case_id):
-        case = case_for_source(source=request.user.source, case_id=_parse_case_id(case_id))
-        raw = request.data
-        if not isinstance(raw, dict):
-            raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+        case = case_for_source(source=request.user.source, case_id=parse_uuid(case_id))
+        raw = body_object(request)
         serializer = s.AppealInSerializer(data=raw)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         appeal = appeal_file(case_id=case.pk, appellant_kind=data["appellant"], statement=data["statement"],
                              appellant_external_id=data.get("appellant_external_id", ""),
-                             actor=_actor(request.user))
+                             actor=actor(request.user))
         return Response({"id": str(appeal.id), "case_id": str(appeal.case_id), "decision_id": str(appeal.decision_id),
                          "state": appeal.state, "opened_at": appeal.opened_at}, status=201)

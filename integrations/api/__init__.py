@@ -1,0 +1,13 @@
+"""REST API v1, one module per resource.
+
+- `base`: the view base class (authentication, scope, rate limit), the shared
+  error responses of the schema and the small input helpers every view uses;
+- `pagination`: page sizes and the opaque cursors of every list;
+- `representation`: how a case, its subject and a decision look to a platform
+  (the REST API and the webhook events render from it);
+- `reports`, `cases`, `decisions` (feed and appeals), `audit`, `webhooks`:
+  the views of each resource; `serializers`: their input and output shapes.
+
+Views parse input, check the scope, call one service (or selector) and
+render; no domain logic here. The URLs are in `integrations/urls.py`.
+"""
