@@ -1,0 +1,678 @@
+"""Report intake: one path for a single report and a batch (a single report
+is a batch of one). Runs in the caller's transaction, locks what it changes
+and records one audit event per report. See docs/ARCHITECTURE.md, "Intake
+data path", and IntakeHooks for where the layer above joins in."""
+
+import json
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+import audit
+from audit.context import Actor
+from audit.services import case_stream
+from config.sql import update_from_values
+
+from ..errors import IdempotencyConflict
+from ..ids import uuid7
+from ..models import Case, CaseState, Policy, Report, Source, Subject, SubjectKind
+from ..priority import REPORTER_WEIGHTS, case_priority, reach_of
+from ..rereview import content_changed, judge_after_decision, reopen_reasons
+from ..selectors import queue_for_policy, rereview_settings_for
+from ..states import REVIEWING_STATES, check_transition
+
+SUBJECT_OPTIONAL_FIELDS = ("url", "display_name", "latest_text", "latest_media", "language", "metadata", "author_id")
+_JSON_COLUMNS = {"latest_media", "metadata"}
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    kind: str
+    external_id: str
+    # Only the fields the report carried; a report that omits the text does
+    # not erase the latest snapshot. Keys are Subject column names.
+    fields: dict = field(default_factory=dict)
+    author_external_id: str | None = None
+    author_display_name: str | None = None
+    # The subject object exactly as received, kept on the report as evidence.
+    as_received: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    subject: SubjectInput
+    policy: Policy
+    reporter_kind: str
+    reporter_external_id: str = ""
+    description: str = ""
+    jurisdiction: tuple = ()
+    classifier_score: float | None = None
+    idempotency_key: str | None = None
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What filing a report produced; `body` is the stored response."""
+
+    status: int  # 201 opened a case, 200 joined one
+    body: dict
+    replayed: bool = False
+
+    @property
+    def case_id(self):
+        return self.body["case"]["id"]
+
+
+def _db(value, model=Subject):
+    """A UUID as this database stores it (SQLite has no native uuid type)."""
+    return model._meta.pk.get_db_prep_value(value, connection)
+
+
+def _from_db_uuid(value):
+    import uuid
+
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _sql_value(column, value):
+    if column in _JSON_COLUMNS:
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def upsert_subjects(*, source, kind, rows, now):
+    """Inserts or updates subjects of one kind in one statement.
+
+    `rows` is a list of (external_id, fields) with distinct external ids, all
+    carrying the same set of optional fields. Returns {external_id: (id,
+    metadata, created)}. Rows are locked until the transaction ends; callers
+    pass them sorted so that concurrent writers lock in the same order.
+    """
+    if not rows:
+        return {}
+    provided = [name for name in SUBJECT_OPTIONAL_FIELDS if name in rows[0][1]]
+    columns = ["id", "source_id", "kind", "external_id", *provided, "created_at", "updated_at"]
+    defaults = {"url": "", "display_name": "", "latest_text": "", "latest_media": "[]", "language": "", "metadata": "{}"}
+    insert_columns = columns + [name for name in defaults if name not in provided]
+    params, tuples, new_ids = [], [], {}
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    source_id = _db(source.pk, Source)
+    for external_id, fields in rows:
+        new_id = uuid7()
+        new_ids[external_id] = new_id
+        values = [_db(new_id), source_id, kind, external_id]
+        values += [_sql_value(name, fields[name]) for name in provided]
+        values += [db_now, db_now]
+        values += [defaults[name] for name in defaults if name not in provided]
+        params += values
+        tuples.append("(" + ", ".join(["%s"] * len(values)) + ")")
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*provided, "updated_at"])
+    sql = (
+        f"INSERT INTO cases_subject ({', '.join(insert_columns)}) VALUES {', '.join(tuples)} "
+        f"ON CONFLICT (source_id, kind, external_id) DO UPDATE SET {updates} "
+        f"RETURNING id, external_id, metadata"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        result = {}
+        for row_id, external_id, metadata in cursor.fetchall():
+            row_id = _from_db_uuid(row_id)
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            result[external_id] = (row_id, metadata, row_id == new_ids[external_id])
+    return result
+
+
+def replay_or_conflict(existing, fingerprint):
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was already used with a different request body; "
+            "use a new key for a different report"
+        )
+    stored = existing.response
+    return FileResult(status=stored["status"], body=stored["body"], replayed=True)
+
+
+class IntakeHooks:
+    """What the layer above (reviews) does inside the intake transaction.
+    The defaults do nothing, so cases can be filed without a workflow engine.
+
+    In the order intake calls them, once per intake call (single reports are
+    batches of one):
+
+    1. `reports_received` — before anything is written and before any
+       priority is computed: the place to recognise a reporter (a trusted
+       flagger) or apply a rule that changes an item;
+    2. `cases_opened` / `case_rerouted` / `case_reopened` / `priority_changed`
+       — routing, while the case rows are locked;
+    3. `reports_filed` — after every report is stored and its case filed
+       (events recorded, still inside the transaction): the place for
+       follow-up work; queue anything that must happen after commit with
+       `transaction.on_commit`.
+    """
+
+    def reports_received(self, *, source, items: list) -> list:
+        """Returns the items to file (same length and order); may replace an
+        item (dataclasses.replace) but not drop one. Default: unchanged."""
+        return items
+
+    def case_opened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, opened_at, reporter_kind):
+        return {}
+
+    def cases_opened(self, many):
+        """Batch form: `many` is a list of case_opened keyword dicts; returns their results in order."""
+        return [self.case_opened(**kwargs) for kwargs in many]
+
+    def priority_changed(self, *, case_id, priority):
+        return None
+
+    def case_rerouted(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind):
+        """An open case got a report more severe than any before: move it to
+        the workflow that policy routes to, if that is another one. Returns
+        audit data when it moved the case, None when it left it where it is."""
+        return None
+
+    def case_reopened(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind, reasons):
+        """A decided case re-opens: start a new review round. Returns audit data."""
+        return {}
+
+    def reports_filed(self, *, source, filed: list) -> None:
+        """`filed` is a list of (ReportInput, FileResult), one per report
+        stored by this call (replays and conflicts are not in it)."""
+        return None
+
+
+NO_HOOKS = IntakeHooks()
+
+
+def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS):
+    """Files one report: a batch of one (`reports_file_batch`), so a single
+    report and a batch run the same code. Returns its FileResult; raises
+    IdempotencyConflict when its key was used with a different body (and
+    writes nothing). A concurrent duplicate key surfaces as an
+    IntegrityError that the caller retries (see reviews.intake)."""
+    result = reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=[item], now=now,
+                                hooks=hooks)[0]
+    if isinstance(result, IdempotencyConflict):
+        raise result
+    return result
+
+
+# What a report did (the `effect` of the response body).
+EFFECT_OPENED = "opened_case"
+EFFECT_JOINED = "joined_case"
+EFFECT_REROUTED = "rerouted_case"
+EFFECT_REOPENED = "reopened_review"
+EFFECT_POST_DECISION = "post_decision"
+
+
+def _report_row(*, report_id, case_id, subject_id, source, api_client_id, item, now, status, body):
+    return Report(
+        id=report_id, case_id=case_id, subject_id=subject_id, source=source, api_client_id=api_client_id,
+        reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+        policy=item.policy, description=item.description, jurisdiction=list(item.jurisdiction),
+        classifier_score=item.classifier_score, snapshot=item.subject.as_received, received_at=now,
+        idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,
+        response={"status": status, "body": body} if item.idempotency_key is not None else None,
+    )
+
+
+def _routing_policy(*, case_id, item, max_severity):
+    """The policy a new round is routed by: the most severe reported on the
+    case (the new report's when it is the most severe)."""
+    if item.policy.severity >= max_severity:
+        return item.policy
+    policy_id = (Report.objects.filter(case_id=case_id).order_by("-policy__severity", "received_at", "id")
+                 .values_list("policy_id", flat=True).first())
+    return Policy.objects.get(pk=policy_id) if policy_id is not None else item.policy
+
+
+def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, reach, now, hooks):
+    """Files one report into an existing case whose row the caller holds
+    locked (the intake statement's ON CONFLICT DO UPDATE): joins a case under
+    review (re-routing it when the report is more severe than any before),
+    or applies the re-review rules to a decided one. Returns (FileResult,
+    the case as it is now)."""
+    before = dict(case)
+    state = case["state"]
+    reasons, new_reporter, effect = [], None, EFFECT_JOINED
+    if state == CaseState.DECIDED:
+        settings_ = rereview_settings_for(item.policy)
+        facts = judge_after_decision(case_id=case["id"], decided_at=case["decided_at"],
+                                     reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
+                                     settings=settings_, now=now)
+        new_reporter = not facts.reporter_is_known
+        reasons = reopen_reasons(settings=settings_, report_severity=item.policy.severity,
+                                 decided_severity=case["decided_severity"], reporter_kind=item.reporter_kind,
+                                 facts=facts, changed=content_changed(case["decided_content_hash"], item.subject.fields))
+        effect = EFFECT_REOPENED if reasons else EFFECT_POST_DECISION
+    case = _join_counts(case=case, item=item, reach=reach, new_reporter=new_reporter)
+    updates, routing = {}, None
+    if effect == EFFECT_REOPENED:
+        policy = _routing_policy(case_id=case["id"], item=item, max_severity=case["max_severity"])
+        queue_id = queue_for_policy(policy).pk if item.policy.severity > before["max_severity"] else case["queue_id"]
+        routing = hooks.case_reopened(case_id=case["id"], policy_id=policy.pk, queue_id=queue_id,
+                                      jurisdictions=item.jurisdiction, priority=case["priority"], now=now,
+                                      reporter_kind=item.reporter_kind, reasons=reasons)
+        check_transition(state, CaseState.OPEN)
+        updates = dict(state=CaseState.OPEN, queue_id=queue_id, at_risk_since=None, reopen_count=F("reopen_count") + 1,
+                       post_decision_report_count=0)
+    elif effect == EFFECT_POST_DECISION:
+        updates = dict(post_decision_report_count=F("post_decision_report_count") + 1)
+    elif state in REVIEWING_STATES and item.policy.severity > before["max_severity"]:
+        queue_id = queue_for_policy(item.policy).pk
+        routing = hooks.case_rerouted(case_id=case["id"], policy_id=item.policy.pk, queue_id=queue_id,
+                                      jurisdictions=item.jurisdiction, priority=case["priority"], now=now,
+                                      reporter_kind=item.reporter_kind)
+        if routing is not None:
+            effect = EFFECT_REROUTED
+            target = CaseState.OPEN
+            check_transition(state, target)
+            updates = dict(state=target, queue_id=queue_id, at_risk_since=None)
+    if "state" in updates:
+        case["state"] = updates["state"]
+        case["queue_id"] = updates["queue_id"]
+    Case.objects.filter(pk=case["id"]).update(
+        report_count=F("report_count") + 1, reporter_count=case["reporter_count"],
+        reporter_weight=case["reporter_weight"], max_severity=case["max_severity"],
+        max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now, **updates,
+    )
+
+    report_id = uuid7()
+    body = {
+        "report_id": str(report_id),
+        "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
+                 "report_count": case["report_count"]},
+        "deduplicated": True,
+        "effect": effect,
+    }
+    status = 200
+    _report_row(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
+                api_client_id=api_client_id, item=item, now=now, status=status, body=body).save(force_insert=True)
+    if case["priority"] != before["priority"] and effect not in (EFFECT_REOPENED, EFFECT_REROUTED):
+        hooks.priority_changed(case_id=case["id"], priority=case["priority"])
+    data = {"report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
+            "report_count": case["report_count"], "priority": [before["priority"], case["priority"]]}
+    if effect == EFFECT_POST_DECISION:
+        data["post_decision"] = True
+    audit.record(stream=case_stream(case["id"]), action="report.filed", actor=actor, target_type="case",
+                 target_id=case["id"], data=data)
+    if effect == EFFECT_REOPENED:
+        audit.record(stream=case_stream(case["id"]), action="case.state_changed", actor=actor, target_type="case",
+                     target_id=case["id"], data={
+                         "from": state, "to": CaseState.OPEN, "trigger": "rereview", "reasons": reasons,
+                         "report_id": str(report_id), "policy": item.policy.code, "queue_id": case["queue_id"],
+                         "priority": case["priority"], **(routing or {})})
+    elif effect == EFFECT_REROUTED:
+        audit.record(stream=case_stream(case["id"]), action="case.routed", actor=actor, target_type="case",
+                     target_id=case["id"], data={
+                         "from": state, "to": case["state"], "trigger": "rerouted", "report_id": str(report_id),
+                         "policy": item.policy.code, "queue_id": case["queue_id"], "priority": case["priority"],
+                         **routing})
+    return FileResult(status=status, body=body), case
+
+
+_CASE_RETURNING = (
+    "id, state, priority, report_count, reporter_count, max_severity, reporter_weight, "
+    "max_classifier_score, queue_id, previous_case_id, decided_at, decided_severity, decided_content_hash"
+)
+
+
+def _case_row(row):
+    keys = [k.strip() for k in _CASE_RETURNING.split(",")]
+    case = dict(zip(keys, row))
+    case["id"] = _from_db_uuid(case["id"])
+    if case["previous_case_id"] is not None:
+        case["previous_case_id"] = _from_db_uuid(case["previous_case_id"])
+    if isinstance(case["decided_at"], str):  # SQLite
+        case["decided_at"] = Case._meta.get_field("decided_at").to_python(case["decided_at"])
+        if timezone.is_naive(case["decided_at"]):
+            case["decided_at"] = timezone.make_aware(case["decided_at"], timezone.utc)
+    return case
+
+
+def _join_counts(*, case, item, reach, new_reporter=None):
+    """One more report on a locked case: counts, aggregates, priority (the
+    caller writes them). `new_reporter` None: looked up."""
+    if new_reporter is None:
+        new_reporter = not Report.objects.filter(
+            case_id=case["id"], reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id
+        ).exists()
+    case = dict(case)
+    case["report_count"] += 1
+    if new_reporter:
+        case["reporter_count"] += 1
+        case["reporter_weight"] += REPORTER_WEIGHTS[item.reporter_kind]
+    case["max_severity"] = max(case["max_severity"], item.policy.severity)
+    if item.classifier_score is not None:
+        case["max_classifier_score"] = max(case["max_classifier_score"] or 0.0, item.classifier_score)
+    case["priority"] = case_priority(
+        max_severity=case["max_severity"], reporter_weight=case["reporter_weight"],
+        max_classifier_score=case["max_classifier_score"], reach=reach,
+    )
+    return case
+
+
+def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=NO_HOOKS):
+    """Files validated reports in the caller's transaction (or a new one):
+    the one intake path, for a single report (`report_file`) and a batch.
+
+    `items` is a list of ReportInput. Returns a list, in the same order, of
+    FileResult or IdempotencyConflict. Per item: a known idempotency key
+    replays or conflicts without writing; the subject (and author) is
+    upserted, the report joins the subject's open case or opens one, counts
+    and priority follow, and one audit event is recorded per report. About
+    ten statements whatever the number of items; subjects and cases are
+    locked in sorted order so concurrent calls cannot deadlock on them.
+    """
+    now = now or timezone.now()
+    results = [None] * len(items)
+    # No savepoint: the caller's transaction (reviews.intake retries it whole) is the unit.
+    with transaction.atomic(savepoint=False):
+        todo, first_with_key = _replay_known_keys(source, items, results)
+        if todo:
+            items = list(items)
+            for index, item in zip(todo, hooks.reports_received(source=source, items=[items[i] for i in todo]),
+                                   strict=True):
+                items[index] = item
+            run = _IntakeRun(source=source, api_client_id=api_client_id, actor=actor, now=now, hooks=hooks,
+                             items=items, results=results)
+            run.file(todo)
+            hooks.reports_filed(source=source, filed=[(items[i], results[i]) for i in todo])
+    return _resolve_repeats(items, results, first_with_key)
+
+
+def _replay_known_keys(source, items, results):
+    """Answers the items whose idempotency key an earlier request stored
+    (replay or conflict, in `results`). Returns (indexes still to file,
+    {key: first index with it}); a key repeated inside the call is resolved
+    after its first item is filed."""
+    keys = sorted({it.idempotency_key for it in items if it.idempotency_key is not None})
+    existing = {}
+    if keys:
+        for report in Report.objects.filter(source=source, idempotency_key__in=keys).only(
+            "id", "idempotency_key", "request_fingerprint", "response"
+        ):
+            existing[report.idempotency_key] = report
+    first_with_key, todo = {}, []
+    for index, it in enumerate(items):
+        key = it.idempotency_key
+        if key is not None and key in existing:
+            try:
+                results[index] = replay_or_conflict(existing[key], it.fingerprint)
+            except IdempotencyConflict as exc:
+                results[index] = exc
+            continue
+        if key is not None and key in first_with_key:
+            continue
+        if key is not None:
+            first_with_key[key] = index
+        todo.append(index)
+    return todo, first_with_key
+
+
+def _upsert_subjects_of(source, items, todo, now):
+    """Accounts first (authors and account subjects), then content, one
+    statement per kind and set of fields. Returns {(kind, external_id): (id,
+    metadata, created)}."""
+    accounts, contents = {}, {}
+    for index in todo:
+        subject = items[index].subject
+        if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
+            fields = accounts.setdefault(subject.author_external_id, {})
+            if subject.author_display_name is not None:
+                fields["display_name"] = subject.author_display_name
+        target = accounts if subject.kind == SubjectKind.ACCOUNT else contents
+        target.setdefault(subject.external_id, {}).update(subject.fields)
+    subject_ids = {}
+    account_rows = _upsert_grouped(source, SubjectKind.ACCOUNT, accounts, now)
+    subject_ids.update({(SubjectKind.ACCOUNT, k): v for k, v in account_rows.items()})
+    for index in todo:
+        subject = items[index].subject
+        if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
+            contents[subject.external_id]["author_id"] = _db(account_rows[subject.author_external_id][0])
+    content_rows = _upsert_grouped(source, SubjectKind.CONTENT, contents, now)
+    subject_ids.update({(SubjectKind.CONTENT, k): v for k, v in content_rows.items()})
+    return subject_ids
+
+
+@dataclass
+class _IntakeRun:
+    """One call of reports_file_batch after idempotency: the items to file
+    and what filing them collects for the bulk writes at the end."""
+
+    source: Source
+    api_client_id: object
+    actor: Actor
+    now: object
+    hooks: IntakeHooks
+    items: list
+    results: list
+    reports: list = field(default_factory=list)
+    audit_entries: list = field(default_factory=list)
+    touched: dict = field(default_factory=dict)  # case id -> case whose counters changed
+    priority_before: dict = field(default_factory=dict)  # case id -> priority when the call found it
+    to_route: list = field(default_factory=list)  # (case_opened kwargs, the case.opened event's data)
+
+    def file(self, todo):
+        items = self.items
+        item_metadata = _metadata_as_of_each_item(self.source, items, todo)
+        self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now)
+        first_item = {}
+        for index in todo:
+            first_item.setdefault(self._subject_of(index)[0], index)
+        self.first_item = first_item
+        self.cases = _find_or_open_cases(source=self.source, first_item=first_item, items=items,
+                                         subject_ids=self.subject_ids, now=self.now, item_metadata=item_metadata)
+        self.known_reporters = self._known_reporters(todo)
+        special = self._cases_filed_one_by_one(todo)
+        for index in todo:
+            subject_id, metadata, _created = self._subject_of(index)
+            reach = reach_of(item_metadata.get(index, metadata))
+            if subject_id in special:
+                self.results[index], joined = _file_into_case(
+                    source=self.source, api_client_id=self.api_client_id, actor=self.actor, item=items[index],
+                    subject_id=subject_id, case=self.cases[subject_id], reach=reach, now=self.now, hooks=self.hooks)
+                self.cases[subject_id] = {**joined, "opened": False}
+            else:
+                self._file_in_bulk(index, subject_id, reach)
+        self._write()
+
+    def _subject_of(self, index):
+        subject = self.items[index].subject
+        return self.subject_ids[(subject.kind, subject.external_id)]
+
+    def _known_reporters(self, todo):
+        """(case id, reporter kind, reporter id) of the reports joined cases already hold."""
+        joined_ids = [c["id"] for c in self.cases.values() if not c["opened"]]
+        if not joined_ids:
+            return set()
+        external_ids = {self.items[i].reporter_external_id for i in todo}
+        return set(Report.objects.filter(case_id__in=joined_ids, reporter_external_id__in=external_ids)
+                   .values_list("case_id", "reporter_kind", "reporter_external_id"))
+
+    def _cases_filed_one_by_one(self, todo):
+        """Subjects whose case a report may move (a decided case and the
+        re-review rules; a case under review and a more severe policy): their
+        items go one by one through _file_into_case. Also notes the most
+        severe policy per subject, which routes a case this call opens."""
+        self.most_severe = most_severe = {}
+        for index in todo:
+            it = self.items[index]
+            subject_id = self._subject_of(index)[0]
+            if subject_id not in most_severe or it.policy.severity > most_severe[subject_id].severity:
+                most_severe[subject_id] = it.policy
+        return {subject_id for subject_id, case in self.cases.items() if not case["opened"] and (
+            case["state"] == CaseState.DECIDED
+            or (case["state"] in REVIEWING_STATES and most_severe[subject_id].severity > case["max_severity"]))}
+
+    def _file_in_bulk(self, index, subject_id, reach):
+        it = self.items[index]
+        case = self.cases[subject_id]
+        opened_by_this = case["opened"] and self.first_item[subject_id] == index
+        reporter = (case["id"], it.reporter_kind, it.reporter_external_id)
+        priority_before = case["priority"]
+        if not opened_by_this:
+            self.priority_before.setdefault(case["id"], priority_before)
+            case = self.cases[subject_id] = {**_join_counts(case=case, item=it, reach=reach,
+                                                            new_reporter=reporter not in self.known_reporters),
+                                             "opened": case["opened"]}
+            self.touched[case["id"]] = case
+        self.known_reporters.add(reporter)
+        report_id = uuid7()
+        body = {
+            "report_id": str(report_id),
+            "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
+                     "report_count": case["report_count"]},
+            "deduplicated": not opened_by_this,
+            "effect": EFFECT_OPENED if opened_by_this else EFFECT_JOINED,
+        }
+        status = 201 if opened_by_this else 200
+        self.results[index] = FileResult(status=status, body=body)
+        self.reports.append(_report_row(report_id=report_id, case_id=case["id"], subject_id=subject_id,
+                                        source=self.source, api_client_id=self.api_client_id, item=it, now=self.now,
+                                        status=status, body=body))
+        if opened_by_this:
+            data = {
+                "report_id": str(report_id), "subject_id": str(subject_id), "policy": it.policy.code,
+                "reporter_kind": it.reporter_kind, "queue_id": case["queue_id"], "priority": priority_before,
+                "previous_case_id": str(case["previous_case_id"]) if case["previous_case_id"] else None,
+            }
+            # routing (in _write, for all opened cases at once) adds its result to this event's data
+            self.to_route.append((dict(
+                case_id=case["id"], policy_id=self.most_severe[subject_id].pk, queue_id=case["queue_id"],
+                jurisdictions=it.jurisdiction, priority=priority_before, opened_at=self.now,
+                reporter_kind=it.reporter_kind), data))
+            self.audit_entries.append(dict(stream=case_stream(case["id"]), new_stream=True, action="case.opened",
+                                           target_type="case", target_id=case["id"], data=data))
+        else:
+            self.audit_entries.append(dict(
+                stream=case_stream(case["id"]), new_stream=case["opened"], action="report.filed",
+                target_type="case", target_id=case["id"], data={
+                    "report_id": str(report_id), "policy": it.policy.code, "reporter_kind": it.reporter_kind,
+                    "report_count": case["report_count"], "priority": [priority_before, case["priority"]],
+                }))
+
+    def _write(self):
+        """Routing of the opened cases, case counters, reports, audit events:
+        one statement each (routing's data joins the case.opened events)."""
+        from audit.services import audit_record_many
+
+        opened = self.hooks.cases_opened([args for args, _ in self.to_route]) if self.to_route else []
+        for (_args, data), routing in zip(self.to_route, opened, strict=True):
+            data.update(routing)
+        if self.touched:
+            rows = sorted(
+                (case["id"], case["report_count"], case["reporter_count"], case["reporter_weight"],
+                 case["max_severity"], case["max_classifier_score"], case["priority"], self.now)
+                for case in self.touched.values()
+            )
+            update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
+                ("report_count", "integer"), ("reporter_count", "integer"), ("reporter_weight", "integer"),
+                ("max_severity", "smallint"), ("max_classifier_score", "double precision"), ("priority", "integer"),
+                ("updated_at", "timestamptz")])
+            for case in self.touched.values():
+                if case["priority"] != self.priority_before[case["id"]]:
+                    self.hooks.priority_changed(case_id=case["id"], priority=case["priority"])
+        Report.objects.bulk_create(self.reports)
+        audit_record_many(entries=self.audit_entries, actor=self.actor)
+
+
+def _resolve_repeats(items, results, first_with_key):
+    """Items that repeat an idempotency key used earlier in the same batch."""
+    for index, it in enumerate(items):
+        if results[index] is not None:
+            continue
+        first = first_with_key[it.idempotency_key]
+        original = results[first]
+        if isinstance(original, FileResult) and items[first].fingerprint == it.fingerprint:
+            results[index] = FileResult(status=original.status, body=original.body, replayed=True)
+        else:
+            results[index] = IdempotencyConflict(
+                "this idempotency_key was already used in this batch with a different report"
+            )
+    return results
+
+
+def _upsert_grouped(source, kind, rows_by_external_id, now):
+    """Upserts subjects of one kind, one statement per set of provided fields."""
+    groups = {}
+    for external_id in sorted(rows_by_external_id):
+        fields = rows_by_external_id[external_id]
+        groups.setdefault(tuple(sorted(fields)), []).append((external_id, fields))
+    result = {}
+    for _names, rows in sorted(groups.items()):
+        result.update(upsert_subjects(source=source, kind=kind, rows=rows, now=now))
+    return result
+
+
+def _metadata_as_of_each_item(source, items, todo):
+    """{item index: the subject metadata as that item saw it}, for batches in
+    which some item changes a subject's metadata (so each item's priority is
+    what a single request at that point would have produced). Empty when no
+    item carries metadata: the stored metadata then holds for all."""
+    keys = [(items[i].subject.kind, items[i].subject.external_id) for i in todo]
+    if len(set(keys)) == len(keys) or not any("metadata" in items[i].subject.fields for i in todo):
+        return {}  # each subject once (a single report): what the upsert returns is what its item saw
+    keys = set(keys)
+    current = {}
+    for kind in {k for k, _ in keys}:
+        rows = Subject.objects.filter(source=source, kind=kind, external_id__in=[e for k, e in keys if k == kind])
+        for external_id, metadata in rows.values_list("external_id", "metadata"):
+            current[(kind, external_id)] = metadata
+    seen = {}
+    for index in todo:
+        subject = items[index].subject
+        key = (subject.kind, subject.external_id)
+        if "metadata" in subject.fields:
+            current[key] = subject.fields["metadata"]
+        seen[index] = current.get(key, {})
+    return seen
+
+
+def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_metadata):
+    """Multi-row version of _find_or_open_case. Returns {subject_id: case dict
+    with an extra "opened" flag}."""
+    by_subject = {v[0]: v for v in subject_ids.values()}
+    proposals, params, tuples = {}, [], []
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    for subject_id in sorted(first_item):
+        it = items[first_item[subject_id]]
+        _sid, metadata, created = by_subject[subject_id]
+        metadata = item_metadata.get(first_item[subject_id], metadata)
+        new_id = uuid7()
+        proposals[subject_id] = new_id
+        weight = REPORTER_WEIGHTS[it.reporter_kind]
+        priority = case_priority(max_severity=it.policy.severity, reporter_weight=weight,
+                                 max_classifier_score=it.classifier_score, reach=reach_of(metadata))
+        previous = "NULL" if created else (
+            "(SELECT p.id FROM cases_case p WHERE p.subject_id = %s AND p.closed_at IS NOT NULL "
+            "ORDER BY p.closed_at DESC LIMIT 1)"
+        )
+        params += [_db(new_id, Case), _db(subject_id), _db(source.pk, Source)]
+        if not created:
+            params.append(_db(subject_id))
+        params += [CaseState.OPEN, priority, queue_for_policy(it.policy).pk, it.policy.severity, weight,
+                   it.classifier_score, db_now, db_now]
+        tuples.append(f"(%s, %s, %s, {previous}, %s, %s, %s, 1, 1, %s, %s, %s, %s, %s)")
+    sql = (
+        "INSERT INTO cases_case (id, subject_id, source_id, previous_case_id, state, priority, queue_id, "
+        "report_count, reporter_count, max_severity, reporter_weight, max_classifier_score, opened_at, updated_at) "
+        f"VALUES {', '.join(tuples)} "
+        "ON CONFLICT (subject_id) WHERE closed_at IS NULL DO UPDATE SET updated_at = EXCLUDED.updated_at "
+        f"RETURNING subject_id, {_CASE_RETURNING}"
+    )
+    cases = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            subject_id = _from_db_uuid(row[0])
+            case = _case_row(row[1:])
+            case["opened"] = case["id"] == proposals[subject_id]
+            cases[subject_id] = case
+    return cases
+
+

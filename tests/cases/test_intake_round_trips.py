@@ -1,0 +1,64 @@
+"""How many statements report intake sends to PostgreSQL, for the common
+cases. The counts are fixed by the code, not by the load; a change that adds
+a round trip to the hot path has to change this test and say why.
+
+Counted with CaptureQueriesContext around one HTTP request in a transactional
+test: every statement the application sends, BEGIN and COMMIT included."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.verify import verify_audit
+from cases.models import Case, Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _statements(api, body, **headers):
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post("/api/v1/reports", body, format="json", **headers)
+    assert response.status_code in (200, 201), response.content
+    return response, [q["sql"] for q in captured.captured_queries]
+
+
+def _warm(api, report_body):
+    # first request of a process reads configuration (policies, routing) into its caches
+    _statements(api, report_body("warm-up"))
+
+
+def test_a_report_about_a_new_subject_opens_a_case_in_few_round_trips(api, report_body, workflows):
+    _warm(api, report_body)
+    response, sql = _statements(api, report_body("new-subject"))
+    assert response.status_code == 201
+    print("new subject:", len(sql), *sql, sep="\n  ")
+    assert len(sql) == NEW_CASE, sql
+    assert Report.objects.filter(subject__external_id="new-subject").count() == 1
+    assert verify_audit().ok
+
+
+def test_a_report_joining_an_open_case_in_few_round_trips(api, report_body, workflows):
+    _warm(api, report_body)
+    _statements(api, report_body("hot-subject", reporter={"kind": "user", "external_id": "a"}))
+    response, sql = _statements(api, report_body("hot-subject", reporter={"kind": "user", "external_id": "b"}))
+    assert response.status_code == 200
+    print("join:", len(sql), *sql, sep="\n  ")
+    assert len(sql) == JOIN, sql
+    assert Case.objects.get(subject__external_id="hot-subject").report_count == 2
+    assert verify_audit().ok
+
+
+def test_an_idempotency_key_costs_one_look_up_and_a_replay_writes_nothing(api, report_body, workflows):
+    _warm(api, report_body)
+    body = report_body("keyed")
+    first, sql = _statements(api, body, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 201
+    assert len(sql) == NEW_CASE + 1, sql
+    replay, sql = _statements(api, body, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    assert [s.split()[0].upper() for s in sql] == ["BEGIN", "SELECT", "COMMIT"], sql
+
+
+NEW_CASE = 8  # BEGIN, subject, case, review, report, audit event, stream head, COMMIT
+JOIN = 11  # BEGIN, subject, case, reporters, case counters, review priority, report, audit head lock, event, head, COMMIT
