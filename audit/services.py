@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.sql import update_from_values
+from config.sql import insert_sql, together, update_from_values, update_from_values_sql
 
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
@@ -126,12 +126,15 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
         request_id=request_id, ip=ip, created_at=now, prev_hash=prev_hash, key_id=ring.current_id,
     )
     event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
-    _insert_events([event])
-
     if new_stream:
-        AuditStreamHead.objects.create(stream=stream, seq=seq, hash=event.hash, dirty=True)
+        head = insert_sql([AuditStreamHead(stream=stream, seq=seq, hash=event.hash, dirty=True)])
+    elif connection.vendor == "postgresql":
+        head = (f"UPDATE {AuditStreamHead._meta.db_table} SET seq = %s, hash = %s, dirty = true WHERE stream = %s",
+                [seq, event.hash, stream])
     else:
         AuditStreamHead.objects.filter(stream=stream).update(seq=seq, hash=event.hash, dirty=True)
+        head = None
+    _insert_events([event], [head] if head else [])  # the event and its head in one round trip
     return event
 
 
@@ -139,11 +142,13 @@ _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_na
                   "data", "request_id", "ip", "created_at", "prev_hash", "hash", "key_id")
 
 
-def _insert_events(events):
-    """Inserts events with one multi-row INSERT and sets their ids. On
-    PostgreSQL this is plain SQL: the ORM's per-object bookkeeping cost more
-    than the insert itself on the hot paths (intake, sweeps, votes)."""
+def _insert_events(events, also=()):
+    """Inserts events with one multi-row INSERT and sets their ids; `also`
+    (data-modifying statements) go in the same round trip (config.sql.together).
+    On PostgreSQL this is plain SQL: the ORM's per-object bookkeeping cost
+    more than the insert itself on the hot paths (intake, sweeps, votes)."""
     if connection.vendor != "postgresql":
+        together(list(also))
         AuditEvent.objects.bulk_create(events)
         return
     row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
@@ -153,11 +158,9 @@ def _insert_events(events):
                        json.dumps(e.data), e.request_id, e.ip, e.created_at, e.prev_hash, e.hash, e.key_id))
     sql = (f"INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "
            f"VALUES {', '.join([row] * len(events))} RETURNING id")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
-            event.pk = event.id = pk
-            event._state.adding = False
+    for event, (pk,) in zip(events, together(list(also), (sql, params)), strict=True):
+        event.pk = event.id = pk
+        event._state.adding = False
 
 
 def audit_checkpoint_create(*, force: bool = True) -> AuditCheckpoint | None:
@@ -232,20 +235,25 @@ def _clear_dirty(recorded):
             AuditStreamHead.objects.filter(stream=stream, seq=seq).update(dirty=False)
 
 
-def audit_record_many(*, entries, actor=None):
-    """Appends many events in a few statements; for batch intake, sweeps and
+def audit_record_many(*, entries, actor=None, together_with=()):
+    """Appends many events in a few statements; for intake, sweeps and
     audit_batch().
 
     `entries` is a list of dicts with stream, action, target_type, target_id,
     data and new_stream (as in audit_record), and optionally their own
     "actor" (else `actor`). Events of one stream keep the order they have in
     the list. Heads are locked in stream order so concurrent batches cannot
-    deadlock on them."""
+    deadlock on them. `together_with` are the caller's own data-modifying
+    statements (config.sql): they are sent in the same round trip as the
+    events and heads, so a change and its record are one statement. Only
+    streams that already exist cost a round trip of their own (the head
+    lock, which must come before the hash)."""
     if not connection.in_atomic_block:
         raise AuditError("audit_record_many() must run inside the transaction of the change it records")
     for entry in entries:
         _check_actor(entry.get("actor") or actor)
     if settings.AUDIT_DISABLED_FOR_BENCHMARK or not entries:
+        together(list(together_with))
         return []
     actions = [_check_action(e["action"]) for e in entries]
     request_id, ip = current_request()
@@ -271,17 +279,22 @@ def audit_record_many(*, entries, actor=None):
         event = AuditEvent(hash=event_hash(keyring=ring, **fields), **fields)
         events.append(event)
         position[stream] = (seq, event.hash)
-    _insert_events(events)
     for stream, (seq, hash_) in position.items():
         head = heads.get(stream)
         if head is None:
             created_heads.append(AuditStreamHead(stream=stream, seq=seq, hash=hash_, dirty=True))
         else:
             head.seq, head.hash, head.dirty = seq, hash_, True
+    also = list(together_with)
     if created_heads:
-        AuditStreamHead.objects.bulk_create(created_heads)
+        also.append(insert_sql(created_heads))
     if heads:
-        update_from_values(model=AuditStreamHead, key=("stream", "varchar"),
+        head_update = dict(model=AuditStreamHead, key=("stream", "varchar"),
                            columns=[("seq", "bigint"), ("hash", "varchar"), ("dirty", "boolean")],
                            rows=[(h.stream, h.seq, h.hash, True) for h in sorted(heads.values(), key=lambda h: h.stream)])
+        if connection.vendor != "postgresql":
+            update_from_values(**head_update)
+        else:
+            also.append(update_from_values_sql(**head_update))
+    _insert_events(events, also)
     return events

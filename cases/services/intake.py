@@ -10,10 +10,9 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-import audit
 from audit.context import Actor
-from audit.services import case_stream
-from config.sql import update_from_values
+from audit.services import audit_record_many, case_stream
+from config.sql import insert_sql, update_from_values
 
 from ..errors import IdempotencyConflict
 from ..ids import uuid7
@@ -93,6 +92,15 @@ def upsert_subjects(*, source, kind, rows, now):
     """
     if not rows:
         return {}
+    sql, params, new_ids = _subjects_upsert_sql(source=source, kind=kind, rows=rows, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {external_id: _subject_row(row_id, metadata, new_ids[external_id])
+                for row_id, external_id, metadata in cursor.fetchall()}
+
+
+def _subjects_upsert_sql(*, source, kind, rows, now):
+    """(sql, params, {external_id: proposed id}) of upsert_subjects; RETURNING id, external_id, metadata."""
     provided = [name for name in SUBJECT_OPTIONAL_FIELDS if name in rows[0][1]]
     columns = ["id", "source_id", "kind", "external_id", *provided, "created_at", "updated_at"]
     defaults = {"url": "", "display_name": "", "latest_text": "", "latest_media": "[]", "language": "", "metadata": "{}"}
@@ -115,15 +123,15 @@ def upsert_subjects(*, source, kind, rows, now):
         f"ON CONFLICT (source_id, kind, external_id) DO UPDATE SET {updates} "
         f"RETURNING id, external_id, metadata"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        result = {}
-        for row_id, external_id, metadata in cursor.fetchall():
-            row_id = _from_db_uuid(row_id)
-            if isinstance(metadata, str):
-                metadata = json.loads(metadata)
-            result[external_id] = (row_id, metadata, row_id == new_ids[external_id])
-    return result
+    return sql, params, new_ids
+
+
+def _subject_row(row_id, metadata, proposed_id):
+    """(id, metadata, created) of an upserted subject."""
+    row_id = _from_db_uuid(row_id)
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return row_id, metadata, row_id == proposed_id
 
 
 def replay_or_conflict(existing, fingerprint):
@@ -146,8 +154,9 @@ class IntakeHooks:
     1. `reports_received` — before anything is written and before any
        priority is computed: the place to recognise a reporter (a trusted
        flagger) or apply a rule that changes an item;
-    2. `cases_opened` / `case_rerouted` / `case_reopened` / `priority_changed`
-       — routing, while the case rows are locked;
+    2. `cases_opening` (new cases; defaults to `cases_opened`) /
+       `case_rerouted` / `case_reopened` / `priority_changed` — routing,
+       while the case rows are locked;
     3. `reports_filed` — after every report is stored and its case filed
        (events recorded, still inside the transaction): the place for
        follow-up work; queue anything that must happen after commit with
@@ -165,6 +174,14 @@ class IntakeHooks:
     def cases_opened(self, many):
         """Batch form: `many` is a list of case_opened keyword dicts; returns their results in order."""
         return [self.case_opened(**kwargs) for kwargs in many]
+
+    def cases_opening(self, many):
+        """What intake calls: cases_opened without writing, as (results in
+        order, unsaved model instances with their primary keys set). Intake
+        inserts the instances in the statement that stores the reports and
+        audit events, so routing a new case costs no round trip of its own.
+        Default: cases_opened, which writes for itself, and nothing to insert."""
+        return self.cases_opened(many), []
 
     def priority_changed(self, *, case_id, priority):
         return None
@@ -290,28 +307,26 @@ def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, rea
         "effect": effect,
     }
     status = 200
-    _report_row(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
-                api_client_id=api_client_id, item=item, now=now, status=status, body=body).save(force_insert=True)
     if case["priority"] != before["priority"] and effect not in (EFFECT_REOPENED, EFFECT_REROUTED):
         hooks.priority_changed(case_id=case["id"], priority=case["priority"])
     data = {"report_id": str(report_id), "policy": item.policy.code, "reporter_kind": item.reporter_kind,
             "report_count": case["report_count"], "priority": [before["priority"], case["priority"]]}
     if effect == EFFECT_POST_DECISION:
         data["post_decision"] = True
-    audit.record(stream=case_stream(case["id"]), action="report.filed", actor=actor, target_type="case",
-                 target_id=case["id"], data=data)
+    event = dict(stream=case_stream(case["id"]), target_type="case", target_id=case["id"])
+    entries = [dict(event, action="report.filed", data=data)]
     if effect == EFFECT_REOPENED:
-        audit.record(stream=case_stream(case["id"]), action="case.state_changed", actor=actor, target_type="case",
-                     target_id=case["id"], data={
-                         "from": state, "to": CaseState.OPEN, "trigger": "rereview", "reasons": reasons,
-                         "report_id": str(report_id), "policy": item.policy.code, "queue_id": case["queue_id"],
-                         "priority": case["priority"], **(routing or {})})
+        entries.append(dict(event, action="case.state_changed", data={
+            "from": state, "to": CaseState.OPEN, "trigger": "rereview", "reasons": reasons,
+            "report_id": str(report_id), "policy": item.policy.code, "queue_id": case["queue_id"],
+            "priority": case["priority"], **(routing or {})}))
     elif effect == EFFECT_REROUTED:
-        audit.record(stream=case_stream(case["id"]), action="case.routed", actor=actor, target_type="case",
-                     target_id=case["id"], data={
-                         "from": state, "to": case["state"], "trigger": "rerouted", "report_id": str(report_id),
-                         "policy": item.policy.code, "queue_id": case["queue_id"], "priority": case["priority"],
-                         **routing})
+        entries.append(dict(event, action="case.routed", data={
+            "from": state, "to": case["state"], "trigger": "rerouted", "report_id": str(report_id),
+            "policy": item.policy.code, "queue_id": case["queue_id"], "priority": case["priority"], **routing}))
+    report = _report_row(report_id=report_id, case_id=case["id"], subject_id=subject_id, source=source,
+                         api_client_id=api_client_id, item=item, now=now, status=status, body=body)
+    audit_record_many(entries=entries, actor=actor, together_with=[insert_sql([report])])  # report and events: one statement
     return FileResult(status=status, body=body), case
 
 
@@ -460,15 +475,20 @@ class _IntakeRun:
     def file(self, todo):
         items = self.items
         item_metadata = _metadata_as_of_each_item(self.source, items, todo)
-        self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now)
+        cases = None
+        if _single_subject(items, todo) is not None:
+            self.subject_ids, cases = _upsert_subject_and_case(source=self.source, item=items[todo[0]], now=self.now)
+        else:
+            self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now)
         first_item = {}
         for index in todo:
             first_item.setdefault(self._subject_of(index)[0], index)
         self.first_item = first_item
-        self.cases = _find_or_open_cases(source=self.source, first_item=first_item, items=items,
-                                         subject_ids=self.subject_ids, now=self.now, item_metadata=item_metadata)
-        self.known_reporters = self._known_reporters(todo)
+        self.cases = cases or _find_or_open_cases(source=self.source, first_item=first_item, items=items,
+                                                  subject_ids=self.subject_ids, now=self.now,
+                                                  item_metadata=item_metadata)
         special = self._cases_filed_one_by_one(todo)
+        self.known_reporters = self._known_reporters(todo, special)
         for index in todo:
             subject_id, metadata, _created = self._subject_of(index)
             reach = reach_of(item_metadata.get(index, metadata))
@@ -485,9 +505,10 @@ class _IntakeRun:
         subject = self.items[index].subject
         return self.subject_ids[(subject.kind, subject.external_id)]
 
-    def _known_reporters(self, todo):
-        """(case id, reporter kind, reporter id) of the reports joined cases already hold."""
-        joined_ids = [c["id"] for c in self.cases.values() if not c["opened"]]
+    def _known_reporters(self, todo, special):
+        """(case id, reporter kind, reporter id) of the reports joined cases
+        already hold (not those filed one by one: _file_into_case asks itself)."""
+        joined_ids = [c["id"] for s, c in self.cases.items() if not c["opened"] and s not in special]
         if not joined_ids:
             return set()
         external_ids = {self.items[i].reporter_external_id for i in todo}
@@ -557,11 +578,10 @@ class _IntakeRun:
                 }))
 
     def _write(self):
-        """Routing of the opened cases, case counters, reports, audit events:
-        one statement each (routing's data joins the case.opened events)."""
-        from audit.services import audit_record_many
-
-        opened = self.hooks.cases_opened([args for args, _ in self.to_route]) if self.to_route else []
+        """Case counters (joined cases), then routing's rows, the reports and
+        the audit events in one statement (routing's data joins the
+        case.opened events)."""
+        opened, routing_rows = self.hooks.cases_opening([args for args, _ in self.to_route]) if self.to_route else ([], [])
         for (_args, data), routing in zip(self.to_route, opened, strict=True):
             data.update(routing)
         if self.touched:
@@ -577,8 +597,12 @@ class _IntakeRun:
             for case in self.touched.values():
                 if case["priority"] != self.priority_before[case["id"]]:
                     self.hooks.priority_changed(case_id=case["id"], priority=case["priority"])
-        Report.objects.bulk_create(self.reports)
-        audit_record_many(entries=self.audit_entries, actor=self.actor)
+        by_model = {}
+        for row in [*routing_rows, *self.reports]:
+            by_model.setdefault(type(row), []).append(row)
+        # routing's rows (the reviews), the reports and the audit events: one statement
+        audit_record_many(entries=self.audit_entries, actor=self.actor,
+                          together_with=[insert_sql(objs) for objs in by_model.values()])
 
 
 def _resolve_repeats(items, results, first_with_key):
@@ -633,38 +657,43 @@ def _metadata_as_of_each_item(source, items, todo):
     return seen
 
 
+_CASE_COLUMNS = ("id, subject_id, source_id, previous_case_id, state, priority, queue_id, report_count, "
+                 "reporter_count, max_severity, reporter_weight, max_classifier_score, opened_at, updated_at")
+_PREVIOUS_CASE = ("(SELECT p.id FROM cases_case p WHERE p.subject_id = {} AND p.closed_at IS NOT NULL "
+                  "ORDER BY p.closed_at DESC LIMIT 1)")
+_JOIN_OPEN_CASE = "ON CONFLICT (subject_id) WHERE closed_at IS NULL DO UPDATE SET updated_at = EXCLUDED.updated_at"
+
+
+def _new_case_values(*, item, metadata, now):
+    """(proposed id, [state, priority, queue, max severity, reporter weight,
+    classifier score, opened, updated]) of the case `item` would open."""
+    weight = REPORTER_WEIGHTS[item.reporter_kind]
+    priority = case_priority(max_severity=item.policy.severity, reporter_weight=weight,
+                             max_classifier_score=item.classifier_score, reach=reach_of(metadata))
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    return uuid7(), [CaseState.OPEN, priority, queue_for_policy(item.policy).pk, item.policy.severity, weight,
+                     item.classifier_score, db_now, db_now]
+
+
 def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_metadata):
-    """Multi-row version of _find_or_open_case. Returns {subject_id: case dict
-    with an extra "opened" flag}."""
+    """One statement: for each subject, opens a case, or (on the partial
+    unique index of open cases) locks and returns the open one. Returns
+    {subject_id: case dict with an extra "opened" flag}."""
     by_subject = {v[0]: v for v in subject_ids.values()}
     proposals, params, tuples = {}, [], []
-    db_now = connection.ops.adapt_datetimefield_value(now)
     for subject_id in sorted(first_item):
-        it = items[first_item[subject_id]]
         _sid, metadata, created = by_subject[subject_id]
         metadata = item_metadata.get(first_item[subject_id], metadata)
-        new_id = uuid7()
+        new_id, values = _new_case_values(item=items[first_item[subject_id]], metadata=metadata, now=now)
         proposals[subject_id] = new_id
-        weight = REPORTER_WEIGHTS[it.reporter_kind]
-        priority = case_priority(max_severity=it.policy.severity, reporter_weight=weight,
-                                 max_classifier_score=it.classifier_score, reach=reach_of(metadata))
-        previous = "NULL" if created else (
-            "(SELECT p.id FROM cases_case p WHERE p.subject_id = %s AND p.closed_at IS NOT NULL "
-            "ORDER BY p.closed_at DESC LIMIT 1)"
-        )
         params += [_db(new_id, Case), _db(subject_id), _db(source.pk, Source)]
         if not created:
             params.append(_db(subject_id))
-        params += [CaseState.OPEN, priority, queue_for_policy(it.policy).pk, it.policy.severity, weight,
-                   it.classifier_score, db_now, db_now]
+        params += values
+        previous = "NULL" if created else _PREVIOUS_CASE.format("%s")
         tuples.append(f"(%s, %s, %s, {previous}, %s, %s, %s, 1, 1, %s, %s, %s, %s, %s)")
-    sql = (
-        "INSERT INTO cases_case (id, subject_id, source_id, previous_case_id, state, priority, queue_id, "
-        "report_count, reporter_count, max_severity, reporter_weight, max_classifier_score, opened_at, updated_at) "
-        f"VALUES {', '.join(tuples)} "
-        "ON CONFLICT (subject_id) WHERE closed_at IS NULL DO UPDATE SET updated_at = EXCLUDED.updated_at "
-        f"RETURNING subject_id, {_CASE_RETURNING}"
-    )
+    sql = (f"INSERT INTO cases_case ({_CASE_COLUMNS}) VALUES {', '.join(tuples)} {_JOIN_OPEN_CASE} "
+           f"RETURNING subject_id, {_CASE_RETURNING}")
     cases = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -674,5 +703,51 @@ def _find_or_open_cases(*, source, first_item, items, subject_ids, now, item_met
             case["opened"] = case["id"] == proposals[subject_id]
             cases[subject_id] = case
     return cases
+
+
+def _single_subject(items, todo):
+    """The one subject a call files about, when it needs no other upsert (no
+    author): then subject and case take one statement (PostgreSQL)."""
+    if len(todo) != 1 or connection.vendor != "postgresql":
+        return None
+    subject = items[todo[0]].subject
+    if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
+        return None
+    return subject
+
+
+def _upsert_subject_and_case(*, source, item, now):
+    """upsert_subjects and _find_or_open_cases for a single report about a
+    subject without an author, in one statement. The case is opened or
+    joined in the same statement when the priority a new case gets is known
+    before: the subject is new, or the report carries its metadata (reach).
+    Otherwise (a known subject, its stored metadata) only the subject is
+    upserted and the case is left to _find_or_open_cases.
+    Returns ({(kind, external_id): (id, metadata, created)}, cases or None)."""
+    subject = item.subject
+    subject_sql, params, new_ids = _subjects_upsert_sql(
+        source=source, kind=subject.kind, rows=[(subject.external_id, dict(subject.fields))], now=now)
+    proposed_subject = _db(new_ids[subject.external_id])
+    new_id, values = _new_case_values(item=item, metadata=subject.fields.get("metadata", {}), now=now)
+    sql = (
+        f"WITH s AS ({subject_sql}), c AS (INSERT INTO cases_case ({_CASE_COLUMNS}) "
+        f"SELECT %s::uuid, s.id, %s::uuid, CASE WHEN s.id = %s::uuid THEN NULL ELSE {_PREVIOUS_CASE.format('s.id')} END, "
+        "%s::varchar, %s::integer, %s::bigint, 1, 1, %s::smallint, %s::integer, %s::double precision, "
+        "%s::timestamptz, %s::timestamptz "
+        f"FROM s WHERE s.id = %s::uuid OR %s {_JOIN_OPEN_CASE} RETURNING subject_id, {_CASE_RETURNING}) "
+        "SELECT s.id, s.metadata, c.* FROM s LEFT JOIN c ON true"
+    )
+    params += [_db(new_id, Case), _db(source.pk, Source), proposed_subject, *values, proposed_subject,
+               "metadata" in subject.fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    subject_row = _subject_row(row[0], row[1], new_ids[subject.external_id])
+    subject_ids = {(subject.kind, subject.external_id): subject_row}
+    if row[2] is None:
+        return subject_ids, None
+    case = _case_row(row[3:])
+    case["opened"] = case["id"] == new_id
+    return subject_ids, {subject_row[0]: case}
 
 

@@ -37,14 +37,23 @@ def test_a_report_about_a_new_subject_opens_a_case_in_few_round_trips(api, repor
     assert verify_audit().ok
 
 
-def test_a_report_joining_an_open_case_in_few_round_trips(api, report_body, workflows):
+@pytest.mark.parametrize("metadata", [False, True], ids=["stored-metadata", "metadata-in-report"])
+def test_a_report_joining_an_open_case_in_few_round_trips(api, report_body, workflows, metadata):
     _warm(api, report_body)
-    _statements(api, report_body("hot-subject", reporter={"kind": "user", "external_id": "a"}))
-    response, sql = _statements(api, report_body("hot-subject", reporter={"kind": "user", "external_id": "b"}))
+    extra = {"metadata": {"followers_count": 10}} if metadata else {}
+
+    def body(reporter):
+        b = report_body("hot-subject", reporter={"kind": "user", "external_id": reporter})
+        b["subject"].update(extra)
+        return b
+
+    _statements(api, body("a"))
+    response, sql = _statements(api, body("b"))
     assert response.status_code == 200
     print("join:", len(sql), *sql, sep="\n  ")
-    assert len(sql) == JOIN, sql
-    assert Case.objects.get(subject__external_id="hot-subject").report_count == 2
+    assert len(sql) == (JOIN_WITH_METADATA if metadata else JOIN), sql
+    case = Case.objects.get(subject__external_id="hot-subject")
+    assert (case.report_count, case.reporter_count) == (2, 2)
     assert verify_audit().ok
 
 
@@ -60,5 +69,12 @@ def test_an_idempotency_key_costs_one_look_up_and_a_replay_writes_nothing(api, r
     assert [s.split()[0].upper() for s in sql] == ["BEGIN", "SELECT", "COMMIT"], sql
 
 
-NEW_CASE = 8  # BEGIN, subject, case, review, report, audit event, stream head, COMMIT
-JOIN = 11  # BEGIN, subject, case, reporters, case counters, review priority, report, audit head lock, event, head, COMMIT
+# Before G5 (one report = a batch of one, written together): 8, 11 and 11, plus a `SELECT 1` connection
+# health check per request.
+# BEGIN, subject upsert + case insert (one CTE), review + report + audit event + stream head (one CTE), COMMIT
+NEW_CASE = 4
+# BEGIN, subject + case upsert, reporters known?, case counters, review priority, audit head lock,
+# report + event + head (one CTE), COMMIT
+JOIN_WITH_METADATA = 8
+# the same, but the new case's priority depends on the stored metadata: the case upsert is its own statement
+JOIN = 9
