@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.context import Actor
 from audit.services import audit_record_many, case_stream
-from config.sql import insert_sql, update_from_values
+from config.sql import insert_sql, update_from_values, update_from_values_sql
 
 from ..errors import IdempotencyConflict
 from ..ids import uuid7
@@ -578,31 +578,33 @@ class _IntakeRun:
                 }))
 
     def _write(self):
-        """Case counters (joined cases), then routing's rows, the reports and
-        the audit events in one statement (routing's data joins the
-        case.opened events)."""
+        """Routing's rows (the first reviews of new cases), the joined cases'
+        counters, the reports and the audit events, in one statement
+        (routing's data joins the case.opened events)."""
         opened, routing_rows = self.hooks.cases_opening([args for args, _ in self.to_route]) if self.to_route else ([], [])
         for (_args, data), routing in zip(self.to_route, opened, strict=True):
             data.update(routing)
+        statements = []
         if self.touched:
-            rows = sorted(
-                (case["id"], case["report_count"], case["reporter_count"], case["reporter_weight"],
-                 case["max_severity"], case["max_classifier_score"], case["priority"], self.now)
-                for case in self.touched.values()
-            )
-            update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
+            counters = dict(model=Case, key=("id", "uuid"), columns=[
                 ("report_count", "integer"), ("reporter_count", "integer"), ("reporter_weight", "integer"),
                 ("max_severity", "smallint"), ("max_classifier_score", "double precision"), ("priority", "integer"),
-                ("updated_at", "timestamptz")])
+                ("updated_at", "timestamptz")], rows=sorted(
+                    (case["id"], case["report_count"], case["reporter_count"], case["reporter_weight"],
+                     case["max_severity"], case["max_classifier_score"], case["priority"], self.now)
+                    for case in self.touched.values()))
+            if connection.vendor == "postgresql":
+                statements.append(update_from_values_sql(**counters))
+            else:
+                update_from_values(**counters)
             for case in self.touched.values():
                 if case["priority"] != self.priority_before[case["id"]]:
                     self.hooks.priority_changed(case_id=case["id"], priority=case["priority"])
         by_model = {}
         for row in [*routing_rows, *self.reports]:
             by_model.setdefault(type(row), []).append(row)
-        # routing's rows (the reviews), the reports and the audit events: one statement
-        audit_record_many(entries=self.audit_entries, actor=self.actor,
-                          together_with=[insert_sql(objs) for objs in by_model.values()])
+        statements += [insert_sql(objs) for objs in by_model.values()]
+        audit_record_many(entries=self.audit_entries, actor=self.actor, together_with=statements)
 
 
 def _resolve_repeats(items, results, first_with_key):

@@ -73,8 +73,8 @@ def test_an_idempotency_key_costs_one_look_up_and_a_replay_writes_nothing(api, r
 # health check per request.
 # BEGIN, subject upsert + case insert (one CTE), review + report + audit event + stream head (one CTE), COMMIT
 NEW_CASE = 4
-# BEGIN, subject + case upsert, reporters known?, case counters, review priority, audit head lock,
-# report + event + head (one CTE), COMMIT
-JOIN_WITH_METADATA = 8
+# BEGIN, subject + case upsert, reporters known?, review priority, audit head lock,
+# case counters + report + event + head (one CTE), COMMIT
+JOIN_WITH_METADATA = 7
 # the same, but the new case's priority depends on the stored metadata: the case upsert is its own statement
-JOIN = 9
+JOIN = 8
