@@ -12,6 +12,7 @@ from cases.policybook import DEFAULT_POLICIES
 from cases.selectors import invalidate_configuration_cache
 from integrations import auth
 from integrations.services import api_client_create
+from reviews.sla import invalidate_sla_cache
 from reviews.workflows import GROUPS, install_default_workflows, invalidate_routing_cache
 from rules import engine as rules_engine
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
@@ -24,10 +25,12 @@ def _fresh_caches():
     invalidate_configuration_cache()
     auth.clear_cache()
     rules_engine.invalidate()
+    invalidate_sla_cache()  # SLA policies are cached per process for a few seconds (reviews/sla.py)
     yield
     invalidate_configuration_cache()
     auth.clear_cache()
     rules_engine.invalidate()
+    invalidate_sla_cache()
 
 
 @pytest.fixture

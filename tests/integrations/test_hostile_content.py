@@ -51,7 +51,7 @@ def test_hostile_text_round_trips_exactly(api, text):
     assert case["subject"]["url"] == subject["url"]
     (report,) = case["reports"]
     assert report["description"] == text
-    assert report["reporter"] == {"kind": "user", "external_id": text[:255]}
+    assert report["reporter"] == {"kind": "user", "external_id": text[:255], "claimed_kind": None}
     # The evidence snapshot is the subject object exactly as received.
     assert report["snapshot"] == subject
     # And the database holds the same characters (no escaping, trimming or normalisation on the way in).
