@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.sql import together
+
 from .context import Actor, current_request
 from .hashing import GENESIS, checkpoint_hash, event_hash, normalize_data
 from .keys import keyring
@@ -243,25 +245,33 @@ _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_na
 
 
 def _write(events: list[AuditEvent], *, new_heads: list[tuple[str, int, str]],
-           moved_heads: list[tuple[str, int, str]]) -> None:
+           moved_heads: list[tuple[str, int, str]], also=()) -> None:
     """Inserts `events` (setting their ids), inserts the heads of new streams
-    and moves the heads of existing ones to (seq, hash), all dirty. On
+    and moves the heads of existing ones to (seq, hash), all dirty; `also`
+    (the caller's data-modifying statements, config.sql) go with them. On
     PostgreSQL this is one statement (data-modifying CTEs), plain SQL: the
     round trips and the ORM's per-object bookkeeping cost more than the rows
-    themselves on the hot paths (intake, sweeps, votes)."""
+    themselves on the hot paths (intake, sweeps, votes). The parts run on one
+    snapshot, so none may need another's rows (callers make ids in Python)."""
+    also = list(also)
     if connection.vendor != "postgresql":
+        together(also)
         AuditEvent.objects.bulk_create(events)
         AuditStreamHead.objects.bulk_create([AuditStreamHead(stream=s, seq=q, hash=h, dirty=True)
                                              for s, q, h in new_heads])
         for stream, seq, hash_ in moved_heads:
             AuditStreamHead.objects.filter(stream=stream).update(seq=seq, hash=hash_, dirty=True)
         return
-    row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
     params = []
+    parts = []
+    for i, (sql, also_params) in enumerate(also):
+        parts.append(f"a{i} AS ({sql})")
+        params.extend(also_params)
+    row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
     for e in events:
         params.extend(_event_params(e))
-    parts = [f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
-             f"RETURNING id, stream, seq)"]
+    parts.append(f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
+                 f"RETURNING id, stream, seq)")
     if new_heads:
         parts.append(f"n AS (INSERT INTO {_HEADS} (stream, seq, hash, dirty) "
                      f"VALUES {', '.join(['(%s, %s, %s, true)'] * len(new_heads))})")
@@ -351,20 +361,25 @@ def _clear_dirty(recorded):
             AuditStreamHead.objects.filter(stream=stream, seq=seq).update(dirty=False)
 
 
-def audit_record_many(*, entries, actor=None):
-    """Appends many events in a few statements; for batch intake, sweeps and
+def audit_record_many(*, entries, actor=None, together_with=()):
+    """Appends many events in a few statements; for intake, sweeps and
     audit_batch().
 
     `entries` is a list of dicts with stream, action, target_type, target_id,
     data and new_stream (as in audit_record), and optionally their own
     "actor" (else `actor`). Events of one stream keep the order they have in
     the list. Heads are locked in stream order so concurrent batches cannot
-    deadlock on them."""
+    deadlock on them. `together_with` are the caller's own data-modifying
+    statements (config.sql): they are sent in the same round trip as the
+    events and heads, so a change and its record are one statement. Only
+    streams that already exist cost a round trip of their own (the head
+    lock, which must come before the hash)."""
     if not connection.in_atomic_block:
         raise AuditError("audit_record_many() must run inside the transaction of the change it records")
     for entry in entries:
         _check_actor(entry.get("actor") or actor)
     if settings.AUDIT_DISABLED_FOR_BENCHMARK or not entries:
+        together(list(together_with))
         return []
     actions = [_check_action(e["action"]) for e in entries]
     # Streams that an entry appends to without the new_stream promise may
@@ -374,5 +389,5 @@ def audit_record_many(*, entries, actor=None):
     events = _chain_events(entries, position, actor=actor, actions=actions)
     moved = [(stream, seq, hash_) for stream, (seq, hash_) in sorted(position.items()) if stream in heads]
     created = [(stream, seq, hash_) for stream, (seq, hash_) in position.items() if stream not in heads]
-    _write(events, new_heads=created, moved_heads=moved)
+    _write(events, new_heads=created, moved_heads=moved, also=together_with)
     return events

@@ -3,6 +3,23 @@ portable fallback. Django's bulk_update builds one CASE expression per row and
 field, which costs more Python time than the database spends on the update."""
 
 from django.db import connection
+from django.db.models.sql import InsertQuery
+
+Statement = tuple[str, list]
+
+
+def update_from_values_sql(*, model, key, columns, rows) -> Statement:
+    """The PostgreSQL statement update_from_values sends (for `together`)."""
+    table = model._meta.db_table
+    names = [key[0]] + [name for name, _ in columns]
+    db_columns = [model._meta.get_field(n).column for n in names]
+    placeholder = "(" + ", ".join(f"%s::{sql_type}" for _, sql_type in [key, *columns]) + ")"
+    sets = ", ".join(f"{col} = v.{col}" for col in db_columns[1:])
+    sql = (
+        f"UPDATE {table} AS t SET {sets} FROM (VALUES {', '.join([placeholder] * len(rows))}) "
+        f"AS v({', '.join(db_columns)}) WHERE t.{db_columns[0]} = v.{db_columns[0]}"
+    )
+    return sql, [value for row in rows for value in row]
 
 
 def update_from_values(*, model, key, columns, rows):
@@ -12,8 +29,6 @@ def update_from_values(*, model, key, columns, rows):
     (key value, *column values). Returns the number of rows updated."""
     if not rows:
         return 0
-    table = model._meta.db_table
-    names = [key[0]] + [name for name, _ in columns]
     if connection.vendor != "postgresql":
         objs = []
         for row in rows:
@@ -22,13 +37,46 @@ def update_from_values(*, model, key, columns, rows):
                 setattr(obj, name, value)
             objs.append(obj)
         return model.objects.bulk_update(objs, [name for name, _ in columns])
-    db_columns = [model._meta.get_field(n).column for n in names]
-    placeholder = "(" + ", ".join(f"%s::{sql_type}" for _, sql_type in [key, *columns]) + ")"
-    sets = ", ".join(f"{col} = v.{col}" for col in db_columns[1:])
-    sql = (
-        f"UPDATE {table} AS t SET {sets} FROM (VALUES {', '.join([placeholder] * len(rows))}) "
-        f"AS v({', '.join(db_columns)}) WHERE t.{db_columns[0]} = v.{db_columns[0]}"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+        cursor.execute(*update_from_values_sql(model=model, key=key, columns=columns, rows=rows))
         return cursor.rowcount
+
+
+def insert_sql(objs) -> Statement:
+    """The INSERT that bulk_create would send for unsaved instances of one
+    model whose primary keys are set (no RETURNING), for `together`."""
+    model = type(objs[0])
+    query = InsertQuery(model)
+    query.insert_values(model._meta.concrete_fields, objs)
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return sql, list(params)
+
+
+def together(statements: list[Statement], main: Statement | None = None):
+    """Sends data-modifying statements in one round trip: `WITH w0 AS (…),
+    w1 AS (…) main` (main defaults to `SELECT 1`); returns main's rows
+    (nothing is sent for no statements and no main).
+
+    PostgreSQL runs each part exactly once and to completion, all on one
+    snapshot: no part may need another's rows (callers make ids in Python),
+    and a constraint violation in any part fails the whole statement. Other
+    databases get the statements one by one."""
+    if not statements and main is None:
+        return []
+    main_sql, main_params = main or ("SELECT 1", [])
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            for sql, params in statements:
+                cursor.execute(sql, params)
+            cursor.execute(main_sql, main_params)
+            return cursor.fetchall()
+        if not statements:
+            cursor.execute(main_sql, main_params)
+            return cursor.fetchall()
+        parts = ", ".join(f"w{i} AS ({sql})" for i, (sql, _params) in enumerate(statements))
+        params = [p for _sql, ps in statements for p in ps] + list(main_params)
+        cursor.execute(f"WITH {parts} {main_sql}", params)
+        return cursor.fetchall()

@@ -33,7 +33,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # superuser locally) and switches to the owner only to empty tables between
 # tests and to tamper on purpose. Production connects as the application role
 # directly; SET ROLE is a test convenience, not a boundary.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.postgresql", "config.db"):  # noqa: F405
     _db = DATABASES["default"]  # noqa: F405
     TEST_DB_ADMIN = {key: _db[key] for key in ("USER", "PASSWORD", "HOST", "PORT")}
     # A subprocess handed the test database's URL (test_<name>) finds the same roles.

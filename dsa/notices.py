@@ -2,7 +2,7 @@
 a receipt (Art. 16(5)) when their report is filed and the outcome when the
 case is decided; to the affected user the statement of reasons with redress
 (Art. 17) when it is published. The platform delivers them: it polls
-GET /api/v1/notices (integrations.views_notices).
+GET /api/v1/notices (integrations.api.notices).
 
 Made from the audit log like the webhooks and the submission (audit.tail):
 the tail reads settled `case.opened` / `report.filed` / `decision.made` /

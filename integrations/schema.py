@@ -29,7 +29,7 @@ class PolicyCodeSchema(OpenApiSerializerFieldExtension):
     """Policy codes are admin data: the schema served at /api/schema/ lists
     the codes active when it is generated (without a database: any code)."""
 
-    target_class = "integrations.serializers.PolicyCodeField"
+    target_class = "integrations.api.serializers.PolicyCodeField"
 
     def map_serializer_field(self, auto_schema, direction):
         from cases.selectors import active_policies
@@ -48,7 +48,7 @@ class PolicyCodeSchema(OpenApiSerializerFieldExtension):
 class StrictSerializerSchema(OpenApiSerializerExtension):
     """Request bodies refuse fields they do not know: say so in the schema."""
 
-    target_class = "integrations.serializers.StrictSerializer"
+    target_class = "integrations.api.serializers.StrictSerializer"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):

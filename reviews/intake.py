@@ -9,13 +9,13 @@ hooks in here, inside the same transaction.
 import logging
 import time
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from cases.services import FileResult, IntakeHooks, report_file, reports_file_batch
 from signals import intake as signals_intake
 
 from .services import route_new_case, route_new_cases, sync_priority
-from .services.routing import case_reopen_round, case_reroute
+from .services.routing import case_reopen_round, case_reroute, route_plan
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ class _ReviewHooks(IntakeHooks):
 
     def cases_opened(self, many):
         return route_new_cases(many)
+
+    def cases_opening(self, many):
+        return route_plan(many)
 
     def priority_changed(self, *, case_id, priority):
         sync_priority(case_id=case_id, priority=priority)
@@ -78,13 +81,36 @@ def _is_retryable(exc):
     return sqlstate in ("40P01", "40001", "55P03")
 
 
+# admin_shutdown (pg_terminate_backend, a restart), crash_shutdown, cannot_connect_now; class 08: connection exceptions
+_CONNECTION_LOST = ("57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc, committing):
+    """The transaction failed because its connection died (a restart,
+    pg_terminate_backend) before COMMIT was sent: nothing of it was stored.
+    The connection is closed so that the next attempt opens a new one. A
+    connection lost during COMMIT is not retried (the transaction may have
+    committed), nor one inside a caller's transaction."""
+    if committing or not isinstance(exc, OperationalError) or connection.in_atomic_block:
+        return False
+    raw = connection.connection
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if raw is None or raw.closed or raw.broken or sqlstate in _CONNECTION_LOST or sqlstate.startswith("08"):
+        connection.close()
+        return True
+    return False
+
+
 def _with_retries(fn):
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        committing = False
         try:
             with transaction.atomic():
-                return fn()
+                result = fn()
+                committing = True
+            return result
         except (IntegrityError, OperationalError) as exc:
-            if attempt == MAX_ATTEMPTS or not _is_retryable(exc):
+            if attempt == MAX_ATTEMPTS or not (_is_retryable(exc) or _connection_lost(exc, committing)):
                 raise
             log.info("intake attempt %d conflicted (%s); retrying", attempt, exc.__class__.__name__)
             if getattr(getattr(exc, "__cause__", None), "sqlstate", None) == "55P03":

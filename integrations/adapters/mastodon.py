@@ -30,7 +30,7 @@ from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from cases.errors import DomainError
-from integrations.serializers import MAX_DESCRIPTION, MAX_DISPLAY_NAME, MAX_MEDIA, StringField
+from integrations.api.serializers import MAX_DESCRIPTION, MAX_DISPLAY_NAME, MAX_MEDIA, StringField
 
 from .base import Adapter, Filing, Parsed
 from .registry import register

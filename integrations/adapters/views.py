@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from audit.context import Actor
 from cases.errors import IdempotencyConflict
 from integrations import ratelimit
-from integrations import serializers as s
+from integrations.api import serializers as s
 from integrations.errors import flatten
 from integrations.parsers import PayloadTooLarge, StrictJSONParser
 from trust import intake as trust_intake

@@ -1,7 +1,7 @@
 """Which audit events become which webhook events, and their bodies.
 
 `data` holds the case (and decision, appeal) as the REST API shows them,
-never who reviewed: integrations.representation renders both. The body is rendered
+never who reviewed: integrations.api.representation renders both. The body is rendered
 once per event, when it is first dispatched, and stored (WebhookEvent), so
 every attempt and every endpoint receives the same bytes.
 """
@@ -17,8 +17,8 @@ from dsa.models import Notice
 from reviews import triggers
 from reviews.models import Appeal
 
+from ..api.representation import case_out, decision_out, notice_out
 from ..models import WEBHOOK_EVENT_TYPES
-from ..representation import case_out, decision_out, notice_out
 from ..selectors import _decisions, current_decisions_by_case, with_public_parts
 
 API_VERSION = "1"
@@ -90,7 +90,7 @@ def classify(rows):
 
 
 class _Urls:
-    """What integrations.representation needs of a request to build absolute URLs."""
+    """What integrations.api.representation needs of a request to build absolute URLs."""
 
     def build_absolute_uri(self, path):
         return f"{settings.WEBHOOK_PUBLIC_URL}{path}"

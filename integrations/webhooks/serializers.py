@@ -3,8 +3,8 @@ check meaning (a URL that may not receive webhooks is refused there)."""
 
 from rest_framework import serializers
 
+from ..api.serializers import StrictSerializer, text_field
 from ..models import WEBHOOK_EVENT_TYPES
-from ..serializers import StrictSerializer, text_field
 
 _EVENT_TYPES_HELP = "event types to receive: " + ", ".join(WEBHOOK_EVENT_TYPES) + " (default: all)"
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from ..api import webhooks as views
 
 urlpatterns = [
     path("webhooks", views.WebhookListView.as_view(), name="api-webhooks"),

@@ -29,7 +29,16 @@ def route_new_case(**kwargs):
 
 
 def route_new_cases(many):
-    """route_new_case for many cases at once (batch intake): one insert."""
+    """route_new_case for many cases at once: one insert."""
+    results, reviews = route_plan(many)
+    reviews_open_many(reviews)
+    return results
+
+
+def route_plan(many):
+    """What route_new_cases does, without writing: (audit data per case,
+    the unsaved first-stage reviews). Intake inserts the reviews in the same
+    statement as its reports and audit events (cases.services.intake)."""
     reviews, results = [], []
     for kwargs in many:
         stage = choose_first_stage(policy_id=kwargs["policy_id"], queue_id=kwargs["queue_id"],
@@ -46,8 +55,7 @@ def route_new_cases(many):
         reviews.append(review)
         results.append({"workflow": stage.version.workflow.slug, "workflow_version": stage.version.number,
                         "stage": stage.key, "due_at": review.due_at.isoformat(), "trigger": T.ROUTING})
-    reviews_open_many(reviews)
-    return results
+    return results, reviews
 
 
 def sync_priority(*, case_id, priority):

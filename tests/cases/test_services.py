@@ -160,3 +160,42 @@ def test_policy_severity_is_bounded(system_actor, policy_book):
 
     with pytest.raises(ValidationError):
         policy_save(policy=Policy(code="x", name="X", severity=6), actor=system_actor)
+
+
+def test_intake_hooks_run_before_priorities_and_after_filing_once_per_call(source, system_actor, policy_book):
+    """A hook that recognises a reporter before the priority is computed (as trusted-flagger recognition
+    will) changes what is stored; the after-filing hook sees every stored report once."""
+    import dataclasses
+
+    from cases.services import IntakeHooks, reports_file_batch
+
+    class Recognising(IntakeHooks):
+        def __init__(self):
+            self.received, self.filed = [], []
+
+        def reports_received(self, *, source, items):
+            self.received.append(len(items))
+            return [dataclasses.replace(it, reporter_kind="trusted_flagger") if it.reporter_external_id == "tf-1"
+                    else it for it in items]
+
+        def reports_filed(self, *, source, filed):
+            self.filed.append([(it.reporter_external_id, result.status) for it, result in filed])
+
+    hooks = Recognising()
+    spam = policy_book["spam"]
+    results = reports_file_batch(source=source, api_client_id=None, actor=system_actor, hooks=hooks, items=[
+        item(spam, external_id="h1", reporter=("user", "tf-1")),
+        item(spam, external_id="h2", reporter=("user", "someone")),
+    ])
+    assert hooks.received == [2]
+    assert hooks.filed == [[("tf-1", 201), ("someone", 201)]]
+    recognised, ordinary = (Case.objects.get(pk=r.case_id) for r in results)
+    assert Report.objects.get(case=recognised).reporter_kind == "trusted_flagger"
+    assert recognised.priority == case_priority(max_severity=spam.severity, reporter_weight=3,
+                                                max_classifier_score=None, reach=0)
+    assert recognised.priority > ordinary.priority
+    # a replay is answered before the hooks: nothing new is received or filed
+    keyed = dataclasses.replace(item(spam, external_id="h3"), idempotency_key="k", fingerprint="f")
+    reports_file_batch(source=source, api_client_id=None, actor=system_actor, hooks=hooks, items=[keyed])
+    reports_file_batch(source=source, api_client_id=None, actor=system_actor, hooks=hooks, items=[keyed])
+    assert hooks.received == [2, 1] and len(hooks.filed) == 2

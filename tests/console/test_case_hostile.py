@@ -28,7 +28,7 @@ def _url(case_id, name="case", *extra):
 
 def _storable(text):
     """PostgreSQL text and jsonb cannot hold NUL, and the API refuses it
-    (integrations.serializers): a NUL never reaches a case. The rest of the
+    (integrations.api.serializers): a NUL never reaches a case. The rest of the
     payload must still render exactly."""
     return text.replace("\x00", "")
 

@@ -321,7 +321,7 @@ class Command(BaseCommand):
         """Files the demo reports through the intake use case, exactly as the
         API would; returns how many were filed now (the rest were replays)."""
         from cases.errors import IdempotencyConflict
-        from integrations.serializers import ReportInSerializer, to_report_input
+        from integrations.api.serializers import ReportInSerializer, to_report_input
         from reviews.intake import report_intake
 
         actor = self.actor

@@ -18,7 +18,7 @@ RENDERED_EXACTLY = ["script-tag", "attr-breakout", "rtl-override", "zero-width",
 
 
 def stored(text):
-    """PostgreSQL text cannot hold NUL and the API refuses it (integrations.serializers): a NUL never
+    """PostgreSQL text cannot hold NUL and the API refuses it (integrations.api.serializers): a NUL never
     reaches a case, so the "null-byte" entry is filed without it; everything else exactly as is."""
     return text.replace("\u0000", "")
 

@@ -1,11 +1,14 @@
 """How decisions, cases and statements look to the outside, in one place:
-the REST API (case detail, decision feed), webhook bodies and notices all
-render from here, so none of them imports another's view code. What a
+the REST API (case detail, decision feed, notices feed, intake results),
+webhook bodies (integrations/webhooks/events.py) and notices all render
+from here, so none of them imports another's view code. What a
 platform learns of a decision never includes who reviewed it, how each
 reviewer voted or their rationales (Decision.reviewers, decided_by stay
 inside); `statement_of_reasons` is the public text (reviews.services.
 decisions.statement_of_reasons) and `statement` the DSA statement of
 reasons once published."""
+
+import json
 
 from django.urls import reverse
 
@@ -14,6 +17,15 @@ from reviews.models import DecisionKind
 
 def case_url(request, case_id):
     return request.build_absolute_uri(reverse("api-case-detail", args=[case_id]))
+
+
+def with_case_url(request, body: dict) -> dict:
+    """An intake result's body (as stored for replays) with the case's URL;
+    a held notice (trust, DSA Art. 23(2)) has no case."""
+    body = json.loads(json.dumps(body))
+    if body.get("case") is not None:
+        body["case"]["url"] = case_url(request, body["case"]["id"])
+    return body
 
 
 def subject_out(subject):
@@ -95,8 +107,6 @@ def case_out(request, case, reports=None, truncated=False, decision=None):
         ]
         body["reports_truncated"] = truncated
     return body
-
-
 
 
 def notice_out(notice):

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from audit.selectors import audit_head
 
-from .views import ERRORS, ApiView
+from .base import ERRORS, ApiView
 
 
 class CheckpointSerializer(serializers.Serializer):

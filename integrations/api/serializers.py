@@ -15,7 +15,7 @@ from cases.services import ReportInput, SubjectInput
 from reviews.models import AppealResult, AppealState, AppellantKind, DecisionKind
 from signals.identifiers import normalise as identifier_normalise
 
-from .countries import ISO_3166_ALPHA2
+from ..countries import ISO_3166_ALPHA2
 
 MAX_EXTERNAL_ID = 255
 MAX_URL = 2048

@@ -1,59 +1,20 @@
 """REST API v1 for what was decided: the decision feed that platforms poll,
 and appeals filed on behalf of their users."""
 
-import base64
-import binascii
-import re
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.response import Response
 
 from cases.selectors import case_for_source
 from reviews.services import appeal_file
 
+from ..selectors import decisions_for_source_since
 from . import serializers as s
-from .selectors import decisions_for_source_since
-from .views import (
-    ERRORS,
-    PAGE_SIZE_SCHEMA,
-    ApiView,
-    _actor,
-    _parse_case_id,
-    _query_param,
-    decision_event,
-    decision_out,
-    page_size_param,
-)
+from .base import ERRORS, ApiView, actor, body_object, parse_uuid
+from .pagination import PAGE_SIZE_SCHEMA, decode_sequence_cursor, encode_sequence_cursor, sequence_page
+from .representation import decision_event, decision_out
 
 _CURSOR_PREFIX = "d1:"
-_CURSOR_BODY = re.compile(r"^(0|[1-9][0-9]{0,18})$")
-_MAX_SEQUENCE = 2**63 - 1
-
-
-def encode_sequence_cursor(prefix, sequence):
-    raw = f"{prefix}{sequence}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def decode_sequence_cursor(prefix, value):
-    """The sequence a cursor with `prefix` stands for; a 400 naming `since`
-    for anything that is not a cursor this API issued (decisions, notices)."""
-    invalid = serializers.ValidationError(
-        {"since": ["invalid cursor; use the `next_cursor` of a previous response, or omit it to start at the beginning"]})
-    if len(value) > 64:
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    if not raw.startswith(prefix) or not _CURSOR_BODY.match(raw[len(prefix):]):
-        raise invalid
-    sequence = int(raw[len(prefix):])
-    if sequence > _MAX_SEQUENCE:
-        raise invalid
-    return sequence
 
 
 def encode_decision_cursor(sequence):
@@ -61,22 +22,9 @@ def encode_decision_cursor(sequence):
 
 
 def decode_decision_cursor(value):
+    """The sequence a cursor stands for; a 400 naming `since` for anything
+    that is not a cursor this API issued."""
     return decode_sequence_cursor(_CURSOR_PREFIX, value)
-
-
-def sequence_page(request, *, prefix, default_size, fetch, render):
-    """One page of a feed numbered by sequence (decisions, notices):
-    `fetch(source, since, limit)` and `render(item)`; the cursor says where the page ended."""
-    params = request.query_params
-    since_param = _query_param(params, "since")
-    since = decode_sequence_cursor(prefix, since_param) if since_param else 0
-    page_size = page_size_param(params, default_size)
-    page = fetch(source=request.user.source, since=since, limit=page_size + 1)
-    has_more = len(page) > page_size
-    page = page[:page_size]
-    last = page[-1].sequence if page else since
-    return Response({"results": [render(item) for item in page], "next_cursor": encode_sequence_cursor(prefix, last),
-                     "has_more": has_more})
 
 
 def _feed_item(decision):
@@ -134,15 +82,13 @@ class AppealCreateView(ApiView):
         },
     )
     def post(self, request, case_id):
-        case = case_for_source(source=request.user.source, case_id=_parse_case_id(case_id))
-        raw = request.data
-        if not isinstance(raw, dict):
-            raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object"]})
+        case = case_for_source(source=request.user.source, case_id=parse_uuid(case_id))
+        raw = body_object(request)
         serializer = s.AppealInSerializer(data=raw)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         appeal = appeal_file(case_id=case.pk, appellant_kind=data["appellant"], statement=data["statement"],
                              appellant_external_id=data.get("appellant_external_id", ""),
-                             actor=_actor(request.user))
+                             actor=actor(request.user))
         return Response({"id": str(appeal.id), "case_id": str(appeal.case_id), "decision_id": str(appeal.decision_id),
                          "state": appeal.state, "opened_at": appeal.opened_at}, status=201)

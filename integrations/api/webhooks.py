@@ -2,39 +2,22 @@
 its own endpoints only (those of its source). One view per operation; the
 services check meaning."""
 
-import base64
-import binascii
-import uuid
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from ..models import WEBHOOK_EVENT_TYPES, DeliveryState, WebhookDelivery
-from ..serializers import ErrorSerializer
-from ..views import ERRORS, ApiView, _actor, _query_param, page_size_param
-from . import selectors, services
-from . import serializers as s
+from ..webhooks import selectors, services
+from ..webhooks import serializers as s
+from .base import ERRORS, ApiView, actor, body_object, parse_uuid, query_param
+from .pagination import decode_number_cursor, encode_number_cursor, next_page_url, page_size_param
+from .serializers import ErrorSerializer
 
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="no such endpoint (or delivery) of this client's source")}
 ENDPOINT_ID = OpenApiParameter("endpoint_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 DELIVERY_ID = OpenApiParameter("delivery_id", OpenApiTypes.INT, OpenApiParameter.PATH)
 TAGS = ["webhooks"]
-
-
-def _uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        raise exceptions.NotFound() from None
-
-
-def _body(request):
-    raw = request.data
-    if not isinstance(raw, dict):
-        raise serializers.ValidationError({"non_field_errors": ["the body must be a JSON object"]})
-    return raw
 
 
 def _invalid(exc):
@@ -77,7 +60,7 @@ class WebhookView(ApiView):
     required_scope = "webhooks:manage"
 
     def endpoint(self, request, endpoint_id):
-        return selectors.endpoint_for_source(source=request.user.source, endpoint_id=_uuid(endpoint_id))
+        return selectors.endpoint_for_source(source=request.user.source, endpoint_id=parse_uuid(endpoint_id))
 
 
 class WebhookListView(WebhookView):
@@ -96,7 +79,7 @@ class WebhookListView(WebhookView):
         responses={201: OpenApiResponse(s.EndpointCreatedSerializer, description="created; `secret` is shown once"),
                    409: OpenApiResponse(ErrorSerializer, description="`webhook_limit_reached`"), **ERRORS})
     def post(self, request):
-        serializer = s.EndpointInSerializer(data=_body(request))
+        serializer = s.EndpointInSerializer(data=body_object(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         client = request.user
@@ -104,7 +87,7 @@ class WebhookListView(WebhookView):
             endpoint, secret = services.webhook_endpoint_create(
                 source=client.source, url=data["url"], event_types=data.get("event_types"),
                 description=data.get("description", ""), active=data["active"], created_by_client=client,
-                actor=_actor(client))
+                actor=actor(client))
         except services.WebhookInvalid as exc:
             raise _invalid(exc) from None
         endpoint = selectors.endpoint_for_source(source=client.source, endpoint_id=endpoint.pk)
@@ -126,12 +109,12 @@ class WebhookDetailView(WebhookView):
         responses={200: s.EndpointOutSerializer, **NOT_FOUND, **ERRORS})
     def patch(self, request, endpoint_id):
         endpoint = self.endpoint(request, endpoint_id)
-        serializer = s.EndpointPatchSerializer(data=_body(request))
+        serializer = s.EndpointPatchSerializer(data=body_object(request))
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         resume = changes.pop("paused", None) is False
         try:
-            services.webhook_endpoint_update(endpoint_id=endpoint.pk, actor=_actor(request.user), resume=resume,
+            services.webhook_endpoint_update(endpoint_id=endpoint.pk, actor=actor(request.user), resume=resume,
                                              **changes)
         except services.WebhookInvalid as exc:
             raise _invalid(exc) from None
@@ -141,7 +124,7 @@ class WebhookDetailView(WebhookView):
                    parameters=[ENDPOINT_ID], responses={204: None, **NOT_FOUND, **ERRORS})
     def delete(self, request, endpoint_id):
         endpoint = self.endpoint(request, endpoint_id)
-        services.webhook_endpoint_delete(endpoint_id=endpoint.pk, actor=_actor(request.user))
+        services.webhook_endpoint_delete(endpoint_id=endpoint.pk, actor=actor(request.user))
         return Response(status=204)
 
 
@@ -155,34 +138,16 @@ class WebhookRotateSecretView(WebhookView):
         responses={200: s.RotateOutSerializer, **NOT_FOUND, **ERRORS})
     def post(self, request, endpoint_id):
         endpoint = self.endpoint(request, endpoint_id)
-        serializer = s.RotateInSerializer(data=_body(request))
+        serializer = s.RotateInSerializer(data=body_object(request))
         serializer.is_valid(raise_exception=True)
         endpoint, secret = services.webhook_secret_rotate(
-            endpoint_id=endpoint.pk, actor=_actor(request.user),
+            endpoint_id=endpoint.pk, actor=actor(request.user),
             overlap_seconds=serializer.validated_data.get("overlap_seconds"))
         return Response({"id": str(endpoint.pk), "secret": secret,
                          "previous_secret_expires_at": endpoint.previous_secret_expires_at})
 
 
 _CURSOR_PREFIX = "w1:"
-
-
-def _encode_cursor(delivery_id):
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{delivery_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(value):
-    invalid = serializers.ValidationError({"cursor": ["invalid cursor; use the `next` URL of a previous page"]})
-    if len(value) > 64:
-        raise invalid
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise invalid from None
-    number = raw[len(_CURSOR_PREFIX):]
-    if not raw.startswith(_CURSOR_PREFIX) or not number.isdigit() or len(number) > 18:
-        raise invalid
-    return int(number)
 
 
 class WebhookDeliveryListView(WebhookView):
@@ -203,23 +168,21 @@ class WebhookDeliveryListView(WebhookView):
     def get(self, request, endpoint_id):
         endpoint = self.endpoint(request, endpoint_id)
         params = request.query_params
-        state = _query_param(params, "state")
+        state = query_param(params, "state")
         if state is not None and state not in DeliveryState.values:
             raise serializers.ValidationError({"state": [f"unknown state; valid: {', '.join(DeliveryState.values)}"]})
-        event_type = _query_param(params, "event_type")
+        event_type = query_param(params, "event_type")
         if event_type is not None and event_type not in WEBHOOK_EVENT_TYPES:
             raise serializers.ValidationError({"event_type": [f"unknown event type; valid: {', '.join(WEBHOOK_EVENT_TYPES)}"]})
-        cursor = _query_param(params, "cursor")
-        before = _decode_cursor(cursor) if cursor else None
+        cursor = query_param(params, "cursor")
+        before = decode_number_cursor(cursor, prefix=_CURSOR_PREFIX, param="cursor") if cursor else None
         page_size = page_size_param(params, self.page_size)
         page = selectors.deliveries_of_endpoint(endpoint=endpoint, state=state, event_type=event_type, before_id=before,
                                                 limit=page_size + 1)
         next_url = None
         if len(page) > page_size:
             page = page[:page_size]
-            query = params.copy()
-            query["cursor"] = _encode_cursor(page[-1].pk)
-            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+            next_url = next_page_url(request, encode_number_cursor(_CURSOR_PREFIX, page[-1].pk))
         return Response({"results": [delivery_out(d) for d in page], "next": next_url})
 
 
@@ -237,7 +200,7 @@ class WebhookRedeliverView(WebhookView):
         delivery = WebhookDelivery.objects.filter(endpoint=endpoint, pk=int(delivery_id)).first()
         if delivery is None:
             raise exceptions.NotFound()
-        queued = services.webhook_redeliver(delivery_id=delivery.pk, actor=_actor(request.user))
+        queued = services.webhook_redeliver(delivery_id=delivery.pk, actor=actor(request.user))
         return Response({"redelivered": int(queued)}, status=202)
 
 
@@ -250,5 +213,5 @@ class WebhookRedeliverDeadView(WebhookView):
         responses={202: s.RedeliverOutSerializer, **NOT_FOUND, **ERRORS})
     def post(self, request, endpoint_id):
         endpoint = self.endpoint(request, endpoint_id)
-        count = services.webhook_redeliver_dead(endpoint_id=endpoint.pk, actor=_actor(request.user))
+        count = services.webhook_redeliver_dead(endpoint_id=endpoint.pk, actor=actor(request.user))
         return Response({"redelivered": count}, status=202)

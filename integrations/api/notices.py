@@ -7,9 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from dsa.notices import notices_for_source_since
 
 from . import serializers as s
+from .base import ERRORS, ApiView
+from .pagination import PAGE_SIZE_SCHEMA, sequence_page
 from .representation import notice_out
-from .views import ERRORS, PAGE_SIZE_SCHEMA, ApiView
-from .views_decisions import sequence_page
 
 _CURSOR_PREFIX = "n1:"
 
