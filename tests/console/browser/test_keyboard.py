@@ -56,6 +56,8 @@ def test_claim_read_vote_by_keyboard_alone(open_page, people, file_case):
     assert page.evaluate("document.activeElement.id") == "vote-rationale"
     assert_visible_focus(page, "TEXTAREA")
     page.keyboard.type("Borderline; restricting reach.")
+    page.keyboard.press("Tab")  # the public explanation (DSA statement of reasons), optional here
+    assert page.evaluate("document.activeElement.id") == "vote-public-explanation"
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent.trim()") == "Cast vote"
     assert_visible_focus(page, "BUTTON")
