@@ -281,7 +281,7 @@ class Report(models.Model):
     response = models.JSONField(null=True, blank=True)
     # The intake signals judged the reporter new, low-reputation or part of a
     # coordinated wave: the report does not count towards re-opening a decided case.
-    discounted = models.BooleanField(default=False)
+    discounted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
