@@ -148,6 +148,13 @@ def main() -> None:
             try:
                 run.wait(timeout=60)
             except subprocess.TimeoutExpired:
+                # Evidence for whoever looks next: what each process of `make run` was doing.
+                ps = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,wchan:20,etime,args"], capture_output=True,
+                                    text=True)
+                groups = {str(run.pid), *map(str, child_pids)}
+                print("--- processes of `make run` at the timeout (pid ppid pgid stat wchan etime args)\n"
+                      + "\n".join(line for line in ps.stdout.splitlines()[1:] if line.split()[2] in groups),
+                      file=sys.stderr)
                 os.killpg(run.pid, signal.SIGKILL)
                 run.wait(timeout=10)
                 fail("`make run` did not stop within 60 s of Ctrl-C", run_log)
