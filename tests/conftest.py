@@ -18,7 +18,7 @@ from rules import engine as rules_engine
 from tests import hypothesis_profiles  # noqa: F401  (loads the Hypothesis profile before any test module)
 
 from . import dbroles
-from .processes import RabbitVhost
+from .processes import RabbitVhost, procs, redis_server  # noqa: F401  (fixtures of the tests that run Celery processes)
 
 
 @pytest.fixture(autouse=True)
@@ -161,7 +161,7 @@ def workflows(people, policy_book, system_actor):
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
-def broker(request, redis_server):
+def broker(request, redis_server):  # noqa: F811  (the fixture imported above)
     """The Celery broker URL for tests that run real workers on both brokers
     production may use (docs/operations.md): the test module's private
     redis-server, or a private virtual host on the local RabbitMQ."""

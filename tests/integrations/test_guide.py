@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+from tests.processes import database_url
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "integrating.md"
 ROOT = GUIDE.parents[1]
@@ -58,12 +59,6 @@ def live_quorum():
         thread.terminate()
 
 
-def _database_url():
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def _run(code, state, env):
     """Runs one block in bash; returns (completed process, variables it assigned)."""
     assigned = sorted(set(_ASSIGNED.findall(code)))
@@ -85,7 +80,7 @@ def test_every_example_of_the_guide_runs_against_a_live_server(live_quorum, poli
     from cases.models import Case, Report
     from reviews.models import Appeal
 
-    env = {**os.environ, "QUORUM": live_quorum, "DATABASE_URL": _database_url(),
+    env = {**os.environ, "QUORUM": live_quorum, "DATABASE_URL": database_url(),
            "DJANGO_SETTINGS_MODULE": "config.test_settings", "PYTHONPATH": str(ROOT)}
     env.pop("KEY", None)
     venv_python = ROOT / ".venv" / "bin" / "python"
@@ -122,7 +117,7 @@ def test_every_example_of_the_guide_runs_against_a_live_server(live_quorum, poli
 @pytest.mark.django_db(transaction=True)
 def test_the_decision_poll_of_the_guide_shows_the_decision(live_quorum, policy_book, workflows, decide):
     """The poll after the decision returns it (checked on the block's output)."""
-    env = {**os.environ, "QUORUM": live_quorum, "DATABASE_URL": _database_url(),
+    env = {**os.environ, "QUORUM": live_quorum, "DATABASE_URL": database_url(),
            "DJANGO_SETTINGS_MODULE": "config.test_settings"}
     from audit.context import Actor
     from integrations.services import api_client_create

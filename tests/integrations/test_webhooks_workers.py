@@ -8,10 +8,9 @@ its own and only those are stopped or killed."""
 import time
 
 import pytest
-from django.db import connection
 
 from integrations.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEvent
-from tests.processes import Processes, RedisServer, wait_for
+from tests.processes import database_url, wait_for
 from tests.webhook_receiver import Receiver, Reply
 
 from .webhook_support import assert_in_order_per_case, event_positions, make_endpoint, verify, webhook_settings  # noqa: F401
@@ -30,27 +29,8 @@ def _settings(webhook_settings):  # noqa: F811
     return webhook_settings
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def procs(transactional_db, tmp_path, redis_server):
-    processes = Processes(tmp_path / "procs")
-    yield processes
-    processes.stop_all()  # before the database is flushed
-
-
-def _database_url():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
 def start(procs, redis_server, *, broker=None, worker=True, beat=True, **extra):
-    env = procs.celery_env(database_url=_database_url(), broker_url=broker or redis_server.url(0),
+    env = procs.celery_env(database_url=database_url(), broker_url=broker or redis_server.url(0),
                            redis_url=redis_server.url(1), **{**WORKER_SETTINGS, **extra})
     started = {}
     if worker:

@@ -19,17 +19,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from tests.processes import Processes, free_port, wait_for
+from tests.processes import Processes, database_url, free_port, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def _get(url, timeout=5):
@@ -71,7 +65,7 @@ def test_requirements_txt_alone_runs_web_worker_and_beat(fresh_venv, tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
         # Production settings refuse to start without an audit key (docs/security.md).
         "AUDIT_HMAC_KEYS": f"reqonly:{secrets.token_hex(32)}",
-        "DATABASE_URL": _database_url(), "REDIS_URL": os.environ["REDIS_URL"],
+        "DATABASE_URL": database_url(), "REDIS_URL": os.environ["REDIS_URL"],
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"], "LOG_LEVEL": "INFO",
         # Many routine ticks while the test watches the logs.
         "SLA_SWEEP_SECONDS": "1", "WEBHOOK_DISPATCH_SECONDS": "0.2",

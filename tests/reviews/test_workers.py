@@ -24,7 +24,8 @@ from config.health import SWEEPS
 from integrations import ratelimit
 from reviews.models import Heartbeat, Review, ReviewState, SlaPolicy
 from reviews.sla import invalidate_sla_cache
-from tests.processes import ROOT, PostgresInstance, Processes, RedisServer, manage, wait_for
+from tests.processes import ROOT, PostgresInstance, manage, wait_for
+from tests.processes import database_url as tests_database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -38,29 +39,10 @@ def _fresh_sla_cache():
     invalidate_sla_cache()
 
 
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def procs(transactional_db, tmp_path, redis_server):
-    """Processes started by the test; all stopped before the database is
-    flushed (a worker holding a lock would block the flush)."""
-    processes = Processes(tmp_path / "procs")
-    yield processes
-    processes.stop_all()
-
-
-def database_url_of_tests():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def start_celery(procs, broker, *, database_url=None, redis_url=None, pool="solo", concurrency=1, **env):
-    environment = procs.celery_env(database_url=database_url or database_url_of_tests(), broker_url=broker,
+    environment = procs.celery_env(database_url=database_url or tests_database_url(), broker_url=broker,
                                    redis_url=redis_url, SLA_SWEEP_SECONDS=SWEEP_SECONDS, **env)
     worker = procs.worker(environment, pool=pool, concurrency=concurrency)
     beat = procs.beat(environment)

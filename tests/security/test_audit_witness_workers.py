@@ -16,7 +16,7 @@ from audit.services import CONFIG_STREAM, audit_checkpoint_create
 from audit.verify import verify_audit
 from integrations.models import DeliveryState, EndpointPurpose, WebhookDelivery
 from tests.audit.conftest import record
-from tests.processes import database_url, procs, redis_server, wait_for  # noqa: F401
+from tests.processes import database_url, wait_for
 from tests.webhook_receiver import Receiver, Reply, load_verifier
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,7 +31,7 @@ def witness_settled():
     return numbers and set(deliveries) == numbers and set(deliveries.values()) == {DeliveryState.SUCCEEDED}
 
 
-def test_every_checkpoint_reaches_a_witness_that_was_down_through_a_killed_worker(procs, redis_server,  # noqa: F811
+def test_every_checkpoint_reaches_a_witness_that_was_down_through_a_killed_worker(procs, redis_server,
                                                                                   tmp_path):
     mode = {"now": "down"}
 
