@@ -84,6 +84,8 @@ class AuditAction(models.TextChoices):
     RULE_DRIFT_ALERT = "rule.drift_alert", _("Rule disagrees with human reviews")
     RULE_APPLIED = "rule.applied", _("Rule applied to a case")
     CASE_PRIORITY_CHANGED = "case.priority_changed", _("Case priority changed")
+    REVIEW_REQUIREMENT_RAISED = "review.requirement_raised", _("More reviewers required by a rule")
+    SIGNAL_FLAG_CHANGED = "case.signal_flag_changed", _("Possible coordinated reporting flagged or cleared")
     REPUTATION_UPDATED = "signals.reputation_updated", _("Reporters' reputation updated by a decision")
     HASH_LIST_CHANGED = "signals.hash_list_changed", _("Hash list created, loaded or changed")
     SIGNALS_SWEPT = "signals.retention_swept", _("Expired identifier links deleted")

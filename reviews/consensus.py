@@ -22,6 +22,14 @@ class Tally:
     seats_left: int = 0
 
 
+def requirement(*, stage_quorum: int, stage_seats: int, required_quorum: int | None = None,
+                required_seats: int | None = None) -> tuple[int, int]:
+    """(M, N) of one review: the stage's, raised (never lowered) by what a
+    rule required for this case; N is at least M."""
+    quorum = max(stage_quorum, required_quorum or 0)
+    return quorum, max(stage_seats, required_seats or 0, quorum)
+
+
 def evaluate(*, quorum, seats, votes):
     """`votes` is the sequence of vote keys in the order they were cast."""
     if not 1 <= quorum <= seats:

@@ -11,6 +11,7 @@ import time
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
+from cases.models import Report
 from cases.services import FileResult, IntakeHooks, report_file, reports_file_batch
 from signals import intake as signals_intake
 
@@ -23,6 +24,13 @@ MAX_ATTEMPTS = 4
 
 
 class _ReviewHooks(IntakeHooks):
+    """One per intake attempt: it keeps what the signals layer said about
+    each item, for the after-filing work (rules, signal flag changes)."""
+
+    def __init__(self):
+        self._found = {}  # id(item) -> signals.intake.IntakeSignals
+        self.signals_by_result = {}  # id(FileResult) -> the same
+
     def case_opened(self, **kwargs):
         return route_new_case(**kwargs)
 
@@ -43,14 +51,18 @@ class _ReviewHooks(IntakeHooks):
 
     def report_signals(self, **kwargs):
         found = signals_intake.report_signals(**kwargs)
+        self._found[id(kwargs["item"])] = found
         return found.verdict if found is not None else None
 
+    def reports_filed(self, *, source, filed):
+        self.signals_by_result = {id(result): self._found.get(id(item)) for item, result in filed}
 
-HOOKS = _ReviewHooks()
 
 # Work a layer above (rules) does on each newly filed report, inside the intake transaction. Registered from
-# that layer's AppConfig.ready, so reviews imports nothing above it. Each is called with report_id, case_id and
-# replayed (an idempotent replay filed nothing new).
+# that layer's AppConfig.ready, so reviews imports nothing above it. Each is called with report_id, case_id,
+# replayed (an idempotent replay filed nothing new), opened (the report opened the case) and signals
+# (signals.intake.IntakeSignals of the report, or None), and returns None or what it changed on the case
+# ({"state", "priority", "decision_id"}): the response (and the stored response its replays return) says so.
 _AFTER_FILING = []
 
 
@@ -59,12 +71,18 @@ def register_after_filing(fn):
         _AFTER_FILING.append(fn)
 
 
-def _after_filing(results):
+def _after_filing(results, hooks):
     for result in results:
-        if not isinstance(result, FileResult):
-            continue  # an IdempotencyConflict in a batch: nothing was filed
+        if not isinstance(result, FileResult) or result.body.get("case") is None:
+            continue  # an IdempotencyConflict in a batch, or a held notice: no case was filed
+        changed = {}
         for fn in _AFTER_FILING:
-            fn(report_id=result.body["report_id"], case_id=result.case_id, replayed=result.replayed)
+            changed.update(fn(report_id=result.body["report_id"], case_id=result.case_id, replayed=result.replayed,
+                              opened=result.status == 201, signals=hooks.signals_by_result.get(id(result))) or {})
+        if changed and not result.replayed:
+            result.body["case"].update(changed)
+            Report.objects.filter(pk=result.body["report_id"], response__isnull=False).update(
+                response={"status": result.status, "body": result.body})
     return results
 
 
@@ -121,8 +139,12 @@ def report_intake(*, source, api_client_id, actor, item):
     """Files one validated report. Returns cases.services.FileResult; raises
     IdempotencyConflict when the key was used with another body."""
     # RULES HOOK (single-report path): evaluated in the same transaction, after the report is filed.
-    return _with_retries(lambda: _after_filing([
-        report_file(source=source, api_client_id=api_client_id, actor=actor, item=item, hooks=HOOKS)])[0])
+    def attempt():
+        hooks = _ReviewHooks()
+        return _after_filing([report_file(source=source, api_client_id=api_client_id, actor=actor, item=item,
+                                          hooks=hooks)], hooks)[0]
+
+    return _with_retries(attempt)
 
 
 def report_intake_batch(*, source, api_client_id, actor, items):
@@ -130,5 +152,9 @@ def report_intake_batch(*, source, api_client_id, actor, items):
     if not items:
         return []
     # RULES HOOK (batch path): evaluated in the same transaction, per filed report, in order.
-    return _with_retries(lambda: _after_filing(
-        reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=items, hooks=HOOKS)))
+    def attempt():
+        hooks = _ReviewHooks()
+        return _after_filing(reports_file_batch(source=source, api_client_id=api_client_id, actor=actor,
+                                                items=items, hooks=hooks), hooks)
+
+    return _with_retries(attempt)

@@ -107,6 +107,9 @@ DECIDE = "decide"
 RAISE_PRIORITY = "raise_priority"
 
 
+MAX_SEATS = 50  # N of a stage (and of a review a rule raised) is at most this (stage_m_n_positive)
+
+
 class Stage(models.Model):
     """One step of a workflow version. Targets name another stage's key, or
     "decide" (record the decision and end the workflow)."""
@@ -232,6 +235,10 @@ class Review(models.Model):
     warned_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     held_at = models.DateTimeField(null=True, blank=True)
+    # A rule's "require_reviewers" effect (rules.effects): this review needs more matching votes (M) or seats
+    # (N) than its stage says, never fewer; empty: the stage's. consensus.requirement combines them.
+    required_quorum = models.PositiveSmallIntegerField(null=True, blank=True)
+    required_seats = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -253,6 +260,14 @@ class Review(models.Model):
 
     def __str__(self):
         return f"review {self.id} ({self.stage.key}, {self.state})"
+
+    @property
+    def requirement(self) -> tuple[int, int]:
+        """(M, N) this review needs: its stage's, raised by a rule (never lowered)."""
+        from .consensus import requirement
+
+        return requirement(stage_quorum=self.stage.quorum, stage_seats=self.stage.seats,
+                           required_quorum=self.required_quorum, required_seats=self.required_seats)
 
 
 class SeatState(models.TextChoices):

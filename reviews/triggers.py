@@ -26,7 +26,7 @@ REREVIEW = "rereview"  # the re-review rules re-opened a decided case for a new 
 AUTO_CLOSE = "auto_close"  # the closing sweep closed a decided case
 SEND_BACK = "send_back"  # a higher tier sent the case back down with guidance
 REPROPOSAL = "reproposal"  # an outcome rejected before was proposed again below the tier its rejection went to
-RULE = "rule"  # an active rule's effect (rules app): moved to a queue
+RULE = "rule"  # an active rule's effect (rules app): moved to a queue or workflow, held, more reviewers required
 
 ALL = frozenset({ROUTING, FIRST_CLAIM, CONSENSUS, APPROVAL, SPLIT, REJECTION, ESCALATION, SLA_BREACH, LEAD_HOLD,
                  LEAD_RESUME, DECISION, APPEAL, LEASE_EXPIRED, RELEASE, REVIEW_CLOSED, REROUTED, REREVIEW, AUTO_CLOSE,

@@ -106,7 +106,7 @@ def _features(row: tuple, now: datetime, groups: frozenset = frozenset(FEATURE_S
                    "age_hours": hours(author_created)},
         "case": {"state": state, "priority": priority, "report_count": report_count, "reporter_count": reporter_count,
                  "max_severity": max_severity, "max_classifier_score": float(max_score or 0.0),
-                 "reopen_count": reopen_count, "age_hours": 0.0, "is_new": True},
+                 "reopen_count": reopen_count, "age_hours": 0.0, "is_new": True, "signals_changed": []},
         "counts": {"reports_last_hour": last_hour, "reports_last_day": last_day},
         "signals": signal_features(report_id=report_id, case_id=case_id) if "signals" in groups else {},
     }

@@ -20,7 +20,8 @@ FEATURE_SCHEMA: dict[str, dict[str, Any]] = {
     "subject": {"kind": "", "text": "", "language": "", "url": "", "display_name": "", "age_hours": 0.0},
     "author": {"present": False, "external_id": "", "age_hours": 0.0},
     "case": {"state": "", "priority": 0, "report_count": 0, "reporter_count": 0, "max_severity": 0,
-             "max_classifier_score": 0.0, "reopen_count": 0, "age_hours": 0.0, "is_new": False},
+             "max_classifier_score": 0.0, "reopen_count": 0, "age_hours": 0.0, "is_new": False,
+             "signals_changed": [""]},
     "counts": {"reports_last_hour": 0, "reports_last_day": 0},
     "signals": dict(SIGNAL_SCHEMA),
 }
@@ -75,8 +76,10 @@ WHERE r.id = %s
 """
 
 
-def report_features(*, report_id: Any, now: datetime) -> dict[str, Any]:
-    """The features of one stored report as the rules see them now."""
+def report_features(*, report_id: Any, now: datetime, signals_changed: list[str] = ()) -> dict[str, Any]:
+    """The features of one stored report as the rules see them now;
+    `signals_changed`: the signal flags this report set or cleared on its
+    case (rules.signal_flags)."""
     with connection.cursor() as cursor:
         cursor.execute(_FEATURE_SQL, [now - timedelta(hours=1), now - timedelta(days=1), report_id])
         row = cursor.fetchone()
@@ -100,7 +103,8 @@ def report_features(*, report_id: Any, now: datetime) -> dict[str, Any]:
                    "age_hours": _hours(author_created, now)},
         "case": {"state": state, "priority": priority, "report_count": report_count, "reporter_count": reporter_count,
                  "max_severity": max_severity, "max_classifier_score": float(max_score or 0.0),
-                 "reopen_count": reopen_count, "age_hours": _hours(opened_at, now), "is_new": report_count == 1},
+                 "reopen_count": reopen_count, "age_hours": _hours(opened_at, now), "is_new": report_count == 1,
+                 "signals_changed": list(signals_changed)},
         "counts": {"reports_last_hour": last_hour, "reports_last_day": last_day},
         "signals": signal_features(report_id=rid, case_id=case_id),
     }

@@ -12,14 +12,15 @@ from django.utils import timezone
 import audit
 from audit.context import Actor
 from audit.services import case_stream
-from cases.models import Policy
-from reviews.models import Outcome
+from cases.models import Case, Policy
+from reviews.models import Decision, Outcome
 from reviews.services.decisions import decision_automated
 
 from . import engine
 from .effects import effects_apply, effects_preview
 from .features import report_features
 from .models import CaseLabel, RuleHit, RuleMode
+from .signal_flags import flag_changes
 
 
 def _label_add(*, case_id: Any, label: str, version_id: int, now) -> None:
@@ -42,14 +43,16 @@ def _decide(*, rule, case_id: Any, outcome_code: str, policy_code: str, sampled:
     return {"decided": True, "decision_id": str(decision.pk)}
 
 
-def rules_on_report(*, report_id: Any, case_id: Any, now=None) -> list[RuleHit]:
+def rules_on_report(*, report_id: Any, case_id: Any, now=None, signals_changed: list[str] = (),
+                    opened: bool | None = None) -> list[RuleHit]:
     """Evaluates the published shadow/active rules on one stored report. The
-    caller's transaction holds the case row (intake). Returns the hits."""
+    caller's transaction holds the case row (intake). `opened`: the report
+    opened the case (default: it is the case's only report). Returns the hits."""
     rules = engine.published_rules()
     if not rules:
         return []
     now = now or timezone.now()
-    features = report_features(report_id=report_id, now=now)
+    features = report_features(report_id=report_id, now=now, signals_changed=signals_changed)
     hits = []
     priority = features["case"]["priority"]
     for verdict in engine.evaluate(rules, features):
@@ -68,6 +71,7 @@ def rules_on_report(*, report_id: Any, case_id: Any, now=None) -> list[RuleHit]:
                                          case_id=case_id, share=rule.sample_share)
             hit.effects = effects_apply(
                 effects=rule.effects, case_id=case_id, priority=priority, actor=actor,
+                case_opened=features["case"]["is_new"] if opened is None else opened,
                 reason=f"rule {rule.slug} v{rule.number}",
                 label_add=lambda case_id, label, _v=rule.version_id: _label_add(case_id=case_id, label=label,
                                                                                  version_id=_v, now=now),
@@ -84,7 +88,28 @@ def rules_on_report(*, report_id: Any, case_id: Any, now=None) -> list[RuleHit]:
     return hits
 
 
-def rules_after_filing(*, report_id: Any, case_id: Any, replayed: bool) -> None:
-    """The intake hook: a replayed idempotent request filed nothing new."""
-    if not replayed:
-        rules_on_report(report_id=report_id, case_id=case_id)
+def case_as_left(case_id: Any) -> dict[str, Any]:
+    """The case's state and priority, and its current decision if it has one
+    (what the intake response reports after active rules changed the case)."""
+    state, priority = Case.objects.filter(pk=case_id).values_list("state", "priority").get()
+    out: dict[str, Any] = {"state": state, "priority": priority}
+    decision_id = Decision.objects.filter(case_id=case_id, is_current=True).values_list("pk", flat=True).first()
+    if decision_id is not None:
+        out["decision_id"] = str(decision_id)
+    return out
+
+
+def rules_after_filing(*, report_id: Any, case_id: Any, replayed: bool, opened: bool = False,
+                       signals: Any = None) -> dict | None:
+    """The intake hook: notes the signal flags the report changed on its case
+    (audited), then evaluates the rules. Returns the case as the active rules
+    left it when one applied (reviews.intake puts it in the response), else
+    None. A replayed idempotent request filed nothing new: nothing runs."""
+    if replayed:
+        return None
+    now = timezone.now()
+    changed = flag_changes(case_id=case_id, report_id=report_id, found=signals, now=now)
+    hits = rules_on_report(report_id=report_id, case_id=case_id, now=now, signals_changed=changed, opened=opened)
+    if any(hit.applied for hit in hits):
+        return case_as_left(case_id)
+    return None

@@ -119,3 +119,18 @@ class CaseLabel(models.Model):
 
     def __str__(self):
         return self.label
+
+
+class CaseSignalFlags(models.Model):
+    """The signal flags last seen on a case (today: possible coordinated
+    reporting), so that intake notices when a report sets or clears one:
+    it audits the change with its evidence and hands it to the rules
+    (feature `case.signals_changed`) once, not on every report. Written only
+    while the subject's counters could flag the case (rules.signal_flags)."""
+
+    case = models.OneToOneField(Case, primary_key=True, on_delete=models.PROTECT, related_name="+")
+    coordinated = models.BooleanField(default=False)
+    changed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.case_id}: coordinated={self.coordinated}"

@@ -11,7 +11,7 @@ import audit
 from audit.context import Actor
 from audit.services import CONFIG_STREAM
 from cases.models import Queue
-from reviews.models import Outcome
+from reviews.models import Outcome, Workflow
 
 from . import engine
 from .effects import effect_problems
@@ -54,12 +54,15 @@ def draft_problems(*, expression: str, effects: Any, predicts: str, agreement_th
 
 
 def _effect_reference_problems(effects: list) -> list[str]:
-    """A route needs an existing queue; a rule may decide only with an active outcome that needs neither
-    four-eyes approval nor a duration."""
+    """A route needs an existing queue, a route_workflow a published workflow; a rule may decide only with an
+    active outcome that needs neither four-eyes approval nor a duration."""
     problems = []
     for i, effect in enumerate(effects):
         if effect["type"] == "route" and not Queue.objects.filter(slug=effect["queue"]).exists():
             problems.append(f"effects[{i}].queue: no queue with slug {effect['queue']!r}")
+        if effect["type"] == "route_workflow" and not Workflow.objects.filter(
+                slug=effect["workflow"], published_version__isnull=False).exists():
+            problems.append(f"effects[{i}].workflow: no published workflow with slug {effect['workflow']!r}")
         if effect["type"] != "decide":
             continue
         outcome = Outcome.objects.filter(code=effect["outcome"], active=True).first()

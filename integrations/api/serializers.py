@@ -422,9 +422,13 @@ def _plain(value):
 
 class CaseSummarySerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    state = serializers.CharField()
+    state = serializers.CharField(help_text="the case's state after this report, including what active rules did "
+                                            "in the same request (e.g. decided, on_hold)")
     priority = serializers.IntegerField()
     report_count = serializers.IntegerField()
+    decision_id = serializers.UUIDField(required=False, help_text="present when an active rule left the case with "
+                                                                  "a decision in the same request (e.g. an "
+                                                                  "automated decision): its id")
     url = serializers.URLField()
 
 

@@ -85,7 +85,8 @@ def vote_cast(*, review_id, reviewer, outcome=None, policy=None, rationale="", d
                      target_id=review.pk, data={
                          "outcome": outcome.code if outcome else None, "policy": policy.code if policy else None,
                          "approved": approved, "duration_days": duration_days, "votes_cast": len(votes)})
-        tally = evaluate(quorum=stage.quorum, seats=stage.seats, votes=[_vote_key(stage, v) for v in votes])
+        quorum, seats_needed = review.requirement  # the stage's M of N, or more if a rule required it
+        tally = evaluate(quorum=quorum, seats=seats_needed, votes=[_vote_key(stage, v) for v in votes])
         if tally.state == CONSENSUS:
             _on_consensus(review=review, votes=votes, key=tally.key, actor=actor, now=now)
         elif tally.state == SPLIT:
