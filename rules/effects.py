@@ -138,7 +138,10 @@ def effects_apply(*, effects: list[dict], case_id: Any, priority: int, actor: Ac
             label_add(case_id=case_id, label=effect["label"])
             done.append(effect)
         elif effect["type"] == "route":
-            queue = Queue.objects.get(slug=effect["queue"])
+            queue = Queue.objects.filter(slug=effect["queue"]).first()
+            if queue is None:  # checked when saved; renamed or deleted since: the report is still filed
+                done.append({**effect, "moved": False, "reason": f"no queue {effect['queue']!r}"})
+                continue
             moved = case_move_to_queue(case_id=case_id, queue=queue, actor=actor, reason=reason)
             done.append({**effect, "moved": moved})
         elif effect["type"] == "hold":

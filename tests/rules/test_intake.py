@@ -102,3 +102,17 @@ def test_a_shadow_route_moves_nothing(make_rule, file_report):
     case_id = file_report(external_id="not-routed")
     assert Case.objects.get(pk=case_id).queue.slug == "general"
     assert RuleHit.objects.get(case_id=case_id).effects == [{"type": "route", "queue": "brigading"}]
+
+
+def test_a_route_to_a_queue_renamed_since_the_rule_was_saved_still_files_the_report(make_rule, file_report):
+    from cases.models import Queue
+
+    brigading = Queue.objects.create(slug="brigading", name="Brigading")
+    make_rule(SPAM, effects=[{"type": "route", "queue": "brigading"}])
+    brigading.slug = "coordinated"
+    brigading.save(update_fields=["slug"])
+    case_id = file_report(external_id="renamed-queue")
+    assert Case.objects.get(pk=case_id).queue.slug == "general"
+    hit = RuleHit.objects.get(case_id=case_id)
+    assert hit.effects == [{"type": "route", "queue": "brigading", "moved": False,
+                            "reason": "no queue 'brigading'"}]
