@@ -12,7 +12,7 @@ from django.utils import timezone
 from cases.models import Report, ReporterKind, Subject
 from reviews.models import Decision
 
-from .models import HeldNotice, ReporterSanction, Strike, StrikeProposal, TrustedFlagger
+from .models import HeldNotice, ReporterSanction, SanctionState, Strike, StrikeProposal, TrustedFlagger
 from .strikes import account_of
 
 STANDING_LIMIT = 20
@@ -99,6 +99,19 @@ def flagger_figures(*, days: int = 90, now: datetime | None = None) -> list[Flag
 def recent_sanctions(*, limit: int = LIST_LIMIT) -> list[ReporterSanction]:
     """The latest reporter sanctions (one query), with the source."""
     return list(ReporterSanction.objects.select_related("source").order_by("-created_at")[:limit])
+
+
+def suspensions_awaiting_lead(*, limit: int = LIST_LIMIT) -> list[ReporterSanction]:
+    """Proposed suspensions of reporters' notices a lead has to confirm or
+    reject, oldest first (one query)."""
+    return list(ReporterSanction.objects.filter(state=SanctionState.PROPOSED).select_related("source")
+                .order_by("created_at")[:limit])
+
+
+def suspensions_running(*, now: datetime, limit: int = LIST_LIMIT) -> list[ReporterSanction]:
+    """Confirmed suspensions not yet ended, ending soonest first (one query): what a lead may lift."""
+    return list(ReporterSanction.objects.filter(state=SanctionState.CONFIRMED, kind="suspension", ends_at__gt=now)
+                .select_related("source", "decided_by").order_by("ends_at")[:limit])
 
 
 def recent_proposals(*, limit: int = LIST_LIMIT) -> list[StrikeProposal]:

@@ -1,17 +1,23 @@
 """DSA pages for leads and auditors: trusted flaggers, reporter sanctions and
-repeat-offender proposals (Art. 22, 23), and the transparency report."""
+repeat-offender proposals (Art. 22, 23), and the transparency report. Leads
+confirm or reject proposed suspensions of reporters' notices and lift them
+early here (trust.abuse, audited)."""
 
 from datetime import UTC, datetime, time, timedelta
 
 from django import forms
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from cases.errors import DomainError
 from trust import selectors
+from trust.abuse import LEAD_NOTE_MAX, STATEMENT_MAX, suspension_confirm, suspension_lift, suspension_reject
+from trust.models import ReporterSanction
 from trust.transparency import transparency_report
 
 from ..decorators import console_view
@@ -42,16 +48,82 @@ SECTION_LABELS = {
 }
 
 
-@console_view(require="can_see_dashboard")
-@require_GET
-def trust_overview(request):
+class ConfirmSuspensionForm(forms.Form):
+    statement = forms.CharField(
+        label=gettext_lazy("Statement for the reporter"), required=False, max_length=STATEMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Leave empty to send the proposed text with the end date."))
+
+
+class LeadReasonForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=LEAD_NOTE_MAX,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _overview(request, *, failed=None, status=200):
+    """The page; `failed` = (sanction id, bound form with errors) re-shown beside that sanction."""
     now = timezone.now()
+    awaiting, running = selectors.suspensions_awaiting_lead(), selectors.suspensions_running(now=now)
+    for sanction in awaiting + running:
+        sanction.failed_form = failed[1] if failed and str(sanction.pk) == str(failed[0]) else None
     return render(request, "console/trust/overview.html", {
         "nav": "trust", "window_days": FLAGGER_WINDOW_DAYS,
         "flaggers": selectors.flagger_figures(days=FLAGGER_WINDOW_DAYS, now=now),
         "sanctions": selectors.recent_sanctions(), "proposals": selectors.recent_proposals(),
+        "awaiting": awaiting, "running": running, "is_lead": request.roles.is_lead,
         "held": selectors.held_notice_count(now=now, days=FLAGGER_WINDOW_DAYS), "now": now,
-    })
+    }, status=status)
+
+
+@console_view(require="can_see_dashboard")
+@require_GET
+def trust_overview(request):
+    return _overview(request)
+
+
+def _sanction_action(request, sanction_id, form_class, call, done_message):
+    """A lead's decision on one suspension: 400 for a form error, 409 when the
+    state does not allow it (both re-render the page with the error), else
+    back to the page with `done_message`."""
+    if not ReporterSanction.objects.filter(pk=sanction_id).exists():
+        raise Http404("no such reporter sanction")
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return _overview(request, failed=(sanction_id, form), status=400)
+    try:
+        call(form.cleaned_data)
+    except DomainError as exc:
+        form.add_error(getattr(exc, "field", None) if getattr(exc, "field", None) in form.fields else None, str(exc))
+        return _overview(request, failed=(sanction_id, form), status=409)
+    messages.success(request, done_message)
+    return redirect("console:trust")
+
+
+@console_view(require="is_lead")
+@require_POST
+def sanction_confirm(request, sanction_id):
+    return _sanction_action(
+        request, sanction_id, ConfirmSuspensionForm,
+        lambda data: suspension_confirm(sanction_id=sanction_id, lead=request.user, statement=data["statement"]),
+        _("The suspension is confirmed: the reporter's notices are held until it ends."))
+
+
+@console_view(require="is_lead")
+@require_POST
+def sanction_reject(request, sanction_id):
+    return _sanction_action(
+        request, sanction_id, LeadReasonForm,
+        lambda data: suspension_reject(sanction_id=sanction_id, lead=request.user, reason=data["reason"]),
+        _("The proposed suspension is rejected: the reporter's notices are processed as before."))
+
+
+@console_view(require="is_lead")
+@require_POST
+def sanction_lift(request, sanction_id):
+    return _sanction_action(
+        request, sanction_id, LeadReasonForm,
+        lambda data: suspension_lift(sanction_id=sanction_id, lead=request.user, reason=data["reason"]),
+        _("The suspension is lifted: the reporter's notices are processed again."))
 
 
 class PeriodForm(forms.Form):
