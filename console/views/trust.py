@@ -15,14 +15,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.errors import DomainError
+from cases.models import Case
+from cases.visibility import hidden_queues
 from trust import selectors
 from trust.abuse import LEAD_NOTE_MAX, STATEMENT_MAX, suspension_confirm, suspension_lift, suspension_reject
 from trust.models import ReporterSanction
-from trust.transparency import transparency_report
+from trust.transparency import case_ids_in, transparency_report, without_cases
 
 from ..decorators import console_view
 
-FLAGGER_WINDOW_DAYS = 90
 FIGURE_CASES_SHOWN = 20
 
 # Labels for the keys the report carries (codes stay in the JSON).
@@ -39,12 +40,16 @@ FIGURE_LABELS = {
     "received": gettext_lazy("Received"), "by_basis": gettext_lazy("By who complained"),
     "decided": gettext_lazy("Decided"), "outcomes": gettext_lazy("Outcomes"),
     "time_to_decide": gettext_lazy("Time to decide"), "reversals": gettext_lazy("Reversals"),
+    "staff_claims_not_confirmed": gettext_lazy("Staff claims not confirmed (filed as user reports)"),
+    "notices": gettext_lazy("Notices"), "upheld": gettext_lazy("Upheld (accuracy: upheld / decided)"),
+    "handling_time": gettext_lazy("Time from notice to decision"),
     "reporter_sanctions": gettext_lazy("Reporter sanctions (Art. 23(2))"),
     "account_proposals": gettext_lazy("Repeat-offender proposals (Art. 23(1))"),
 }
 SECTION_LABELS = {
     "notices": gettext_lazy("Notices"), "actions": gettext_lazy("Actions"),
     "complaints": gettext_lazy("Complaints (appeals)"), "article_23": gettext_lazy("Measures under Art. 23"),
+    "trusted_flaggers": gettext_lazy("Trusted flaggers (Art. 22)"),
 }
 
 
@@ -66,12 +71,13 @@ def _overview(request, *, failed=None, status=200):
     awaiting, running = selectors.suspensions_awaiting_lead(), selectors.suspensions_running(now=now)
     for sanction in awaiting + running:
         sanction.failed_form = failed[1] if failed and str(sanction.pk) == str(failed[0]) else None
+    figures = selectors.flagger_figures(now=now)
     return render(request, "console/trust/overview.html", {
-        "nav": "trust", "window_days": FLAGGER_WINDOW_DAYS,
-        "flaggers": selectors.flagger_figures(days=FLAGGER_WINDOW_DAYS, now=now),
+        "nav": "trust", "window_days": figures.days, "flaggers": figures.figures,
+        "flaggers_computed_at": figures.computed_at,
         "sanctions": selectors.recent_sanctions(), "proposals": selectors.recent_proposals(),
         "awaiting": awaiting, "running": running, "is_lead": request.roles.is_lead,
-        "held": selectors.held_notice_count(now=now, days=FLAGGER_WINDOW_DAYS), "now": now,
+        "held": selectors.held_notice_count(now=now, days=figures.days), "now": now,
     }, status=status)
 
 
@@ -138,7 +144,8 @@ class PeriodForm(forms.Form):
 
 
 def _sections(report):
-    """[(section label, [(figure label, key or "", figure, the case ids shown, how many more)])]."""
+    """[(section label, [(figure label, key or "", figure, the case ids shown, how many more, how many
+    hidden from the viewer, accuracy in % or None)])]."""
     out = []
     for section, figures in report.items():
         if section == "period":
@@ -148,9 +155,22 @@ def _sections(report):
             label = FIGURE_LABELS.get(name, name)
             entries = [("", value)] if "count" in value else list(value.items())
             rows.extend((label, key, figure, figure["case_ids"][:FIGURE_CASES_SHOWN],
-                         max(0, len(figure["case_ids"]) - FIGURE_CASES_SHOWN)) for key, figure in entries)
+                         max(0, len(figure["case_ids"]) - FIGURE_CASES_SHOWN), figure.get("hidden_cases", 0),
+                         None if figure.get("accuracy") is None else round(100 * figure["accuracy"]))
+                        for key, figure in entries)
         out.append((SECTION_LABELS.get(section, section), rows))
     return out
+
+
+def _visible_to(user, report: dict) -> dict:
+    """The report with only the case ids `user` may open (queues restricted
+    away from them are left out; cases.visibility), each figure saying how
+    many it does not list. One query, none for someone who sees everything."""
+    hidden_q, hidden = hidden_queues(user), set()
+    ids = case_ids_in(report)
+    if hidden_q is not None and ids:
+        hidden = {str(pk) for pk in Case.objects.filter(pk__in=ids, queue_id__in=hidden_q).values_list("pk", flat=True)}
+    return without_cases(report, hidden)
 
 
 @console_view(require="can_see_dashboard")
@@ -164,7 +184,7 @@ def transparency(request):
                       {"nav": "trust", "form": form, "sections": None}, status=400)
     start = datetime.combine(form.cleaned_data["start"], time.min, tzinfo=UTC)
     end = datetime.combine(form.cleaned_data["end"] + timedelta(days=1), time.min, tzinfo=UTC)
-    report = transparency_report(start=start, end=end)
+    report = _visible_to(request.user, transparency_report(start=start, end=end))
     if request.GET.get("format") == "json":
         return JsonResponse(report, json_dumps_params={"ensure_ascii": False})
     return render(request, "console/trust/transparency.html", {

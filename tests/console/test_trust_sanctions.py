@@ -110,3 +110,23 @@ def test_a_lead_lifts_a_running_suspension_early_with_a_reason(people, sign_in, 
     assert _post(client, "sanction-lift", warning, reason="x").status_code == 409
     assert _post(client, "sanction-lift", ReporterSanction(pk="01890000-0000-7000-8000-000000000000"),
                  reason="x").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_leads_deciding_at_once_take_one_decision(people, proposal):
+    """Confirm and reject race on one proposal (real threads, PostgreSQL row lock): one wins, the other is
+    refused, one audit event."""
+    from trust.abuse import suspension_reject
+
+    from ..trust.conftest import run_together
+
+    results = run_together([
+        lambda: suspension_confirm(sanction_id=proposal.pk, lead=people["seniors"][0]),
+        lambda: suspension_reject(sanction_id=proposal.pk, lead=people["seniors"][1], reason="in good faith"),
+    ])
+    refused = [r for r in results if isinstance(r, TransitionNotAllowed)]
+    assert len(refused) == 1 and not [r for r in results if isinstance(r, Exception) and r not in refused]
+    proposal.refresh_from_db()
+    assert proposal.state in ("confirmed", "rejected")
+    decided = AuditEvent.objects.filter(action__in=["reporter.suspension_confirmed", "reporter.suspension_rejected"])
+    assert [e.action.rsplit("_", 1)[1] for e in decided] == [proposal.state]
