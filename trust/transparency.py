@@ -167,11 +167,13 @@ def _article_23(start: datetime, end: datetime) -> dict:
 
 
 def _trusted_flaggers(start: datetime, end: datetime) -> dict:
-    """Per registered flagger (by name): notices, decided, upheld (with
-    accuracy = upheld / decided) and the median hours from notice to decision."""
+    """Per registered flagger ("name (#id)": the id keeps a renamed flagger's
+    figures apart, and no admin-typed name can pass for a figure's own keys):
+    notices, decided, upheld (with accuracy = upheld / decided) and the median
+    hours from notice to decision."""
     notices, decided, upheld, handling = {}, {}, {}, {}
     for fig in flagger_figures_between(start=start, end=end):
-        name = fig.flagger.name
+        name = f"{fig.flagger.name} (#{fig.flagger.pk})"
         notices[name] = {"count": fig.notices, "case_ids": sorted(fig.notice_cases)}
         decided[name] = {"count": fig.decided, "case_ids": sorted(fig.decided_cases)}
         upheld[name] = {"count": fig.upheld, "case_ids": sorted(fig.upheld_cases),
