@@ -43,4 +43,9 @@ fi
 if [ "${BENCH_CONSOLE:-1}" = 1 ]; then
     "$PY" -m bench.console_bench || status=$?
 fi
+# DSA statements (queries to build and validate, submission throughput) and the trusted flaggers' figures, each
+# beside a baseline measured in the same run, on its own database (about a minute); BENCH_DSA=0 skips it.
+if [ "${BENCH_DSA:-1}" = 1 ]; then
+    "$PY" -m bench.dsa_bench || status=$?
+fi
 exit $status

@@ -143,6 +143,11 @@ try:
     TRUST_ABUSE_MIN_NOTICES = env_int("TRUST_ABUSE_MIN_NOTICES", 10, minimum=1, maximum=100_000)
     TRUST_ABUSE_UNFOUNDED_SHARE = env_float("TRUST_ABUSE_UNFOUNDED_SHARE", 0.8, minimum=0.01, maximum=1.0)
     TRUST_ABUSE_SUSPENSION_DAYS = env_int("TRUST_ABUSE_SUSPENSION_DAYS", 30, minimum=1, maximum=3650)
+    # Trusted flaggers' accuracy and handling time on Console › DSA: over this many days, computed at most once per
+    # TRUST_FLAGGER_FIGURES_CACHE_SECONDS (0: on every page load).
+    TRUST_FLAGGER_WINDOW_DAYS = env_int("TRUST_FLAGGER_WINDOW_DAYS", 90, minimum=1, maximum=3650)
+    TRUST_FLAGGER_FIGURES_CACHE_SECONDS = env_int("TRUST_FLAGGER_FIGURES_CACHE_SECONDS", 300, minimum=0,
+                                                  maximum=86400)
     REVIEW_LEAD_GROUPS = env_list("REVIEW_LEAD_GROUPS", ["senior_moderator", "admin"])
     SLA_WARN_FRACTION = env_float("SLA_WARN_FRACTION", 0.75, minimum=0.01, maximum=1.0)
     SLA_SWEEP_SECONDS = env_float("SLA_SWEEP_SECONDS", 5.0, minimum=0.2, maximum=3600)

@@ -16,6 +16,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Tests change counts and look again at once; tests/console/test_work.py covers the shared counts.
 os.environ.setdefault("CONSOLE_COUNTS_CACHE_SECONDS", "0")
+os.environ.setdefault("TRUST_FLAGGER_FIGURES_CACHE_SECONDS", "0")
 # Every test client comes from 127.0.0.1, and suites that probe authentication (schemathesis)
 # send hundreds of invalid keys; tests/security/test_client_ip.py sets its own small bucket.
 os.environ.setdefault("API_FAILED_AUTH_BURST", "1000000")

@@ -47,5 +47,8 @@ urlpatterns = [
     path("cases/<uuid:case_id>/make-rule/", rules.rule_from_case_view, name="rule-from-case"),
     # DSA Art. 22, 23 and the transparency report (views/trust.py)
     path("trust/", trust.trust_overview, name="trust"),
+    path("trust/sanctions/<uuid:sanction_id>/confirm/", trust.sanction_confirm, name="sanction-confirm"),
+    path("trust/sanctions/<uuid:sanction_id>/reject/", trust.sanction_reject, name="sanction-reject"),
+    path("trust/sanctions/<uuid:sanction_id>/lift/", trust.sanction_lift, name="sanction-lift"),
     path("transparency/", trust.transparency, name="transparency"),
 ]

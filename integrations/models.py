@@ -11,6 +11,9 @@ SCOPES = {
     "appeals:write": "file appeals",
     "webhooks:manage": "manage the client's own webhook endpoints",
     "audit:read": "read the latest audit checkpoint (GET /api/v1/audit/head), to keep as a witness",
+    # Not an endpoint permission: what trust.intake believes. Without it a report claiming reporter kind "staff" is
+    # filed as a user report that keeps the claim (docs/dsa-trust.md, "Staff reports").
+    "reports:staff": "file reports as the platform's own staff (reporter kind staff, priority weight 2)",
 }
 
 

@@ -113,7 +113,7 @@ class StrikeProposalAdmin(ReadOnlyAdmin):
 
 @admin.register(ReporterSanction)
 class ReporterSanctionAdmin(ReadOnlyAdmin):
-    list_display = ["reporter_external_id", "source", "kind", "created_at", "ends_at"]
+    list_display = ["reporter_external_id", "source", "kind", "state", "created_at", "ends_at"]
     list_select_related = ["source"]
 
 

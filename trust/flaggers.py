@@ -12,6 +12,7 @@ from audit.services import CONFIG_STREAM
 from cases.models import ReporterKind
 
 from .models import FlaggerIdentity, FlaggerStatus, TrustedFlagger
+from .selectors import flagger_figures_forget
 
 TRUSTED = ReporterKind.TRUSTED_FLAGGER
 
@@ -87,6 +88,7 @@ def recognise(*, source_id, api_client_id: UUID | None, reporter_kind: str, repo
 
 # ---- registry writes (admin) ------------------------------------------------------------------------------
 
+
 def _values(flagger: TrustedFlagger) -> dict:
     return {
         "name": flagger.name, "status": flagger.status,
@@ -119,6 +121,7 @@ def flagger_save(*, flagger: TrustedFlagger, actor: Actor, expertise=None, ident
             audit.record(stream=CONFIG_STREAM, action="trusted_flagger.changed", actor=actor,
                          target_type="trusted_flagger", target_id=str(flagger.pk),
                          data={"changes": changes, "created": not before})
+            transaction.on_commit(flagger_figures_forget)
         return flagger
 
 
@@ -134,6 +137,7 @@ def flagger_set_status(*, flagger_id: int, status: str, actor: Actor) -> Trusted
         audit.record(stream=CONFIG_STREAM, action="trusted_flagger.changed", actor=actor,
                      target_type="trusted_flagger", target_id=str(flagger.pk),
                      data={"changes": {"status": [previous, status]}, "created": False})
+        transaction.on_commit(flagger_figures_forget)
         return flagger
 
 

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,7 +18,7 @@ from cases.models import Report, ReporterKind
 from cases.services import FileResult, ReportInput
 
 from .flaggers import recognise_many
-from .models import HeldNotice, ReporterSanction, SanctionKind
+from .models import HeldNotice, ReporterSanction, SanctionKind, SanctionState
 
 
 def trust_stream(source_id) -> str:
@@ -25,6 +26,8 @@ def trust_stream(source_id) -> str:
     case), and one per source so that platforms never wait for each other's head lock."""
     return f"trust:{source_id}"
 EFFECT_HELD = "held_reporter_suspended"
+# The API client scope (integrations.models.SCOPES) an admin grants a client whose staff reports Quorum believes.
+STAFF_SCOPE = "reports:staff"
 
 
 @dataclass
@@ -39,16 +42,38 @@ class Screened:
 
 
 def active_suspensions(*, source_id, external_ids: set[str], now) -> dict[str, ReporterSanction]:
-    """{external reporter id: its running suspension} (one query)."""
+    """{external reporter id: its running suspension} (one query): one a lead
+    confirmed (a proposal holds nothing) and did not lift, not yet ended."""
     if not external_ids:
         return {}
     rows = (ReporterSanction.objects.filter(source_id=source_id, reporter_external_id__in=external_ids,
-                                            kind=SanctionKind.SUSPENSION, ends_at__gt=now)
+                                            kind=SanctionKind.SUSPENSION, state=SanctionState.CONFIRMED,
+                                            ends_at__gt=now)
             .order_by("reporter_external_id", "-ends_at"))
     out = {}
     for row in rows:
         out.setdefault(row.reporter_external_id, row)
     return out
+
+
+def staff_confirmed(*, api_client_id: UUID | None) -> bool:
+    """Whether reports this API client files as "staff" count as staff: an
+    admin gave it the `reports:staff` scope (`api_client.rescoped`, audited).
+    One query. Anything else only says it is staff: the claim is not what
+    Quorum can verify, and staff weigh twice a user in a case's priority."""
+    if api_client_id is None:
+        return False
+    # integrations sits above trust: look the model up by name instead of importing it (as trust.admin does)
+    scopes = (apps.get_model("integrations", "ApiClient").objects.filter(pk=api_client_id, active=True)
+              .values_list("scopes", flat=True).first())
+    return STAFF_SCOPE in (scopes or [])
+
+
+def _unconfirmed_staff(items: list[ReportInput], api_client_id: UUID | None) -> list[ReportInput]:
+    if not any(it.reporter_kind == ReporterKind.STAFF for it in items) or staff_confirmed(api_client_id=api_client_id):
+        return items
+    return [dataclasses.replace(it, reporter_kind=ReporterKind.USER, claimed_reporter_kind=ReporterKind.STAFF)
+            if it.reporter_kind == ReporterKind.STAFF else it for it in items]
 
 
 def held_body(notice: HeldNotice, sanction: ReporterSanction) -> dict:
@@ -64,18 +89,21 @@ def held_body(notice: HeldNotice, sanction: ReporterSanction) -> dict:
 
 def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: list[ReportInput],
                    now=None) -> Screened:
-    """Recognises trusted flaggers and holds the notices of suspended
-    reporters. Requires validated ReportInputs; returns them re-labelled
-    (an unconfirmed trusted-flagger claim becomes a user report that keeps
-    the claim) and stores each held notice (audited, idempotent by key)."""
+    """Recognises trusted flaggers and staff and holds the notices of
+    suspended reporters. Requires validated ReportInputs; returns them
+    re-labelled (an unconfirmed trusted-flagger or staff claim becomes a user
+    report that keeps the claim) and stores each held notice (audited,
+    idempotent by key)."""
     now = now or timezone.now()
     recognised = recognise_many(source_id=source.pk, api_client_id=api_client_id,
                                 claims=[(it.reporter_kind, it.reporter_external_id, it.policy.pk) for it in items])
     items = [it if (r.reporter_kind == it.reporter_kind and not r.claimed_reporter_kind)
              else dataclasses.replace(it, reporter_kind=r.reporter_kind, claimed_reporter_kind=r.claimed_reporter_kind)
              for it, r in zip(items, recognised, strict=True)]
+    items = _unconfirmed_staff(items, api_client_id)
     # Only ordinary users' notices can be suspended: a trusted flagger's status is the registry's business
-    # (Art. 22(6)), staff and classifiers are the platform's own.
+    # (Art. 22(6)), confirmed staff and classifiers are the platform's own (a staff claim the client may not make
+    # is a user's by now, and is held like one).
     candidates = {it.reporter_external_id for it in items if it.reporter_kind == ReporterKind.USER
                   and it.reporter_external_id}
     suspended = active_suspensions(source_id=source.pk, external_ids=candidates, now=now)

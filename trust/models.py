@@ -1,6 +1,7 @@
 """Trusted flaggers (DSA Art. 22), strikes against accounts and sanctions
 against reporters who abuse the notice system (Art. 23). See docs/dsa-trust.md."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -153,9 +154,20 @@ class SanctionKind(models.TextChoices):
     SUSPENSION = "suspension", _("Suspension of notice processing")
 
 
+class SanctionState(models.TextChoices):
+    PROPOSED = "proposed", _("Proposed, awaiting a lead")
+    CONFIRMED = "confirmed", _("In force")
+    REJECTED = "rejected", _("Rejected by a lead")
+    LIFTED = "lifted", _("Lifted early by a lead")
+
+
 class ReporterSanction(models.Model):
     """A step against a reporter whose notices are frequently manifestly
-    unfounded (Art. 23(2)): a warning, then a time-limited suspension."""
+    unfounded (Art. 23(2)): a warning (recorded automatically, `confirmed`),
+    then a suspension of processing that a lead takes: it is `proposed`
+    (no end yet), and a lead confirms it (it runs `days` from then) or rejects
+    it; a lead may lift a confirmed suspension early. `reason` is the
+    statement for the reporter; `lead_note` the lead's reason to reject or lift."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+")
@@ -168,11 +180,23 @@ class ReporterSanction(models.Model):
                                  help_text="the decision whose outcome made the figures cross the limit")
     created_at = models.DateTimeField()
     ends_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=SanctionState.choices, default=SanctionState.CONFIRMED,
+                             db_default=SanctionState.CONFIRMED)
+    days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="a suspension's length")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", help_text="the lead who confirmed or rejected the proposal")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lead_note = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
-        indexes = [models.Index(fields=["source", "reporter_external_id", "-created_at"], name="sanction_reporter_idx")]
-        constraints = [models.CheckConstraint(condition=~Q(kind="suspension") | Q(ends_at__isnull=False),
-                                              name="sanction_suspension_has_end")]
+        indexes = [models.Index(fields=["source", "reporter_external_id", "-created_at"], name="sanction_reporter_idx"),
+                   models.Index(fields=["created_at"], name="sanction_proposed_idx", condition=Q(state="proposed"))]
+        constraints = [models.CheckConstraint(
+            condition=~Q(kind="suspension", state__in=["confirmed", "lifted"]) | Q(ends_at__isnull=False),
+            name="sanction_suspension_in_force_has_end")]
 
     def __str__(self):
         return f"{self.kind} of {self.reporter_external_id}"

@@ -521,8 +521,9 @@ class ReporterOutSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="the kind the report was filed as")
     external_id = serializers.CharField(allow_null=True)
     claimed_kind = serializers.CharField(
-        allow_null=True, help_text="what the client claimed when it was not confirmed: a trusted_flagger claim "
-                                   "without a registered, active flagger for this policy is filed as kind user")
+        allow_null=True, help_text="what the client claimed when it was not confirmed, filed as kind user: a "
+                                   "trusted_flagger claim without a registered, active flagger for this policy, or a "
+                                   "staff claim from a client without the reports:staff scope")
 
 
 class CaseReportSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from reviews.models import Outcome, Review
 from reviews.services import seat_assign, vote_cast
 from trust.flaggers import flagger_save
 from trust.models import ReporterSanction, StrikeThreshold, TrustedFlagger
-from trust.transparency import transparency_report
+from trust.transparency import transparency_report, without_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +68,8 @@ def test_the_transparency_page_shows_the_reports_figures_and_links_their_cases(p
     figures = json.loads(download.content)
     expected = transparency_report(start=timezone.datetime.fromisoformat(figures["period"]["from"]),
                                    end=timezone.datetime.fromisoformat(figures["period"]["to"]))
-    assert figures == json.loads(json.dumps(expected))
-    assert figures["actions"]["total"] == {"count": 1, "case_ids": [str(case_id)]}
+    assert figures == json.loads(json.dumps(without_cases(expected, set())))  # an auditor sees every case
+    assert figures["actions"]["total"] == {"count": 1, "case_ids": [str(case_id)], "hidden_cases": 0}
 
 
 @pytest.mark.parametrize("query, field", [({"start": "2026-02-30", "end": "2026-03-01"}, "start"),

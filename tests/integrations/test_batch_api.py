@@ -111,7 +111,12 @@ def _sequence(external_id):
 
 
 @pytest.mark.parametrize("opened_first", [False, True], ids=["batch opens", "batch joins"])
-def test_batch_counts_equal_what_single_requests_produce(api, opened_first):
+def test_batch_counts_equal_what_single_requests_produce(api, opened_first, system_actor):
+    from integrations.services import api_client_update
+
+    # the staff report counts as staff only from a client allowed to file them (trust.intake.staff_confirmed)
+    api_client_update(client_id=api.api_client.pk, actor=system_actor,
+                      scopes=["reports:write", "cases:read", "reports:staff"])
     singles = [post_json(api, REPORTS_URL, body) for body in _sequence("single")]
     reports = _sequence("batched")
     if opened_first:

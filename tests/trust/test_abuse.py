@@ -1,6 +1,7 @@
 """Repeat abusers of the notice system (DSA Art. 23(2)): frequent manifestly
-unfounded notices lead to a warning, then a time-limited suspension during
-which notices are stored but not processed; after it, processing resumes."""
+unfounded notices lead to a warning, then a proposed suspension that a lead
+confirms; while it runs notices are stored but not processed; after it,
+processing resumes. (A lead's decisions: tests/console/test_trust_sanctions.py.)"""
 
 from datetime import timedelta
 
@@ -8,6 +9,7 @@ import pytest
 
 from audit.models import AuditEvent
 from cases.models import Case, Report
+from trust.abuse import suspension_confirm
 from trust.models import HeldNotice, ReporterSanction
 
 from ..integrations.conftest import REPORTS_URL, post_json
@@ -32,6 +34,12 @@ def _report(api, external_id, reporter=ABUSER, key=None):
                                         "policy": "spam", "reporter": reporter}, **extra)
 
 
+def _confirmed(people):
+    """A senior confirms the proposed suspension."""
+    proposal = ReporterSanction.objects.get(kind="suspension", state="proposed")
+    return suspension_confirm(sanction_id=proposal.pk, lead=people["seniors"][0])
+
+
 def _reported_and_decided(api, people, policy_book, external_id, code="no_violation", reporter=ABUSER):
     response = _report(api, external_id, reporter=reporter)
     assert response.status_code == 201, response.content
@@ -50,11 +58,17 @@ def test_an_abusive_reporter_is_warned_then_suspended_and_notices_are_held(api, 
     assert _report(api, "p-after-warning").status_code == 201  # a warning does not stop processing
 
     _reported_and_decided(api, people, policy_book, "p3")
-    suspension = ReporterSanction.objects.get(kind="suspension")
-    assert suspension.ends_at == suspension.created_at + timedelta(days=7)
-    events = AuditEvent.objects.filter(action="reporter.sanctioned").order_by("id")
-    assert [e.data["kind"] for e in events] == ["warning", "suspension"]
-    assert events[1].data["reason"] == suspension.reason
+    proposal = ReporterSanction.objects.get(kind="suspension")
+    assert (proposal.state, proposal.ends_at, proposal.days) == ("proposed", None, 7)
+    assert _report(api, "p-while-proposed").status_code == 201  # a proposal suspends nothing
+    suspension = _confirmed(people)
+    assert suspension.ends_at == suspension.decided_at + timedelta(days=7)
+    assert suspension.ends_at.date().isoformat() in suspension.reason
+    events = AuditEvent.objects.filter(action__startswith="reporter.").order_by("id")
+    assert [(e.action, e.data["kind"] if "kind" in e.data else None) for e in events] == [
+        ("reporter.sanctioned", "warning"), ("reporter.suspension_proposed", "suspension"),
+        ("reporter.suspension_confirmed", None)]
+    assert events[2].data["statement"] == suspension.reason and events[2].actor_id == str(people["seniors"][0].pk)
 
     cases, reports = Case.objects.count(), Report.objects.count()
     held = _report(api, "p-held", key="k-1")
@@ -91,7 +105,7 @@ def test_a_reporter_below_the_share_is_not_sanctioned(api, workflows, people, po
 def test_held_notices_in_a_batch_keep_their_place(api, workflows, people, policy_book, limits):
     for n in range(4):
         _reported_and_decided(api, people, policy_book, f"p{n}")
-    assert ReporterSanction.objects.filter(kind="suspension").exists()
+    _confirmed(people)
     response = post_json(api, "/api/v1/reports/batch", {"reports": [
         {"subject": {"kind": "content", "external_id": "b1"}, "policy": "spam", "reporter": {"kind": "user"}},
         {"subject": {"kind": "content", "external_id": "b2"}, "policy": "spam", "reporter": ABUSER},
@@ -105,8 +119,15 @@ def test_held_notices_in_a_batch_keep_their_place(api, workflows, people, policy
 
 
 def test_an_anonymous_or_automated_reporter_is_never_held(api, workflows, people, policy_book, limits):
+    from integrations.services import api_client_update
+
+    from .conftest import ADMIN
+
     for n in range(4):
         _reported_and_decided(api, people, policy_book, f"p{n}")
+    _confirmed(people)
+    assert _report(api, "w", reporter={"kind": "user", "external_id": "abuser"}).status_code == 202
+    api_client_update(client_id=api.api_client.pk, actor=ADMIN, scopes=["reports:write", "cases:read", "reports:staff"])
     assert _report(api, "x", reporter={"kind": "staff", "external_id": "abuser"}).status_code == 201
     assert _report(api, "y", reporter={"kind": "user"}).status_code == 201
 

@@ -17,7 +17,7 @@ from dsa.models import PolicyMapping
 from reviews.intake import report_intake
 from reviews.models import Decision
 from reviews.services import appeal_file
-from trust.transparency import as_csv, decision_ground, transparency_report
+from trust.transparency import as_csv, audit_disagreements, audit_replay, decision_ground, transparency_report
 
 from .conftest import decide
 
@@ -150,3 +150,50 @@ def test_csv_cells_never_start_a_formula(world, policy_book):
     keys = {row[1] for row in table if row[0] == "notices.by_category"}
     assert "'=HYPERLINK(\"http://evil\")" in keys
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in table for cell in row)
+
+
+def test_each_registered_flagger_has_its_notices_accuracy_and_handling_time(world, register_flagger):
+    source = Source.objects.get(name="forum")
+    hotline = f"Hotline e.V. (#{register_flagger('Hotline e.V.', expertise=('spam',), identities=[(source, 'tf')]).pk})"
+    quiet = f"count (#{register_flagger('count', expertise=('spam',), identities=[(source, 'quiet')]).pk})"
+    start, end = _today()
+    report = transparency_report(start=start, end=end)
+    flaggers = report["trusted_flaggers"]
+
+    a = world["a"]
+    notice = Report.objects.get(case_id=a, reporter_kind="trusted_flagger")
+    decision = Decision.objects.get(case_id=a, is_current=True)
+    hours = round((decision.decided_at - notice.received_at).total_seconds() / 3600, 1)
+    assert flaggers["notices"] == {hotline: fig(1, a), quiet: fig(0)}
+    assert flaggers["decided"][hotline] == fig(1, a)
+    assert flaggers["upheld"][hotline] == {**fig(1, a), "accuracy": 1.0}
+    assert flaggers["upheld"][quiet]["accuracy"] is None  # a flagger named "count" is still a breakdown entry
+    assert flaggers["handling_time"][hotline] == {"count": 1, "median_hours": hours, "case_ids": [a]}
+    table = {(row[0], row[1]): row for row in csv.reader(io.StringIO(as_csv(report)))}
+    assert table[("trusted_flaggers.upheld", hotline)][2:] == ["1", "", a]
+
+
+def test_the_figures_agree_with_a_replay_of_the_audit_trail_and_a_silent_rewrite_is_caught(world):
+    start, end = _today()
+    assert audit_disagreements(transparency_report(start=start, end=end), audit_replay(start=start, end=end)) == []
+    today = dj_timezone.now().date()
+    err = io.StringIO()
+    call_command("transparency_report", "--from", str(today), "--to", str(today), "--check", stdout=io.StringIO(),
+                 stderr=err)
+    assert "agree with the audit trail" in err.getvalue()
+
+    # a table rewritten behind the services' back (no audit event): the replay disagrees and names the figure
+    Decision.objects.filter(case_id=world["b"], is_current=True).update(automated_decision=True)
+    lines = audit_disagreements(transparency_report(start=start, end=end), audit_replay(start=start, end=end))
+    assert len(lines) == 1 and lines[0].startswith("actions.automated_decision:") and world["b"] in lines[0]
+    with pytest.raises(CommandError, match="1 figure"):
+        call_command("transparency_report", "--from", str(today), "--to", str(today), "--check",
+                     stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_unconfirmed_staff_claims_are_counted_apart_from_flagger_claims(world):
+    start, end = _today()
+    Report.objects.filter(case_id=world["c"]).update(claimed_reporter_kind="staff")
+    notices = transparency_report(start=start, end=end)["notices"]
+    assert notices["staff_claims_not_confirmed"] == fig(1, world["c"])
+    assert notices["trusted_flagger_claims_not_confirmed"] == fig(0)
