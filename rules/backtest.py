@@ -12,6 +12,7 @@ and what it would do to the cases still open.
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -167,6 +168,37 @@ class BacktestResult:
         return columns, [(h, [self.matrix[(h, c)] for c in columns]) for h in humans]
 
 
+    def as_json(self) -> dict[str, Any]:
+        """Everything the run page shows, as JSON (BacktestRun.results)."""
+        columns, rows = self.matrix_rows()
+        return {
+            "period": [self.start.isoformat(), self.end.isoformat()], "predicts": self.predicts,
+            "decided": self.decided, "matched": self.matched, "errors": self.errors,
+            "matrix_columns": columns, "matrix_rows": [[human, counts] for human, counts in rows],
+            "outcomes": [{"outcome": f.outcome, "human": f.human, "predicted": f.predicted, "agreed": f.agreed,
+                          "precision": f.precision, "recall": f.recall} for f in self.outcomes()],
+            "disagreements": [{**d, "case_id": str(d["case_id"])} for d in self.disagreements],
+            "misses": [{**d, "case_id": str(d["case_id"])} for d in self.misses],
+            "reviewer_seconds_saved": self.reviewer_seconds_saved, "reviewer_hours_saved": self.reviewer_hours_saved,
+            "open_cases": self.open_cases, "open_matched": self.open_matched, "open_effects": dict(self.open_effects),
+            "open_examples": [{**e, "case_id": str(e["case_id"])} for e in self.open_examples],
+        }
+
+
+_COUNT_SQL = """
+SELECT (SELECT count(*) FROM reviews_decision d WHERE d.is_current AND d.decided_at >= %s AND d.decided_at < %s),
+       (SELECT count(*) FROM cases_case c WHERE c.state IN ('open', 'in_review', 'escalated', 'on_hold'))
+"""
+
+
+def cases_to_evaluate(*, start: datetime, end: datetime) -> int:
+    """How many cases a backtest over [start, end) evaluates: the decided ones and the open ones."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SQL, [start, end])
+        decided, still_open = cursor.fetchone()
+    return decided + still_open
+
+
 def _rows(sql: str, params: list) -> Any:
     """Rows of `sql` from a server-side cursor, BATCH_SIZE at a time."""
     with connection.chunked_cursor() as cursor:
@@ -179,9 +211,10 @@ def _rows(sql: str, params: list) -> Any:
 
 
 def backtest(*, expression: str, effects: list, predicts: str, start: datetime, end: datetime,
-             include_open: bool = True) -> BacktestResult:
+             include_open: bool = True, progress: Callable[[int], None] | None = None) -> BacktestResult:
     """Runs a condition over the cases decided in [start, end) and the open
-    cases. Requires a condition that compiles (raises ExpressionError)."""
+    cases. Requires a condition that compiles (raises ExpressionError).
+    `progress(n)` is called after each batch with the cases evaluated so far."""
     condition = engine.compile_rule_condition(expression)
     rule = engine.LoadedRule(rule_id=0, slug="backtest", version_id=0, number=0, mode="shadow", condition=condition,
                              effects=effects, sample_share=0.0)
@@ -206,11 +239,13 @@ def backtest(*, expression: str, effects: list, predicts: str, start: datetime, 
                     result.disagreements.append({"case_id": case_id, "human": human, "rule": predicts})
             elif human == predicts and len(result.misses) < LISTED_CASES:
                 result.misses.append({"case_id": case_id, "human": human, "rule": NO_MATCH})
+        if progress is not None:
+            progress(result.decided)
     # Review time in a few large look-ups after the scan (one per batch made the planner scan the votes each time).
     for i in range(0, len(agreed_ids), REVIEW_TIME_CHUNK):
         result.reviewer_seconds_saved += _review_seconds(agreed_ids[i:i + REVIEW_TIME_CHUNK])
     if include_open:
-        _open_cases(result, rule)
+        _open_cases(result, rule, progress)
     return result
 
 
@@ -220,7 +255,7 @@ def _review_seconds(case_ids: list) -> float:
         return float(sum(seconds for _case, seconds in cursor.fetchall()))
 
 
-def _open_cases(result: BacktestResult, rule: "engine.LoadedRule") -> None:
+def _open_cases(result: BacktestResult, rule: "engine.LoadedRule", progress: Callable[[int], None] | None) -> None:
     groups = rule.condition.groups | {"case"}  # the case's priority, for the effects preview
     for batch in _rows(_open_sql("counts" in groups), []):
         for row in batch:
@@ -236,3 +271,5 @@ def _open_cases(result: BacktestResult, rule: "engine.LoadedRule") -> None:
             if len(result.open_examples) < LISTED_CASES:
                 result.open_examples.append({"case_id": case_id, "priority": features["case"]["priority"],
                                              "effects": preview})
+        if progress is not None:
+            progress(result.decided + result.open_cases)
