@@ -41,9 +41,9 @@ class _ReviewHooks(IntakeHooks):
     def case_reopened(self, **kwargs):
         return case_reopen_round(**kwargs)
 
-    def report_signals(self, **kwargs):
-        found = signals_intake.report_signals(**kwargs)
-        return found.verdict if found is not None else None
+    def reports_signals(self, *, entries, **kwargs):
+        found = signals_intake.reports_signals(entries=entries, **kwargs)
+        return [f.verdict for f in found] if found is not None else [None] * len(entries)
 
 
 HOOKS = _ReviewHooks()
