@@ -209,7 +209,6 @@ class BacktestResult:
         humans = sorted({h for h, _p in self.matrix})
         return columns, [(h, [self.matrix[(h, c)] for c in columns]) for h in humans]
 
-
     def as_json(self) -> dict[str, Any]:
         """Everything the run page shows, as JSON (BacktestRun.results)."""
         columns, rows = self.matrix_rows()

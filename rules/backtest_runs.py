@@ -189,9 +189,13 @@ def backtest_runs_sweep(*, now: datetime | None = None) -> int:
         if not _try_lock(run.pk):
             continue  # its worker is alive
         try:
-            changed += _lost(run, now)
+            next_attempt = _lost(run, now)
         finally:
-            _unlock(run.pk)
+            _unlock(run.pk)  # before the job is sent: its worker must be able to take the lock
+        if next_attempt is not None:
+            changed += 1
+            if next_attempt:
+                transaction.on_commit(lambda run_id=run.pk, attempt=next_attempt: _send(run_id, attempt))
     for run in BacktestRun.objects.filter(status=BacktestStatus.QUEUED, queued_at__lt=now - QUEUED_TIMEOUT
                                           ).select_related("rule", "version"):
         with transaction.atomic():
@@ -203,19 +207,19 @@ def backtest_runs_sweep(*, now: datetime | None = None) -> int:
     return changed
 
 
-def _lost(run: BacktestRun, now: datetime) -> int:
+def _lost(run: BacktestRun, now: datetime) -> int | None:
+    """Re-queues (returns the next attempt) or fails (returns 0) a run whose
+    worker is gone; None when the run was no longer this attempt's."""
     with transaction.atomic():
         still = BacktestRun.objects.filter(pk=run.pk, status=BacktestStatus.RUNNING, attempt=run.attempt)
         if run.attempt < MAX_ATTEMPTS:
             if not still.update(status=BacktestStatus.QUEUED, attempt=run.attempt + 1, queued_at=now, processed=0,
                                 started_at=None):
-                return 0
+                return None
             _event("rule.backtest_retried", run, SWEEPER, next_attempt=run.attempt + 1, reason="worker lost")
-            next_attempt = run.attempt + 1
-            transaction.on_commit(lambda: _send(run.pk, next_attempt))
-            return 1
+            return run.attempt + 1
         error = f"worker lost during attempt {run.attempt} of {MAX_ATTEMPTS}"
         if not still.update(status=BacktestStatus.FAILED, error=error, finished_at=now):
-            return 0
+            return None
         _event("rule.backtest_finished", run, SWEEPER, status=BacktestStatus.FAILED, error=error)
-        return 1
+        return 0

@@ -127,6 +127,16 @@ def test_a_backtest_page_of_another_rule_is_not_found(lead, workflows):
     assert lead.get(reverse("console:rule-backtest", args=["other", run.pk])).status_code == 404
 
 
+def test_only_leads_start_or_see_backtests(lead, people, sign_in, workflows):
+    new_rule(lead)
+    lead.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "30"})
+    run = BacktestRun.objects.get()
+    moderator = sign_in(people["moderators"][0])
+    assert moderator.get(reverse("console:rule-backtest", args=["casino", run.pk])).status_code == 403
+    assert moderator.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "7"}).status_code == 403
+    assert BacktestRun.objects.count() == 1
+
+
 def test_make_a_rule_from_a_decided_case(lead, workflows, file_case, people, policy_book):
     case_id = file_case(text="Visit the fabulous roulette palace", score=0.87)
     open_case = file_case(text="still open")
