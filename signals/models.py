@@ -54,7 +54,7 @@ class ReputationCredit(models.Model):
 class SubjectSignals(models.Model):
     """Running counters of the reports about one subject, for the case
     currently open about it (`case_id`; reset when a new case starts), and
-    what they concluded. Updated by one statement per report
+    what they concluded. Updated per report by the intake statement
     (signals.intake); the subject row lock that intake holds serialises it."""
 
     subject_id = models.UUIDField(primary_key=True)
