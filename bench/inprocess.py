@@ -161,7 +161,7 @@ def _signals_off():
     """Intake without the signals layer: the hook answers None (plain weights), as on a database without it."""
     import signals.intake
 
-    signals.intake.report_signals = lambda **kwargs: None
+    signals.intake.reports_signals = lambda **kwargs: None
 
 
 def _load_hash_list(size):
@@ -306,17 +306,17 @@ def main():
     tallies = {kind: Tally() for kind in kinds}
     import signals.intake
 
-    signals_on = signals.intake.report_signals
+    signals_on = signals.intake.reports_signals
     # The kinds take turns in chunks, so that a busy moment on a shared machine hits them all alike.
     for chunk in range(CHUNKS):
         for kind, (maker, total, _mode, audit_on) in kinds.items():
             count = total // CHUNKS
-            signals.intake.report_signals = signals_on
+            signals.intake.reports_signals = signals_on
             if kind == "signals_off":
                 _signals_off()
             with override_settings(AUDIT_DISABLED_FOR_BENCHMARK=not audit_on):
                 run_chunk(tallies[kind], kind, maker, chunk * count, count)
-            signals.intake.report_signals = signals_on
+            signals.intake.reports_signals = signals_on
     out = {kind: figures(kind, tallies[kind], mode, audit_on) for kind, (_m, _n, mode, audit_on) in kinds.items()}
     print(json.dumps({"kinds": out}))
 

@@ -479,6 +479,9 @@ CELERY_BEAT_SCHEDULE = {
     # Measures active rules against the sampled human reviews (rules/drift.py).
     "rules-drift": {"task": "rules.tasks.rules_drift_task", "schedule": timedelta(minutes=10),
                     "options": {"expires": 600}},
+    # Re-queues (or fails) backtest runs whose worker was lost mid-run (rules/backtest_runs.py).
+    "rules-backtest-sweep": {"task": "rules.tasks.backtest_runs_sweep_task", "schedule": timedelta(seconds=60),
+                             "options": {"expires": 60}},
 }
 
 LOGGING = {

@@ -44,6 +44,8 @@ urlpatterns = [
     path("rules/<slug:slug>/draft/", rules.rule_save_draft, name="rule-draft"),
     path("rules/<slug:slug>/publish/", rules.rule_publish_draft, name="rule-publish"),
     path("rules/<slug:slug>/mode/", rules.rule_mode, name="rule-mode"),
+    path("rules/<slug:slug>/backtests/", rules.rule_backtest_start, name="rule-backtest-start"),
+    path("rules/<slug:slug>/backtests/<uuid:run_id>/", rules.rule_backtest_page, name="rule-backtest"),
     path("cases/<uuid:case_id>/make-rule/", rules.rule_from_case_view, name="rule-from-case"),
     # DSA Art. 22, 23 and the transparency report (views/trust.py)
     path("trust/", trust.trust_overview, name="trust"),

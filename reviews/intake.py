@@ -49,10 +49,13 @@ class _ReviewHooks(IntakeHooks):
     def case_reopened(self, **kwargs):
         return case_reopen_round(**kwargs)
 
-    def report_signals(self, **kwargs):
-        found = signals_intake.report_signals(**kwargs)
-        self._found[id(kwargs["item"])] = found
-        return found.verdict if found is not None else None
+    def reports_signals(self, *, entries, **kwargs):
+        found = signals_intake.reports_signals(entries=entries, **kwargs)
+        if found is None:
+            return [None] * len(entries)
+        for (_report_id, _subject_id, _author_id, item), one in zip(entries, found, strict=True):
+            self._found[id(item)] = one
+        return [f.verdict if f is not None else None for f in found]
 
     def reports_filed(self, *, source, filed):
         self.signals_by_result = {id(result): self._found.get(id(item)) for item, result in filed}

@@ -12,6 +12,7 @@ and what it would do to the cases still open.
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from django.db import connection
 from . import engine
 from .effects import effects_preview
 from .features import FEATURE_SCHEMA, WINDOW_COUNT_CAP
-from .signals_adapter import signal_features
+from .signals_adapter import signal_features, snapshot_signal_features
 
 NO_MATCH = "(no match)"
 BATCH_SIZE = 2000
@@ -43,6 +44,19 @@ _WINDOW_COUNTS = f"""
 """
 _NO_WINDOW_COUNTS = "0, 0"
 
+# Signals, only when the condition reads `signals`: the snapshot intake stored with the first report (its
+# reporter's record then) and the case's signals as the last report before the decision left them (`{bound}`).
+_SIGNAL_COLUMNS = """,
+       rs.report_id IS NOT NULL, rs.upheld, rs.rejected,
+       ls.reports, ls.weak_reports, ls.near_duplicate_reports, ls.co_report_hits, ls.burst_ratio,
+       ls.linked_sanctioned, ls.hash_matches
+"""
+_SIGNAL_JOINS = """
+LEFT JOIN signals_reportsignals rs ON rs.report_id = r.id
+LEFT JOIN LATERAL (SELECT s2.* FROM cases_report r2 JOIN signals_reportsignals s2 ON s2.report_id = r2.id
+                   WHERE r2.case_id = c.id {bound} ORDER BY r2.received_at DESC, r2.id DESC LIMIT 1) ls ON true
+"""
+
 _FIRST_REPORT = """
 JOIN LATERAL (SELECT * FROM cases_report r0 WHERE r0.case_id = c.id ORDER BY r0.received_at, r0.id LIMIT 1) r ON true
 JOIN cases_policy p ON p.id = r.policy_id
@@ -50,23 +64,27 @@ JOIN cases_subject s ON s.id = c.subject_id
 LEFT JOIN cases_subject a ON a.id = s.author_id
 """
 
-def _decided_sql(counts: bool) -> str:
+def _decided_sql(counts: bool, signals: bool = False) -> str:
     return f"""
 SELECT o.code, {_CASE_COLUMNS} {_WINDOW_COUNTS if counts else _NO_WINDOW_COUNTS}
+       {_SIGNAL_COLUMNS if signals else ""}
 FROM reviews_decision d
 JOIN reviews_outcome o ON o.id = d.outcome_id
 JOIN cases_case c ON c.id = d.case_id
 {_FIRST_REPORT}
+{_SIGNAL_JOINS.format(bound="AND r2.received_at <= d.decided_at") if signals else ""}
 WHERE d.is_current AND d.decided_at >= %s AND d.decided_at < %s
 ORDER BY d.decided_at, d.id
 """
 
 
-def _open_sql(counts: bool) -> str:
+def _open_sql(counts: bool, signals: bool = False) -> str:
     return f"""
 SELECT '', {_CASE_COLUMNS} {_WINDOW_COUNTS if counts else _NO_WINDOW_COUNTS}
+       {_SIGNAL_COLUMNS if signals else ""}
 FROM cases_case c
 {_FIRST_REPORT}
+{_SIGNAL_JOINS.format(bound="") if signals else ""}
 WHERE c.state IN ('open', 'in_review', 'escalated', 'on_hold')
 ORDER BY c.opened_at, c.id
 """
@@ -85,10 +103,11 @@ GROUP BY rv.case_id
 """
 
 
-def _features(row: tuple, now: datetime, groups: frozenset = frozenset(FEATURE_SCHEMA)) -> tuple[Any, dict[str, Any]]:
+def _features(row: tuple, now: datetime, groups: frozenset = frozenset(FEATURE_SCHEMA),
+              result: "BacktestResult | None" = None) -> tuple[Any, dict[str, Any]]:
     (case_id, state, priority, report_count, reporter_count, max_severity, max_score, reopen_count, opened_at,
      report_id, reporter_kind, description, jurisdiction, score, received_at, policy, severity, kind, text,
-     language, url, display_name, subject_created, author_external_id, author_created, last_hour, last_day) = row
+     language, url, display_name, subject_created, author_external_id, author_created, last_hour, last_day) = row[:27]
     if isinstance(jurisdiction, str):
         jurisdiction = json.loads(jurisdiction)
 
@@ -108,8 +127,28 @@ def _features(row: tuple, now: datetime, groups: frozenset = frozenset(FEATURE_S
                  "max_severity": max_severity, "max_classifier_score": float(max_score or 0.0),
                  "reopen_count": reopen_count, "age_hours": 0.0, "is_new": True, "signals_changed": []},
         "counts": {"reports_last_hour": last_hour, "reports_last_day": last_day},
-        "signals": signal_features(report_id=report_id, case_id=case_id) if "signals" in groups else {},
+        "signals": _signals(row[27:], report_id, case_id, result) if "signals" in groups else {},
     }
+
+
+def _signals(columns: tuple, report_id: Any, case_id: Any, result: "BacktestResult | None") -> dict[str, Any]:
+    """The signal features from the snapshots intake stored; today's values for reports filed before
+    snapshots existed (counted in the result, which says so)."""
+    has_snapshot, upheld, rejected, *case_level = columns
+    if not has_snapshot or case_level[0] is None:
+        if result is not None:
+            result.signals_today += 1
+        return signal_features(report_id=report_id, case_id=case_id)
+    if result is not None:
+        result.signals_snapshot += 1
+    reports, weak, near, co_hits, burst, linked, matches = case_level
+    return snapshot_signal_features(upheld=upheld, rejected=rejected, reports=reports, weak_reports=weak,
+                                    near_duplicate_reports=near, co_report_hits=co_hits, burst_ratio=burst,
+                                    linked_sanctioned=_json(linked), hash_matches=_json(matches))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else (value or [])
 
 
 @dataclass
@@ -145,6 +184,10 @@ class BacktestResult:
     open_matched: int = 0
     open_effects: Counter = field(default_factory=Counter)  # effect type -> cases it would touch
     open_examples: list[dict] = field(default_factory=list)
+    # Cases whose signals came from the snapshot stored at intake, and older ones judged on today's values.
+    signals_snapshot: int = 0
+    signals_today: int = 0
+    reads_signals: bool = False
 
     @property
     def reviewer_hours_saved(self) -> float:
@@ -166,6 +209,38 @@ class BacktestResult:
         humans = sorted({h for h, _p in self.matrix})
         return columns, [(h, [self.matrix[(h, c)] for c in columns]) for h in humans]
 
+    def as_json(self) -> dict[str, Any]:
+        """Everything the run page shows, as JSON (BacktestRun.results)."""
+        columns, rows = self.matrix_rows()
+        return {
+            "period": [self.start.isoformat(), self.end.isoformat()], "predicts": self.predicts,
+            "decided": self.decided, "matched": self.matched, "errors": self.errors,
+            "matrix_columns": columns, "matrix_rows": [[human, counts] for human, counts in rows],
+            "outcomes": [{"outcome": f.outcome, "human": f.human, "predicted": f.predicted, "agreed": f.agreed,
+                          "precision": f.precision, "recall": f.recall} for f in self.outcomes()],
+            "disagreements": [{**d, "case_id": str(d["case_id"])} for d in self.disagreements],
+            "misses": [{**d, "case_id": str(d["case_id"])} for d in self.misses],
+            "reviewer_seconds_saved": self.reviewer_seconds_saved, "reviewer_hours_saved": self.reviewer_hours_saved,
+            "open_cases": self.open_cases, "open_matched": self.open_matched, "open_effects": dict(self.open_effects),
+            "open_examples": [{**e, "case_id": str(e["case_id"])} for e in self.open_examples],
+            "signals": ({"snapshot": self.signals_snapshot, "today": self.signals_today}
+                        if self.reads_signals else None),
+        }
+
+
+_COUNT_SQL = """
+SELECT (SELECT count(*) FROM reviews_decision d WHERE d.is_current AND d.decided_at >= %s AND d.decided_at < %s),
+       (SELECT count(*) FROM cases_case c WHERE c.state IN ('open', 'in_review', 'escalated', 'on_hold'))
+"""
+
+
+def cases_to_evaluate(*, start: datetime, end: datetime) -> int:
+    """How many cases a backtest over [start, end) evaluates: the decided ones and the open ones."""
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SQL, [start, end])
+        decided, still_open = cursor.fetchone()
+    return decided + still_open
+
 
 def _rows(sql: str, params: list) -> Any:
     """Rows of `sql` from a server-side cursor, BATCH_SIZE at a time."""
@@ -179,19 +254,21 @@ def _rows(sql: str, params: list) -> Any:
 
 
 def backtest(*, expression: str, effects: list, predicts: str, start: datetime, end: datetime,
-             include_open: bool = True) -> BacktestResult:
+             include_open: bool = True, progress: Callable[[int], None] | None = None) -> BacktestResult:
     """Runs a condition over the cases decided in [start, end) and the open
-    cases. Requires a condition that compiles (raises ExpressionError)."""
+    cases. Requires a condition that compiles (raises ExpressionError).
+    `progress(n)` is called after each batch with the cases evaluated so far."""
     condition = engine.compile_rule_condition(expression)
     rule = engine.LoadedRule(rule_id=0, slug="backtest", version_id=0, number=0, mode="shadow", condition=condition,
                              effects=effects, sample_share=0.0)
     result = BacktestResult(start=start, end=end, predicts=predicts)
     groups = condition.groups
+    result.reads_signals = "signals" in groups
     agreed_ids = []
-    for batch in _rows(_decided_sql("counts" in groups), [start, end]):
+    for batch in _rows(_decided_sql("counts" in groups, "signals" in groups), [start, end]):
         for row in batch:
             human = row[0]
-            case_id, features = _features(row[1:], end, groups)
+            case_id, features = _features(row[1:], end, groups, result)
             [verdict] = engine.evaluate([rule], features)
             result.decided += 1
             if verdict.error:
@@ -206,11 +283,13 @@ def backtest(*, expression: str, effects: list, predicts: str, start: datetime, 
                     result.disagreements.append({"case_id": case_id, "human": human, "rule": predicts})
             elif human == predicts and len(result.misses) < LISTED_CASES:
                 result.misses.append({"case_id": case_id, "human": human, "rule": NO_MATCH})
+        if progress is not None:
+            progress(result.decided)
     # Review time in a few large look-ups after the scan (one per batch made the planner scan the votes each time).
     for i in range(0, len(agreed_ids), REVIEW_TIME_CHUNK):
         result.reviewer_seconds_saved += _review_seconds(agreed_ids[i:i + REVIEW_TIME_CHUNK])
     if include_open:
-        _open_cases(result, rule)
+        _open_cases(result, rule, progress)
     return result
 
 
@@ -220,9 +299,9 @@ def _review_seconds(case_ids: list) -> float:
         return float(sum(seconds for _case, seconds in cursor.fetchall()))
 
 
-def _open_cases(result: BacktestResult, rule: "engine.LoadedRule") -> None:
+def _open_cases(result: BacktestResult, rule: "engine.LoadedRule", progress: Callable[[int], None] | None) -> None:
     groups = rule.condition.groups | {"case"}  # the case's priority, for the effects preview
-    for batch in _rows(_open_sql("counts" in groups), []):
+    for batch in _rows(_open_sql("counts" in groups, "signals" in groups), []):
         for row in batch:
             case_id, features = _features(row[1:], result.end, groups)
             result.open_cases += 1
@@ -236,3 +315,5 @@ def _open_cases(result: BacktestResult, rule: "engine.LoadedRule") -> None:
             if len(result.open_examples) < LISTED_CASES:
                 result.open_examples.append({"case_id": case_id, "priority": features["case"]["priority"],
                                              "effects": preview})
+        if progress is not None:
+            progress(result.decided + result.open_cases)

@@ -134,3 +134,67 @@ class CaseSignalFlags(models.Model):
 
     def __str__(self):
         return f"{self.case_id}: coordinated={self.coordinated}"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class BacktestRun(models.Model):
+    """One backtest of a rule version, run by a Celery job (rules.backtest_runs).
+    The definition is copied when the run starts, so a draft edited meanwhile
+    does not change what the run measures; `results` is what the run page
+    shows and what the rule page shows beside the version published after it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="backtests")
+    version = models.ForeignKey(RuleVersion, on_delete=models.PROTECT, related_name="backtests")
+    expression = models.TextField()
+    effects = models.JSONField(default=list)
+    predicts = models.SlugField(max_length=50)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED)
+    # Which execution owns the run: a worker lost mid-run is detected by the sweep and the run re-queued
+    # with the next attempt; a late delivery of an older attempt finds the number moved and does nothing.
+    attempt = models.PositiveSmallIntegerField(default=1)
+    total = models.IntegerField(default=0)  # decided cases in the period + open cases, counted at the start
+    processed = models.IntegerField(default=0)
+    results = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField()  # the latest (re-)queueing
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backtest")
+        verbose_name_plural = _("backtests")
+        indexes = [
+            models.Index(fields=["rule", "-created_at"], name="backtest_rule_time_idx"),
+            models.Index(fields=["status"], condition=Q(status__in=["queued", "running"]),
+                         name="backtest_active_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
+                                   name="backtest_status_valid"),
+            models.CheckConstraint(condition=Q(period_start__lt=models.F("period_end")),
+                                   name="backtest_period_ordered"),
+        ]
+
+    def __str__(self):
+        return f"backtest {self.pk} ({self.status})"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (BacktestStatus.QUEUED, BacktestStatus.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(100 * self.processed / self.total)) if self.total else 0

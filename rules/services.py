@@ -18,6 +18,7 @@ from .effects import effect_problems
 from .errors import RuleInvalid, RuleNotAllowed
 from .expressions import ExpressionError
 from .models import Rule, RuleMode, RuleVersion, RuleVersionState
+from .selectors import backtest_published_after
 
 _DRAFT_FIELDS = ("description", "expression", "effects", "predicts", "agreement_threshold", "fallback_to_shadow",
                  "sample_share")
@@ -140,9 +141,11 @@ def rule_publish(*, version: RuleVersion, actor: Actor) -> RuleVersion:
         rule.drift_alert_at = None
         rule.drift_agreement = None
         rule.save(update_fields=["published_version", "drift_alert_at", "drift_agreement"])
+        backtested = backtest_published_after(version)
         audit.record(stream=CONFIG_STREAM, action="rule.published", actor=actor, target_type="rule",
                      target_id=rule.slug, data={"version": version.number, "mode": rule.mode,
-                                                "before": definition_of(previous), "after": definition_of(version)})
+                                                "before": definition_of(previous), "after": definition_of(version),
+                                                "backtest": str(backtested.pk) if backtested else None})
         transaction.on_commit(engine.invalidate)
         return version
 

@@ -4,9 +4,10 @@ types are those of FEATURES, whatever the data."""
 
 from cases.models import Case, Report
 
+from . import brigade
 from .models import ReporterReputation
 from .reputation import accuracy, prior_mean, reporter_key
-from .selectors import case_signals
+from .selectors import CaseSignals, case_signals
 
 FEATURES: dict[str, type] = {
     "reporter_reputation": float,  # posterior mean accuracy of the report's reporter (prior mean if unknown)
@@ -28,7 +29,10 @@ FEATURES: dict[str, type] = {
 def for_case(case_id) -> dict:
     """Case-level signals (two queries)."""
     case = Case.objects.only("id", "subject_id").get(pk=case_id)
-    found = case_signals(case_id=case.pk, subject_id=case.subject_id)
+    return _case_features(case_signals(case_id=case.pk, subject_id=case.subject_id))
+
+
+def _case_features(found: CaseSignals) -> dict:
     evidence = found.brigade.evidence if found.brigade else {}
     return {
         "reporter_reputation": prior_mean(), "reporter_decided_reports": 0.0, "reporter_is_new": True,
@@ -45,6 +49,27 @@ def for_case(case_id) -> dict:
     }
 
 
+def _with_reporter(features: dict, upheld: float, rejected: float) -> dict:
+    features["reporter_reputation"] = accuracy(upheld, rejected)
+    features["reporter_decided_reports"] = float(upheld + rejected)
+    features["reporter_is_new"] = upheld + rejected == 0
+    return features
+
+
+def from_snapshot(*, upheld: float | None, rejected: float | None, reports: int, weak_reports: int,
+                  near_duplicate_reports: int, co_report_hits: int, burst_ratio: float, linked_sanctioned: list,
+                  hash_matches: list) -> dict:
+    """The features of a report from what intake stored (ReportSignals): the
+    reporter's record then (None: no record) and the case's counters, links
+    and matches after a report (no query). Same keys and types as for_report."""
+    counters = brigade.Counters(reports=reports, weak_reports=weak_reports,
+                                near_duplicate_reports=near_duplicate_reports, co_report_hits=co_report_hits,
+                                burst_ratio=burst_ratio)
+    features = _case_features(CaseSignals(brigade=brigade.verdict(counters), linked_sanctioned=linked_sanctioned or [],
+                                          hash_matches=hash_matches or []))
+    return features if upheld is None else _with_reporter(features, upheld, rejected or 0.0)
+
+
 def for_report(report_id) -> dict:
     """The case's features plus the reporter's reputation (four queries)."""
     report = Report.objects.only("id", "case_id", "source_id", "reporter_kind", "reporter_external_id",
@@ -55,8 +80,4 @@ def for_report(report_id) -> dict:
     record = (ReporterReputation.objects.filter(source_id=report.source_id, reporter_kind=report.reporter_kind,
                                                 reporter_key=key).values_list("upheld", "rejected").first()
               if key else None)
-    if record is not None:
-        features["reporter_reputation"] = accuracy(*record)
-        features["reporter_decided_reports"] = float(record[0] + record[1])
-        features["reporter_is_new"] = record[0] + record[1] == 0
-    return features
+    return features if record is None else _with_reporter(features, *record)

@@ -54,7 +54,7 @@ class ReputationCredit(models.Model):
 class SubjectSignals(models.Model):
     """Running counters of the reports about one subject, for the case
     currently open about it (`case_id`; reset when a new case starts), and
-    what they concluded. Updated by one statement per report
+    what they concluded. Updated per report by the intake statement
     (signals.intake); the subject row lock that intake holds serialises it."""
 
     subject_id = models.UUIDField(primary_key=True)
@@ -203,3 +203,29 @@ class PdqBand(models.Model):
 
     def __str__(self):
         return f"{self.band}:{self.value}"
+
+
+class ReportSignals(models.Model):
+    """The signals one report had at intake, written by the intake statement
+    (signals.intake) under the report's id: the subject's counters after the
+    report, the reporter's record before it, the linked sanctioned accounts
+    and hash-list matches the case had. Backtests read these instead of
+    today's values (signals.features.from_snapshot), so a reporter's later
+    record — built partly from the very decision a backtest compares with —
+    does not leak into it. Reports filed before this table have none."""
+
+    report_id = models.UUIDField(primary_key=True)
+    reports = models.IntegerField()
+    weak_reports = models.IntegerField()
+    near_duplicate_reports = models.IntegerField()
+    co_report_hits = models.IntegerField()
+    burst_ratio = models.FloatField()
+    # The reporter's decided record when the report arrived; null: no record (or an anonymous report).
+    upheld = models.FloatField(null=True)
+    rejected = models.FloatField(null=True)
+    linked_sanctioned = models.JSONField(default=list)
+    hash_matches = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+
+    def __str__(self):
+        return str(self.report_id)

@@ -4,7 +4,7 @@ and records one audit event per report. See docs/ARCHITECTURE.md, "Intake
 data path", and IntakeHooks for where the layer above joins in."""
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -149,7 +149,7 @@ def replay_or_conflict(existing, fingerprint):
 
 @dataclass(frozen=True)
 class ReportVerdict:
-    """What the signals layer says about one report (IntakeHooks.report_signals):
+    """What the signals layer says about one report (IntakeHooks.reports_signals):
     the weight its reporter adds to the case, the damping of the reporters'
     priority points and a bonus (G4, docs/rules.md), and whether the report
     counts towards re-opening a decided case."""
@@ -160,6 +160,8 @@ class ReportVerdict:
     discounted: bool = False
     # Named signals the case shows (signals.intake.FLAGS); routing rules can require one.
     flags: tuple = ()
+    # The id the report is stored under, proposed before the hook runs (the signals keep a snapshot under it).
+    report_id: object = None
 
 
 def _plain_verdict(item):
@@ -176,10 +178,10 @@ class IntakeHooks:
     1. `reports_received` — before anything is written and before any
        priority is computed: the place to recognise a reporter (a trusted
        flagger) or apply a rule that changes an item;
-    2. `report_signals` — once per item, in order, after the subjects (and
-       authors) are upserted and locked, before any case is found or
-       opened: its ReportVerdict sets the item's weight, damping, bonus and
-       `discounted`, and its flags go to `case_opened` (signal_flags);
+    2. `reports_signals` — once per call, for the items in order, after the
+       subjects (and authors) are upserted and locked, before any case is
+       found or opened: each item's ReportVerdict sets its weight, damping,
+       bonus and `discounted`, and its flags go to `case_opened` (signal_flags);
     3. `cases_opening` (new cases; defaults to `cases_opened`) /
        `case_rerouted` / `case_reopened` / `priority_changed` — routing,
        while the case rows are locked;
@@ -213,17 +215,19 @@ class IntakeHooks:
     def priority_changed(self, *, case_id, priority):
         return None
 
-    def report_signals(self, *, source, api_client_id, subject_id, author_id, item, now):
-        """G4 signals of one report, before its case is found or opened (the
-        subject and author rows are locked). Returns a ReportVerdict, or None
-        for the plain weights."""
-        return None
+    def reports_signals(self, *, source, api_client_id, entries, now):
+        """G4 signals of the call's reports, before their cases are found or
+        opened (the subject and author rows are locked). `entries` are
+        (report id, subject id, author id, item) in filing order; the report
+        is stored under that id. Returns a ReportVerdict or None (the plain
+        weights) per entry, in order."""
+        return [None] * len(entries)
 
     def has_report_signals(self) -> bool:
-        """Whether report_signals is overridden: then a single report's
+        """Whether reports_signals is overridden: then a single report's
         subject and case cannot share one statement (the verdict, which
         sets the new case's priority, comes in between)."""
-        return type(self).report_signals is not IntakeHooks.report_signals
+        return type(self).reports_signals is not IntakeHooks.reports_signals
 
     def case_rerouted(self, *, case_id, policy_id, queue_id, jurisdictions, priority, now, reporter_kind):
         """An open case got a report more severe than any before: move it to
@@ -340,7 +344,7 @@ def _file_into_case(*, source, api_client_id, actor, item, subject_id, case, rea
         max_classifier_score=case["max_classifier_score"], priority=case["priority"], updated_at=now, **updates,
     )
 
-    report_id = uuid7()
+    report_id = verdict.report_id or uuid7()
     body = {
         "report_id": str(report_id),
         "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],
@@ -516,7 +520,7 @@ class _IntakeRun:
     touched: dict = field(default_factory=dict)  # case id -> case whose counters changed
     priority_before: dict = field(default_factory=dict)  # case id -> priority when the call found it
     to_route: list = field(default_factory=list)  # (case_opened kwargs, the case.opened event's data)
-    verdicts: dict = field(default_factory=dict)  # item index -> ReportVerdict (IntakeHooks.report_signals)
+    verdicts: dict = field(default_factory=dict)  # item index -> ReportVerdict (IntakeHooks.reports_signals)
     deferred: set = field(default_factory=set)  # ids of cases this call opens whose row goes in the final statement
 
     def file(self, todo):
@@ -528,19 +532,23 @@ class _IntakeRun:
             self.subject_ids, cases = _upsert_subject_and_case(source=self.source, item=items[todo[0]], now=self.now)
         else:
             self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now)
-        # G4 signals, item by item in order (one statement each), after the subjects are upserted (and locked)
-        # and before any case is found or opened: the verdict sets the weight, damping, bonus and `discounted`.
-        for index in todo:
-            verdict = None
-            if signals:
+        # G4 signals of all items at once (one statement, items in order), after the subjects are upserted (and
+        # locked) and before any case is found or opened: the verdict sets the weight, damping, bonus and
+        # `discounted`, and carries the report id proposed here (the signals keep a snapshot under it).
+        found = [None] * len(todo)
+        report_ids = [uuid7() for _index in todo]
+        if signals:
+            entries = []
+            for report_id, index in zip(report_ids, todo, strict=True):
                 subject = items[index].subject
                 author_id = (self.subject_ids[(SubjectKind.ACCOUNT, subject.author_external_id)][0]
                              if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None
                              else None)
-                verdict = self.hooks.report_signals(source=self.source, api_client_id=self.api_client_id,
-                                                    subject_id=self._subject_of(index)[0], author_id=author_id,
-                                                    item=items[index], now=self.now)
-            self.verdicts[index] = verdict or _plain_verdict(items[index])
+                entries.append((report_id, self._subject_of(index)[0], author_id, items[index]))
+            found = self.hooks.reports_signals(source=self.source, api_client_id=self.api_client_id,
+                                               entries=entries, now=self.now)
+        for report_id, index, verdict in zip(report_ids, todo, found, strict=True):
+            self.verdicts[index] = replace(verdict or _plain_verdict(items[index]), report_id=report_id)
         first_item = {}
         for index in todo:
             first_item.setdefault(self._subject_of(index)[0], index)
@@ -650,7 +658,7 @@ class _IntakeRun:
                                              "opened": case["opened"]}
             self.touched[case["id"]] = case
         self.known_reporters.add(reporter)
-        report_id = uuid7()
+        report_id = self.verdicts[index].report_id or uuid7()
         body = {
             "report_id": str(report_id),
             "case": {"id": str(case["id"]), "state": case["state"], "priority": case["priority"],

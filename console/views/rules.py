@@ -3,7 +3,6 @@ validation errors, publish, mode, backtest, shadow results) and "make a rule
 from this case". Each POST calls one service of `rules`."""
 
 import json
-from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
@@ -11,8 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,9 +18,9 @@ from audit.context import Actor
 from cases.visibility import case_access
 from reviews.models import Outcome
 from rules import selectors
-from rules.backtest import NO_MATCH, backtest
+from rules.backtest import NO_MATCH
+from rules.backtest_runs import backtest_run_start
 from rules.errors import RuleInvalid, RuleNotAllowed
-from rules.expressions import ExpressionError
 from rules.from_case import NotDecided, rule_from_case
 from rules.models import Rule, RuleMode
 from rules.services import rule_create, rule_draft_save, rule_mode_set, rule_publish
@@ -140,7 +137,7 @@ def _atomic():
     return transaction.atomic()
 
 
-def _rule_context(request, rule, *, draft_form=None, backtest_form=None, result=None):
+def _rule_context(request, rule, *, draft_form=None, backtest_form=None):
     draft = selectors.rule_draft(rule)
     source = draft or rule.published_version
     if draft_form is None:
@@ -151,12 +148,11 @@ def _rule_context(request, rule, *, draft_form=None, backtest_form=None, result=
                        "agreement_threshold": source.agreement_threshold, "sample_share": source.sample_share,
                        "fallback_to_shadow": source.fallback_to_shadow}
         draft_form = RuleDraftForm(initial=initial)
-    columns, rows = result.matrix_rows() if result else ([], [])
     return {
-        "nav": "rules", "rule": rule, "draft": draft, "versions": selectors.rule_versions(rule),
+        "nav": "rules", "rule": rule, "draft": draft, "versions": selectors.versions_with_backtests(rule),
         "draft_form": draft_form, "mode_form": ModeForm(initial={"mode": rule.mode}),
-        "backtest_form": backtest_form or BacktestForm(initial={"days": BACKTEST_DAYS}), "result": result,
-        "matrix_columns": columns, "matrix_rows": rows, "no_match": NO_MATCH,
+        "backtest_form": backtest_form or BacktestForm(initial={"days": BACKTEST_DAYS}),
+        "backtests": selectors.rule_backtests(rule),
         "shadow_hits": selectors.rule_recent_hits(rule, mode=RuleMode.SHADOW),
         "active_hits": selectors.rule_recent_hits(rule, mode=RuleMode.ACTIVE),
     }
@@ -166,22 +162,41 @@ def _rule_context(request, rule, *, draft_form=None, backtest_form=None, result=
 @require_GET
 def rule_page(request, slug):
     rule = _get_rule(slug)
-    backtest_form, result, status = None, None, 200
-    if "days" in request.GET:
-        backtest_form = BacktestForm(request.GET)
-        version = selectors.rule_draft(rule) or rule.published_version
-        if not backtest_form.is_valid():
-            status = 400
-        elif version is not None:
-            now = timezone.now()
-            try:
-                result = backtest(expression=version.expression, effects=version.effects, predicts=version.predicts,
-                                  start=now - timedelta(days=backtest_form.cleaned_data["days"]), end=now)
-            except ExpressionError as exc:
-                backtest_form.add_error(None, "; ".join(exc.problems))
-                status = 400
-    return render(request, "console/rules/rule.html",
-                  _rule_context(request, rule, backtest_form=backtest_form, result=result), status=status)
+    return render(request, "console/rules/rule.html", _rule_context(request, rule))
+
+
+@console_view(require="is_lead")
+@require_POST
+def rule_backtest_start(request, slug):
+    """Queues a backtest of the draft (or the published version) and opens its page."""
+    rule = _get_rule(slug)
+    form = BacktestForm(request.POST)
+    version = selectors.rule_draft(rule) or rule.published_version
+    if form.is_valid() and version is None:
+        form.add_error(None, _("There is no version to backtest: save a draft first."))
+    if form.is_valid():
+        try:
+            run = backtest_run_start(version=version, days=form.cleaned_data["days"],
+                                     actor=Actor.user(request.user), user=request.user)
+        except RuleInvalid as exc:
+            _add_problems(form, {"days" if "days" in exc.problems else "__all__": sum(exc.problems.values(), [])})
+        except RuleNotAllowed as exc:
+            form.add_error(None, _("Not started: %(reason)s") % {"reason": exc})
+        else:
+            return redirect("console:rule-backtest", slug=rule.slug, run_id=run.pk)
+    return render(request, "console/rules/rule.html", _rule_context(request, rule, backtest_form=form), status=400)
+
+
+@console_view(require="is_lead")
+@require_GET
+def rule_backtest_page(request, slug, run_id):
+    """A backtest run: its progress while it runs (the page polls itself), then its results."""
+    rule = _get_rule(slug)
+    run = selectors.backtest_run(rule=rule, run_id=run_id)
+    if run is None:
+        raise Http404
+    return render(request, "console/rules/backtest.html",
+                  {"nav": "rules", "rule": rule, "run": run, "result": run.results, "no_match": NO_MATCH})
 
 
 @console_view(require="is_lead")
@@ -240,6 +255,12 @@ def rule_from_case_view(request, case_id):
     except (NotDecided, RuleInvalid) as exc:
         messages.error(request, _("No rule made: %(reason)s") % {"reason": exc})
         return redirect("console:case", case_id=case_id)
-    messages.success(request, _("Draft made from the case; backtested over the last %(days)s days.")
+    try:
+        run = backtest_run_start(version=selectors.rule_draft(rule), days=BACKTEST_DAYS,
+                                 actor=Actor.user(request.user), user=request.user)
+    except (RuleInvalid, RuleNotAllowed) as exc:
+        messages.warning(request, _("Draft made from the case; no backtest started: %(reason)s") % {"reason": exc})
+        return redirect("console:rule", slug=rule.slug)
+    messages.success(request, _("Draft made from the case; backtest over the last %(days)s days started.")
                      % {"days": BACKTEST_DAYS})
-    return redirect(reverse("console:rule", args=[rule.slug]) + f"?days={BACKTEST_DAYS}#backtest")
+    return redirect("console:rule-backtest", slug=rule.slug, run_id=run.pk)

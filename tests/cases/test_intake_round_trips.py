@@ -6,7 +6,8 @@ Counted with CaptureQueriesContext around one HTTP request in a transactional
 test: every statement the application sends, BEGIN and COMMIT included. The
 signals statement (G4, signals.intake: a server-side prepared statement sent
 on the raw psycopg connection, which CaptureQueriesContext does not see) is
-counted where it runs, one per report, as "-- signals"."""
+counted where it runs, one per intake call whatever the number of reports,
+as "-- signals"."""
 
 from unittest import mock
 
@@ -21,9 +22,9 @@ from signals import intake as signals_intake
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _statements(api, body, **headers):
+def _statements(api, body, url="/api/v1/reports", **headers):
     signals = []
-    real = signals_intake.report_signals
+    real = signals_intake.reports_signals
 
     def counted(**kwargs):
         found = real(**kwargs)
@@ -31,9 +32,9 @@ def _statements(api, body, **headers):
             signals.append(len(captured.captured_queries))
         return found
 
-    with mock.patch.object(signals_intake, "report_signals", counted), \
+    with mock.patch.object(signals_intake, "reports_signals", counted), \
             CaptureQueriesContext(connection) as captured:
-        response = api.post("/api/v1/reports", body, format="json", **headers)
+        response = api.post(url, body, format="json", **headers)
     assert response.status_code in (200, 201), response.content
     sql = [q["sql"] for q in captured.captured_queries]
     for position in reversed(signals):
@@ -74,6 +75,15 @@ def test_a_report_joining_an_open_case_in_few_round_trips(api, report_body, work
     case = Case.objects.get(subject__external_id="hot-subject")
     assert (case.report_count, case.reporter_count) == (2, 2)
     assert verify_audit().ok
+
+
+def test_a_batch_runs_the_signals_statement_once_whatever_its_size(api, report_body, workflows):
+    _warm(api, report_body)
+    items = [report_body(f"batch-{n % 3}", reporter={"kind": "user", "external_id": f"r{n}"}) for n in range(8)]
+    response, sql = _statements(api, {"reports": items}, url="/api/v1/reports/batch")
+    assert response.json()["accepted"] == 8
+    assert sql.count("-- signals") == 1, sql
+    assert Report.objects.filter(subject__external_id__startswith="batch-").count() == 8
 
 
 def test_an_idempotency_key_costs_one_look_up_and_a_replay_writes_nothing(api, report_body, workflows):

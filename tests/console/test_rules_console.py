@@ -1,6 +1,8 @@
 """The console's rule pages for leads: list, new rule and draft with validation errors, publish, mode, backtest
 results, shadow results, and "make a rule from this case"."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -8,7 +10,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from reviews.models import Outcome
 from reviews.services import claim_next, vote_cast
-from rules.models import Rule, RuleHit, RuleVersion
+from rules.backtest_runs import backtest_run_execute
+from rules.models import BacktestRun, Rule, RuleHit, RuleVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -84,16 +87,54 @@ def test_saving_a_bad_draft_on_the_rule_page_is_refused_with_the_reason(lead, wo
     assert RuleVersion.objects.get(rule__slug="casino").expression == 'report.policy == "spam"'
 
 
-def test_backtest_results_are_shown(lead, workflows, file_case, people, policy_book):
+def test_a_backtest_is_started_as_a_job_and_its_page_shows_progress_then_results(lead, workflows, file_case,
+                                                                                people, policy_book):
     case_id = file_case(text="casino")
     decide(case_id, people, policy_book)
     new_rule(lead)
-    response = lead.get(reverse("console:rule", args=["casino"]) + "?days=30")
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert "Of 1 decided cases the rule matches 1" in body
-    assert "Precision and recall per outcome" in body
-    assert lead.get(reverse("console:rule", args=["casino"]) + "?days=0").status_code == 400
+    response = lead.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "30"})
+    assert response.status_code == 302
+    run = BacktestRun.objects.get()
+    assert response["Location"] == reverse("console:rule-backtest", args=["casino", run.pk])
+    assert (run.status, run.started_by) == ("queued", people["seniors"][0])
+    page = lead.get(response["Location"]).content.decode()
+    assert "0 of 0 cases evaluated" in page and 'hx-trigger="every 2s"' in page  # polls itself while queued
+    assert backtest_run_execute(run_id=run.pk, attempt=1) == "done"  # what the worker does
+    page = lead.get(response["Location"]).content.decode()
+    assert "Of 1 decided cases the rule matches 1" in page and "Precision and recall per outcome" in page
+    assert "hx-trigger" not in page
+    rule_page = lead.get(reverse("console:rule", args=["casino"])).content.decode()
+    assert "Recent backtests" in rule_page and response["Location"] in rule_page
+    # Publishing now: the versions list links the backtest it was published after.
+    lead.post(reverse("console:rule-publish", args=["casino"]))
+    rule_page = lead.get(reverse("console:rule", args=["casino"])).content.decode()
+    assert "published after a backtest: 1 matches of 1 decided cases" in rule_page
+
+
+@pytest.mark.parametrize("days", ["0", "366", "x", ""])
+def test_a_bad_backtest_period_is_refused_beside_the_field(lead, workflows, days):
+    new_rule(lead)
+    response = lead.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": days})
+    assert response.status_code == 400
+    assert not BacktestRun.objects.exists()
+
+
+def test_a_backtest_page_of_another_rule_is_not_found(lead, workflows):
+    new_rule(lead)
+    new_rule(lead, slug="other", name="Other")
+    lead.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "30"})
+    run = BacktestRun.objects.get()
+    assert lead.get(reverse("console:rule-backtest", args=["other", run.pk])).status_code == 404
+
+
+def test_only_leads_start_or_see_backtests(lead, people, sign_in, workflows):
+    new_rule(lead)
+    lead.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "30"})
+    run = BacktestRun.objects.get()
+    moderator = sign_in(people["moderators"][0])
+    assert moderator.get(reverse("console:rule-backtest", args=["casino", run.pk])).status_code == 403
+    assert moderator.post(reverse("console:rule-backtest-start", args=["casino"]), {"days": "7"}).status_code == 403
+    assert BacktestRun.objects.count() == 1
 
 
 def test_make_a_rule_from_a_decided_case(lead, workflows, file_case, people, policy_book):
@@ -105,8 +146,12 @@ def test_make_a_rule_from_a_decided_case(lead, workflows, file_case, people, pol
     page = lead.get(reverse("console:case", args=[case_id])).content.decode()
     assert "Make a rule from this case" in page
     response = lead.post(reverse("console:rule-from-case", args=[case_id]))
-    assert response.status_code == 302 and response["Location"].endswith("?days=30#backtest")
     rule = Rule.objects.get()
+    run = BacktestRun.objects.get(rule=rule)
+    assert response.status_code == 302 and response["Location"] == reverse("console:rule-backtest",
+                                                                            args=[rule.slug, run.pk])
+    assert run.period_end - run.period_start == timedelta(days=30)
+    backtest_run_execute(run_id=run.pk, attempt=1)
     draft = rule.versions.get()
     assert draft.predicts == "remove_content"
     assert 'report.policy == "spam"' in draft.expression and 'subject.kind == "content"' in draft.expression

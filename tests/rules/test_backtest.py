@@ -104,3 +104,37 @@ def test_a_backtest_reads_window_counts_when_the_condition_uses_them(decided_fix
     # Every spam case of the fixture (c1–c5) has its one report in its first hour.
     assert result.matched == 5
     assert result.matrix[("remove_content", "remove_content")] == 4
+
+
+def test_a_backtest_reads_the_signals_a_report_had_at_intake_and_says_when_it_cannot(
+        workflows, people, policy_book, source, system_actor):
+    """The reporter was new when the report arrived; the decision then gave them a record. A backtest must see
+    the reporter as intake did (the snapshot), not as the very decision it is compared with left them."""
+    from signals.models import ReporterReputation, ReportSignals
+
+    item = ReportInput(subject=SubjectInput(kind="content", external_id="s1", fields={"latest_text": "x"},
+                                            as_received={}),
+                       policy=policy_book["spam"], reporter_kind="user", reporter_external_id="fresh")
+    filed = report_intake(source=source, api_client_id=None, actor=system_actor, item=item)
+    for mod in people["moderators"][:2]:
+        seat = claim_next(moderator=mod, queue=Queue.objects.get(slug="general"))
+        vote_cast(review_id=seat.review_id, reviewer=mod, outcome=Outcome.objects.get(code="remove_content"),
+                  policy=policy_book["spam"], rationale="spam")
+    assert ReporterReputation.objects.get(reporter_key="fresh").upheld == 1  # today: not new any more
+    now = timezone.now()
+
+    def run():
+        return backtest(expression="signals.reporter_is_new", effects=[], predicts="remove_content",
+                        start=now - timedelta(days=1), end=now + timedelta(hours=1), include_open=False)
+
+    result = run()
+    assert (result.matched, result.signals_snapshot, result.signals_today) == (1, 1, 0)
+    assert result.as_json()["signals"] == {"snapshot": 1, "today": 0}
+    # A report from before the snapshots: today's values, and the result says so.
+    ReportSignals.objects.filter(report_id=filed.body["report_id"]).delete()
+    result = run()
+    assert (result.matched, result.signals_snapshot, result.signals_today) == (0, 0, 1)
+    assert result.as_json()["signals"] == {"snapshot": 0, "today": 1}
+    # A condition that reads no signals says nothing about them.
+    assert backtest(expression="true", effects=[], predicts="remove_content", start=now - timedelta(days=1),
+                    end=now + timedelta(hours=1), include_open=False).as_json()["signals"] is None
