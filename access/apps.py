@@ -5,7 +5,7 @@ class AccessConfig(AppConfig):
     name = "access"
     verbose_name = "Access control"
 
-    def ready(self):
+    def ready(self) -> None:
         from . import signals
 
         signals.connect()

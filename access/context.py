@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextvars
 import getpass
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from django.http import HttpRequest, HttpResponse
 
 from audit.context import Actor
 
@@ -14,7 +17,7 @@ _request: contextvars.ContextVar[Any] = contextvars.ContextVar("quorum_access_re
 
 
 @contextmanager
-def bind_request(request: Any):
+def bind_request(request: Any) -> Iterator[None]:
     token = _request.set(request)
     try:
         yield
@@ -44,9 +47,9 @@ class ActingUserMiddleware:
     """After AuthenticationMiddleware: makes the request's user the actor of
     privilege changes that Django's admin makes during the request."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         with bind_request(request):
             return self.get_response(request)

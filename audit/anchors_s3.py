@@ -18,6 +18,7 @@ cursor; the next run (the checkpoint task, every few seconds) goes on from it.
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -29,7 +30,8 @@ S3_SINK = "s3"
 log = logging.getLogger(__name__)
 
 
-def s3_client():
+def s3_client() -> Any:
+    """boto3's S3 client (boto3 ships no type information: mypy.ini ignores its imports)."""
     import boto3
     from botocore.config import Config
 
@@ -85,7 +87,7 @@ def anchor_s3_flush(*, batch: int = 100) -> int:
         total += stored - cursor.number
 
 
-def read_s3_anchors(*, bucket: str | None = None, prefix: str | None = None, client=None) -> list[Anchor]:
+def read_s3_anchors(*, bucket: str | None = None, prefix: str | None = None, client: Any = None) -> list[Anchor]:
     """Every checkpoint object under the prefix, every version of it (an
     overwrite adds a version; Object Lock keeps the first): a version that
     disagrees with another one of the same number shows as contradicting

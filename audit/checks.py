@@ -1,13 +1,17 @@
 import sys
+from collections.abc import Sequence
+from typing import Any
 
-from django.core.checks import Warning, register
+from django.apps import AppConfig
+from django.core.checks import CheckMessage, Warning, register
 from django.db import DatabaseError
 
 from .dbroles import connection_privilege_problems
 
 
 @register("database", "security")
-def check_application_role(app_configs=None, databases=None, **kwargs):
+def check_application_role(app_configs: Sequence[AppConfig] | None = None, databases: Sequence[str] | None = None,
+                           **kwargs: Any) -> list[CheckMessage]:
     """Warns when the application connects to PostgreSQL as a superuser or
     as the owner of its tables: then nothing stops it (or whoever takes it
     over) from disabling the audit triggers, truncating or altering tables.

@@ -9,6 +9,8 @@ disable its triggers. docs/security.md has the role set-up
 (scripts/postgres-roles.sh creates both roles).
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db import connections
 
@@ -27,7 +29,7 @@ def grant_statements(role: str) -> list[str]:
     ]
 
 
-def grant_app_privileges(*, using: str = "default", **_signal_kwargs) -> bool:
+def grant_app_privileges(*, using: str = "default", **_signal_kwargs: Any) -> bool:
     """Grants DATABASE_APP_ROLE its privileges, when connected as another
     role (the owner). Returns whether it granted. A post_migrate receiver:
     every `migrate` re-applies the grants to the tables it created."""

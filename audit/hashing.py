@@ -15,17 +15,21 @@ import hashlib
 import hmac
 import json
 import math
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .keys import AuditKeyring
 
 GENESIS = "0" * 64
 
 
-def canonical_json(value):
+def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def normalize_data(value):
+def normalize_data(value: Any) -> Any:
     """Returns `value` in the form it has after a round trip through the
     database's JSON type, so the hash computed before insert still matches
     what a later verification reads back.
@@ -56,7 +60,7 @@ def normalize_data(value):
     return _normalize_text(str(value))
 
 
-def _normalize_text(text):
+def _normalize_text(text: str) -> str:
     if "\x00" in text:
         raise ValueError("audit data cannot hold NUL characters (jsonb rejects them)")
     try:
@@ -66,7 +70,7 @@ def _normalize_text(text):
     return text
 
 
-def _digest(content, key_id, keyring):
+def _digest(content: dict[str, Any], key_id: str, keyring: "AuditKeyring | None") -> str:
     """HMAC-SHA256 under `key_id` (one HMAC, from the ring's cached key
     object), or plain SHA-256 for the legacy scheme (key_id "")."""
     if key_id:
@@ -81,12 +85,13 @@ def _digest(content, key_id, keyring):
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
-def hashes_equal(a, b):
+def hashes_equal(a: object, b: object) -> bool:
     return hmac.compare_digest(str(a).encode(), str(b).encode())
 
 
-def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_type, target_id,
-               data, request_id, ip, created_at, prev_hash, key_id="", keyring=None):
+def event_hash(*, stream: str, seq: int, action: str, actor_type: str, actor_id: str, actor_name: str,
+               target_type: str, target_id: str, data: Any, request_id: str, ip: str, created_at: datetime,
+               prev_hash: str, key_id: str = "", keyring: "AuditKeyring | None" = None) -> str:
     content = {
         "stream": stream,
         "seq": seq,
@@ -102,7 +107,7 @@ def event_hash(*, stream, seq, action, actor_type, actor_id, actor_name, target_
     return _digest(content, key_id, keyring)
 
 
-def _instant(moment):
+def _instant(moment: datetime) -> str:
     """The time in UTC, so the hash does not depend on the time zone the
     database connection happens to hand datetimes back in."""
     if moment.tzinfo is None:
@@ -110,7 +115,8 @@ def _instant(moment):
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def hash_of_event(event, keyring=None):
+def hash_of_event(event: Any, keyring: "AuditKeyring | None" = None) -> str:
+    """`event`: an AuditEvent, or an exported one read back (audit.offline), which has the same attributes."""
     return event_hash(key_id=event.key_id, keyring=keyring,
         stream=event.stream, seq=event.seq, action=event.action, actor_type=event.actor_type,
         actor_id=event.actor_id, actor_name=event.actor_name, target_type=event.target_type,
@@ -119,7 +125,8 @@ def hash_of_event(event, keyring=None):
     )
 
 
-def checkpoint_hash(*, number, created_at, heads, prev_hash, key_id="", keyring=None):
+def checkpoint_hash(*, number: int, created_at: datetime, heads: Any, prev_hash: str, key_id: str = "",
+                    keyring: "AuditKeyring | None" = None) -> str:
     content = {
         "number": number,
         "created_at": _instant(created_at),

@@ -14,6 +14,7 @@ audit.verify accepts it only where the first keyed checkpoint sealed it.
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,13 +32,13 @@ class AuditKeyring:
 
     current_id: str
     secrets: dict[str, bytes]
-    _macs: dict = field(default_factory=dict, compare=False, repr=False)
+    _macs: dict[str, hmac.HMAC] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.current_id not in self.secrets:
             raise KeyringError(f"the current audit key {self.current_id!r} is not in the key ring")
 
-    def mac(self, key_id: str):
+    def mac(self, key_id: str) -> hmac.HMAC:
         """An HMAC-SHA256 object keyed with `key_id`, to be .copy()'d per
         message: the key schedule (inner and outer pads) is computed once."""
         mac = self._macs.get(key_id)
@@ -52,7 +53,7 @@ class AuditKeyring:
         return f"AuditKeyring(current_id={self.current_id!r}, ids={sorted(self.secrets)!r})"
 
 
-def parse_key_entries(text: str, *, source: str, separator: str) -> dict[str, bytes]:
+def parse_key_entries(text: Iterable[str], *, source: str, separator: str) -> dict[str, bytes]:
     """`id<separator>secret` entries; secrets are taken as UTF-8 text and must
     be at least 32 characters long (e.g. `secrets.token_urlsafe(32)`)."""
     keys: dict[str, bytes] = {}

@@ -12,6 +12,7 @@ its anchor and none anchored missing; every case stream starting with
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from types import SimpleNamespace
 
 from django.utils.dateparse import parse_datetime
@@ -34,7 +35,7 @@ class ExportFormatError(ValueError):
     pass
 
 
-def _time(value, where):
+def _time(value: object, where: str) -> datetime:
     moment = parse_datetime(value) if isinstance(value, str) else None
     if moment is None or moment.tzinfo is None:
         raise ExportFormatError(f"{where}: created_at is not an ISO 8601 time with a time zone")
@@ -85,7 +86,7 @@ def verify_export(*, events: list, checkpoints: list, anchors: list[Anchor], key
                   stop_at_first: bool = False) -> VerifyResult:
     result = VerifyResult()
 
-    def fail(problem):
+    def fail(problem: Problem) -> bool:
         result.problems.append(problem)
         return stop_at_first
 

@@ -5,7 +5,9 @@ a server-side cursor, and the cross-checks (checkpointed heads against events,
 the end of each stream against its head) run in batches of `chunk_size`.
 """
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
@@ -24,7 +26,7 @@ class Problem:
     stream: str = ""
     seq: int | None = None
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = f"event id={self.event_id} " if self.event_id is not None else ""
         position = "" if not self.stream else (
             f"(stream {self.stream!r} seq {self.seq}) " if self.seq is not None else f"(stream {self.stream!r}) ")
@@ -38,23 +40,25 @@ class VerifyResult:
     checkpoints: int = 0
     anchored: int = 0  # checkpoints matched against an anchor
     last_anchored: int | None = None
-    problems: list = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not self.problems
 
 
 # Checks that the layers above register (AppConfig.ready): each is called with
 # chunk_size and yields Problems, e.g. "case X has no case.opened event".
-_completeness_checks: dict = {}
+CompletenessCheck = Callable[[int], Iterable[Problem]]
+_completeness_checks: dict[str, CompletenessCheck] = {}
 
 
-def register_completeness_check(name, check):
+def register_completeness_check(name: str, check: CompletenessCheck) -> None:
     _completeness_checks[name] = check
 
 
-def verify_audit(*, stop_at_first=True, chunk_size=5000, anchors=None, keys=None, completeness=True):
+def verify_audit(*, stop_at_first: bool = True, chunk_size: int = 5000, anchors: list[Anchor] | None = None,
+                 keys: AuditKeyring | None = None, completeness: bool = True) -> VerifyResult:
     """Checks that every stream is gapless from seq 1, that every prev_hash
     links and every hash recomputes under its key (audit.keys), that the
     checkpoints chain and every (stream, seq, hash) they recorded exists,
@@ -80,14 +84,15 @@ def verify_audit(*, stop_at_first=True, chunk_size=5000, anchors=None, keys=None
 # ---- checks shared by the database walk and the offline one (audit/offline.py) -------------------------------------
 
 
-def seal_of(heads):
+def seal_of(heads: Any) -> dict[str, int]:
     """{stream: seq} sealed by the first keyed checkpoint."""
     if not isinstance(heads, dict):
         return {}
     return {s: v[0] for s, v in heads.items() if isinstance(v, list) and v and type(v[0]) is int}
 
 
-def event_problems(event, *, expected_seq, prev, keyed, keys, seal):
+def event_problems(event: Any, *, expected_seq: int, prev: str, keyed: bool, keys: AuditKeyring,
+                   seal: dict[str, int] | None) -> Iterator[Problem]:
     """Problems of one event given the one before it in its stream. `keyed`:
     an earlier event of the stream was keyed; `seal`: {stream: seq} of the
     first keyed checkpoint, or None if there is none yet."""
@@ -116,7 +121,9 @@ def event_problems(event, *, expected_seq, prev, keyed, keys, seal):
         yield Problem("content was altered (hash mismatch)", **where)
 
 
-def checkpoint_problems(cp, *, expected_number, prev_hash, keyed, keys, anchor):
+def checkpoint_problems(cp: Any, *, expected_number: int, prev_hash: str, keyed: bool, keys: AuditKeyring,
+                        anchor: Anchor | None) -> Iterator[Problem]:
+    """Problems of one checkpoint (an AuditCheckpoint or an exported one) given the one before it."""
     if cp.number != expected_number:
         yield Problem(f"checkpoint {expected_number} is missing (found {cp.number} next)")
     if cp.prev_hash != prev_hash:
@@ -135,14 +142,18 @@ def checkpoint_problems(cp, *, expected_number, prev_hash, keyed, keys, anchor):
                       f"events it covers, were rewritten after it was anchored")
 
 
-def missing_anchored(remaining):
+def missing_anchored(remaining: dict[int, Anchor]) -> Iterator[Problem]:
     for number in sorted(remaining):
         yield Problem(f"checkpoint {number} is anchored ({remaining[number].source}) but missing from the trail: "
                       f"checkpoints (and the events they covered) were removed")
 
 
-def _on_postgresql():
+def _on_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+# (stream, last seq, last hash, last event id) of a stream the walk finished
+StreamEnd = tuple[str, int, str, int | None]
 
 
 class _Stop(Exception):
@@ -150,21 +161,22 @@ class _Stop(Exception):
 
 
 class _Verifier:
-    def __init__(self, *, stop_at_first, chunk_size, anchors, keys, completeness):
+    def __init__(self, *, stop_at_first: bool, chunk_size: int, anchors: list[Anchor], keys: AuditKeyring,
+                 completeness: bool) -> None:
         self.result = VerifyResult()
         self.stop_at_first = stop_at_first
         self.chunk_size = chunk_size
         self.anchors: list[Anchor] = anchors
         self.keys: AuditKeyring = keys
         self.completeness = completeness
-        self.seal = None  # heads of the first keyed checkpoint: where unkeyed events end
+        self.seal: dict[str, int] | None = None  # heads of the first keyed checkpoint: where unkeyed events end
 
-    def fail(self, problem):
+    def fail(self, problem: Problem) -> None:
         self.result.problems.append(problem)
         if self.stop_at_first:
             raise _Stop
 
-    def run(self):
+    def run(self) -> VerifyResult:
         try:
             self.check_checkpoint_chain()
             self.check_event_chains()
@@ -179,7 +191,7 @@ class _Verifier:
         return self.result
 
     # Checkpoints chain to each other and recompute.
-    def check_checkpoint_chain(self):
+    def check_checkpoint_chain(self) -> None:
         anchored, conflicts = index_anchors(self.anchors)
         for conflict in conflicts:
             self.fail(Problem(conflict))
@@ -201,9 +213,10 @@ class _Verifier:
             self.fail(problem)
 
     # Each stream is gapless from seq 1, links and recomputes, and ends at its head.
-    def check_event_chains(self):
-        ends = []  # (stream, last seq, last hash, last event id) of finished streams
-        stream, expected_seq, prev, last_id, keyed = None, 1, GENESIS, None, False
+    def check_event_chains(self) -> None:
+        ends: list[StreamEnd] = []  # (stream, last seq, last hash, last event id) of finished streams
+        stream: str | None = None
+        expected_seq, prev, last_id, keyed = 1, GENESIS, None, False
         for event in AuditEvent.objects.order_by("stream", "seq").iterator(chunk_size=self.chunk_size):
             self.result.events += 1
             if event.stream != stream:
@@ -223,7 +236,7 @@ class _Verifier:
             ends.append((stream, expected_seq - 1, prev, last_id))
         self.compare_with_heads(ends)
 
-    def compare_with_heads(self, ends):
+    def compare_with_heads(self, ends: list[StreamEnd]) -> None:
         if not ends:
             return
         heads = dict(
@@ -250,7 +263,7 @@ class _Verifier:
                                   event_id=last_id, stream=stream, seq=seq))
 
     # Every (stream, seq, hash) a checkpoint recorded still exists.
-    def check_checkpointed_heads(self):
+    def check_checkpointed_heads(self) -> None:
         if _on_postgresql():
             # One join in the database, returning only the mismatches: linear in
             # the size of the trail, whatever the number of checkpoints.
@@ -259,7 +272,7 @@ class _Verifier:
                 for number, stream, seq, event_id in cursor:
                     self.report_checkpointed(number, stream, seq, event_id)
             return
-        pending = []
+        pending: list[tuple[str, int, str, int]] = []
         for cp in AuditCheckpoint.objects.order_by("number").iterator(chunk_size=self.chunk_size):
             for stream, seq, hash_ in _checkpoint_entries(cp) or ():
                 pending.append((stream, seq, hash_, cp.number))
@@ -268,7 +281,8 @@ class _Verifier:
                 pending = []
         self.compare_with_events(pending)
 
-    def compare_with_events(self, pending):
+    def compare_with_events(self, pending: list[tuple[str, int, str, int]]) -> None:
+        """`pending`: (stream, seq, hash, checkpoint number) recorded by checkpoints."""
         if not pending:
             return
         found = {(s, q): (h, pk) for s, q, h, pk in _events_at([(s, q) for s, q, _h, _n in pending])}
@@ -277,7 +291,7 @@ class _Verifier:
             if event is None or event[0] != hash_:
                 self.report_checkpointed(number, stream, seq, event and event[1])
 
-    def report_checkpointed(self, number, stream, seq, event_id):
+    def report_checkpointed(self, number: int, stream: str, seq: int, event_id: int | None) -> None:
         """The checkpointed event is missing (no id) or has another hash."""
         if event_id is None:
             self.fail(Problem(f"recorded in checkpoint {number} but missing: the event or its whole stream was removed",
@@ -287,7 +301,7 @@ class _Verifier:
                               event_id=event_id, stream=stream, seq=seq))
 
     # A head whose stream has no events at all: the whole stream was removed.
-    def check_heads_without_events(self):
+    def check_heads_without_events(self) -> None:
         orphans = AuditStreamHead.objects.filter(seq__gt=0).filter(
             ~Exists(AuditEvent.objects.filter(stream=OuterRef("stream")))
         ).order_by("stream")
@@ -316,7 +330,7 @@ ORDER BY n.number, n.stream
 """
 
 
-def _checkpoint_entries(cp):
+def _checkpoint_entries(cp: Any) -> list[tuple[str, int, str]] | None:
     """[(stream, seq, hash)] recorded by a checkpoint, or None if malformed."""
     if not isinstance(cp.heads, dict):
         return None
@@ -329,7 +343,7 @@ def _checkpoint_entries(cp):
     return entries
 
 
-def _events_at(positions):
+def _events_at(positions: list[tuple[str, int]]) -> list[tuple[str, int, str, int]]:
     """(stream, seq, hash, id) of the events at the given (stream, seq)."""
     if _on_postgresql():
         with connection.cursor() as cursor:
@@ -358,11 +372,11 @@ class StreamVerifyResult:
     problem: Problem | None = None
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.problem is None
 
 
-def verify_stream(stream, *, chunk_size=2000):
+def verify_stream(stream: str, *, chunk_size: int = 2000) -> StreamVerifyResult:
     """Checks one stream: gapless from seq 1, every prev_hash links and every
     hash recomputes, it ends exactly at its AuditStreamHead, and every entry
     that a checkpoint recorded for it is still there with the same hash.
@@ -379,10 +393,11 @@ def verify_stream(stream, *, chunk_size=2000):
     return _verify_stream(stream, chunk_size)
 
 
-def _stream_checkpoint_entries(stream):
+def _stream_checkpoint_entries(stream: str) -> tuple[int, dict[int, tuple[str, int]] | Problem]:
     """{seq: (hash, checkpoint number)} recorded for `stream` by the checkpoints
     (the latest checkpoint wins for a seq), or a Problem for a malformed one."""
-    entries, count = {}, 0
+    entries: dict[int, tuple[str, int]] = {}
+    count = 0
     rows = (AuditCheckpoint.objects.filter(heads__has_key=stream).annotate(entry=KeyTransform(stream, "heads"))
             .order_by("number").values_list("number", "entry"))
     for number, value in rows:
@@ -393,7 +408,7 @@ def _stream_checkpoint_entries(stream):
     return count, entries
 
 
-def _verify_stream(stream, chunk_size):
+def _verify_stream(stream: str, chunk_size: int) -> StreamVerifyResult:
     result = StreamVerifyResult(stream=stream)
     result.checkpoints, checkpointed = _stream_checkpoint_entries(stream)
     if isinstance(checkpointed, Problem):
@@ -404,7 +419,6 @@ def _verify_stream(stream, chunk_size):
     expected_seq, prev, last_id, keyed, keys = 1, GENESIS, None, False, keyring()
     for event in AuditEvent.objects.filter(stream=stream).order_by("seq").iterator(chunk_size=chunk_size):
         result.events += 1
-        where = dict(event_id=event.pk, stream=stream, seq=event.seq)
         # Without the first keyed checkpoint's seal (verify_audit checks it): unkeyed events only as a prefix.
         for problem in event_problems(event, expected_seq=expected_seq, prev=prev, keyed=keyed, keys=keys, seal=None):
             result.problem = problem
@@ -412,7 +426,8 @@ def _verify_stream(stream, chunk_size):
         keyed = keyed or bool(event.key_id)
         recorded = checkpointed.pop(event.seq, None)
         if recorded is not None and recorded[0] != event.hash:
-            result.problem = Problem(f"differs from the hash recorded in checkpoint {recorded[1]}", **where)
+            result.problem = Problem(f"differs from the hash recorded in checkpoint {recorded[1]}",
+                                     event_id=event.pk, stream=stream, seq=event.seq)
             return result
         expected_seq, prev, last_id = event.seq + 1, event.hash, event.pk
     last_seq = expected_seq - 1

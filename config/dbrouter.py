@@ -11,10 +11,12 @@ Without DATABASE_REPLICA_URL the block changes nothing.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
 
 REPLICA = "replica"
 
@@ -46,14 +48,14 @@ def read_connection() -> BaseDatabaseWrapper:
 
 
 class ReplicaRouter:
-    def db_for_read(self, model, **hints) -> str:
+    def db_for_read(self, model: type[Model], **hints: Any) -> str:
         return read_alias()
 
-    def db_for_write(self, model, **hints) -> str:
+    def db_for_write(self, model: type[Model], **hints: Any) -> str:
         return DEFAULT_DB_ALIAS
 
-    def allow_relation(self, obj1, obj2, **hints) -> bool:
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool:
         return True  # the replica holds the same rows as the primary
 
-    def allow_migrate(self, db, app_label, model_name=None, **hints) -> bool:
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool:
         return db == DEFAULT_DB_ALIAS  # a replica receives the schema by replication

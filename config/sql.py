@@ -2,17 +2,23 @@
 portable fallback. Django's bulk_update builds one CASE expression per row and
 field, which costs more Python time than the database spends on the update."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.db import connection
+from django.db.models import Field, Model
 from django.db.models.sql import InsertQuery
 
-Statement = tuple[str, list]
+Statement = tuple[str, list[Any]]
+Column = tuple[str, str]  # (field name, SQL type)
 
 
-def update_from_values_sql(*, model, key, columns, rows) -> Statement:
+def update_from_values_sql(*, model: type[Model], key: Column, columns: Sequence[Column],
+                           rows: Sequence[Sequence[Any]]) -> Statement:
     """The PostgreSQL statement update_from_values sends (for `together`)."""
     table = model._meta.db_table
     names = [key[0]] + [name for name, _ in columns]
-    db_columns = [model._meta.get_field(n).column for n in names]
+    db_columns = [_column(model, n) for n in names]
     placeholder = "(" + ", ".join(f"%s::{sql_type}" for _, sql_type in [key, *columns]) + ")"
     sets = ", ".join(f"{col} = v.{col}" for col in db_columns[1:])
     sql = (
@@ -22,7 +28,16 @@ def update_from_values_sql(*, model, key, columns, rows) -> Statement:
     return sql, [value for row in rows for value in row]
 
 
-def update_from_values(*, model, key, columns, rows):
+def _column(model: type[Model], name: str) -> str:
+    """The column of a concrete field; a relation without one (reverse, many-to-many) is a caller's mistake."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or field not in model._meta.concrete_fields or not field.column:
+        raise ValueError(f"{model.__name__}.{name} is not a column of {model._meta.db_table}")
+    return field.column
+
+
+def update_from_values(*, model: type[Model], key: Column, columns: Sequence[Column],
+                       rows: Sequence[Sequence[Any]]) -> int:
     """UPDATE model's table from a VALUES list in one statement.
 
     `key` and `columns` are (field name, SQL type) pairs; `rows` are tuples
@@ -36,18 +51,18 @@ def update_from_values(*, model, key, columns, rows):
             for (name, _), value in zip(columns, row[1:], strict=True):
                 setattr(obj, name, value)
             objs.append(obj)
-        return model.objects.bulk_update(objs, [name for name, _ in columns])
+        return model._default_manager.bulk_update(objs, [name for name, _ in columns])
     with connection.cursor() as cursor:
         cursor.execute(*update_from_values_sql(model=model, key=key, columns=columns, rows=rows))
         return cursor.rowcount
 
 
-def insert_sql(objs) -> Statement:
+def insert_sql(objs: Sequence[Model]) -> Statement:
     """The INSERT that bulk_create would send for unsaved instances of one
     model whose primary keys are set (no RETURNING), for `together`."""
     model = type(objs[0])
     query = InsertQuery(model)
-    query.insert_values(model._meta.concrete_fields, objs)
+    query.insert_values(model._meta.concrete_fields, list(objs))
     [(sql, params)] = query.get_compiler(connection=connection).as_sql()
     for obj in objs:
         obj._state.adding = False
@@ -55,7 +70,7 @@ def insert_sql(objs) -> Statement:
     return sql, list(params)
 
 
-def together(statements: list[Statement], main: Statement | None = None):
+def together(statements: list[Statement], main: Statement | None = None) -> list[tuple[Any, ...]]:
     """Sends data-modifying statements in one round trip: `WITH w0 AS (…),
     w1 AS (…) main` (main defaults to `SELECT 1`); returns main's rows
     (nothing is sent for no statements and no main).

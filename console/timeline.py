@@ -9,8 +9,10 @@ no longer resolves shows the id or code as recorded. Values are text; the
 template escapes them (audit data can carry reported words)."""
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils import timezone
@@ -19,11 +21,15 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditEvent
 from cases.models import CaseState, ReporterKind
 from cases.references import case_reference
 from cases.translations import translated_name
-from reviews.casefile import REOPEN_REASON_LABELS
+from reviews.casefile import REOPEN_REASON_LABELS, CaseFile
+from reviews.timeline import TimelineNames
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a dev (type-checking) dependency only
 
 VALUE_CHARS = 300
 ACTION_LABELS = dict(AuditAction.choices)
@@ -117,13 +123,13 @@ class TimelineField:
     url: str = ""
 
 
-def user_label(user) -> str:
+def user_label(user: Any) -> str:
     """A user as the console names them: "Full Name (username)", or the username."""
     full = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
     return f"{full} ({user.get_username()})" if full else user.get_username()
 
 
-def actor_label(event, names) -> str:
+def actor_label(event: AuditEvent, names: TimelineNames) -> str:
     if event.actor_type == "user":
         user = names.users_by_id.get(str(event.actor_id))
         return user_label(user) if user is not None else event.actor_name
@@ -132,12 +138,12 @@ def actor_label(event, names) -> str:
     return _("System (%(task)s)") % {"task": SYSTEM_ACTORS.get(event.actor_name, event.actor_name)}
 
 
-def _short(value) -> str:
+def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS] + "…"
 
 
-def _moment(value) -> str | None:
+def _moment(value: Any) -> str | None:
     if not isinstance(value, str) or not _ISO_DATETIME.match(value):
         return None
     moment = parse_datetime(value.replace("Z", "+00:00"))
@@ -148,33 +154,37 @@ def _moment(value) -> str | None:
     return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
-def _number(value) -> str | None:
+def _number(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return number_format(value)
     return None
 
 
+# (reader, value) -> text, or None when the rule does not apply (the value is then shown as recorded)
+ValueRule = Callable[["_Reader", Any], object]
+
+
 class _Reader:
     """Turns one event's data into fields, with the case file for what its ids stand for."""
 
-    def __init__(self, cf, event):
+    def __init__(self, cf: CaseFile, event: AuditEvent) -> None:
         self.cf, self.event, self.names = cf, event, cf.names
         self.review_id = event.target_id if event.target_type == "review" else None
 
-    def user(self, value):
+    def user(self, value: Any) -> str | None:
         user = (self.names.users_by_id.get(str(value)) if isinstance(value, int) and not isinstance(value, bool)
                 else self.names.users_by_name.get(value) if isinstance(value, str) else None)
         return user_label(user) if user is not None else None
 
-    def named(self, table, value):
+    def named(self, table: dict, value: Any) -> str | None:
         obj = table.get(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
         return translated_name(obj) if obj is not None else None
 
-    def stage(self, value):
+    def stage(self, value: Any) -> str | None:
         stage = self.names.stage(value, self.review_id) if isinstance(value, str) else None
         return translated_name(stage) if stage is not None else None
 
-    def decision(self, value):
+    def decision(self, value: Any) -> str | None:
         decision = next((d for d in self.cf.decisions if str(d.pk) == str(value)), None)
         if decision is None:
             return None
@@ -183,14 +193,14 @@ class _Reader:
             text += f" · {translated_name(decision.policy)}"
         return f"{text} ({date_format(timezone.localtime(decision.decided_at), 'SHORT_DATETIME_FORMAT')})"
 
-    def review(self, value):
+    def review(self, value: Any) -> str | None:
         rf = next((rf for rf in self.cf.reviews if str(rf.review.pk) == str(value)), None)
         if rf is None:
             return None
         opened = date_format(timezone.localtime(rf.review.opened_at), "SHORT_DATETIME_FORMAT")
         return _("%(stage)s, opened %(time)s") % {"stage": translated_name(rf.stage), "time": opened}
 
-    def rule(self, value):
+    def rule(self, value: Any) -> str | None:
         stage = self.names.stage(self.event.data.get("stage"), self.review_id) if self.review_id else None
         if stage is None:
             return None
@@ -198,27 +208,27 @@ class _Reader:
             return _("%(m)s of %(n)s, blind") % {"m": stage.quorum, "n": stage.seats}
         return _("%(m)s of %(n)s") % {"m": stage.quorum, "n": stage.seats}
 
-    def priority(self, value):
+    def priority(self, value: Any) -> str | None:
         if isinstance(value, list) and len(value) == 2 and all(_number(v) for v in value):
             before, after = value
             return _number(after) if before == after else f"{_number(before)} → {_number(after)}"
         return _number(value)
 
-    def note(self, value):
+    def note(self, value: Any) -> str | None:
         note = next((n for n in self.cf.notes if n.pk == value), None) if isinstance(value, int) else None
         return _short(note.text) if note is not None else None
 
-    def kind(self, value):
+    def kind(self, value: Any) -> "StrOrPromise | None":
         if not isinstance(value, str):
             return None
         if self.event.action in ("decision.made", "decision.reversed"):
             return DECISION_KINDS.get(value)
         return STAGE_KINDS.get(value)
 
-    def timeout_action(self, value):
+    def timeout_action(self, value: Any) -> "StrOrPromise | None":
         return (TIMEOUT_ACTIONS.get(value) or self.stage(value)) if isinstance(value, str) else None
 
-    def value(self, key, value):
+    def value(self, key: str, value: Any) -> tuple[str | None, str]:
         """(text, url) for one data item; text None when no rule applies (shown as recorded)."""
         if key == "previous_case_id" and isinstance(value, str):
             # linked only when the viewer may open that case (the case file says so)
@@ -229,29 +239,29 @@ class _Reader:
         return (str(text) if text else None), ""
 
 
-def _lookup(table):
+def _lookup(table: dict[str, Any]) -> ValueRule:
     return lambda reader, value: table.get(value) if isinstance(value, str) else None
 
 
-def _users_list(reader, value):
+def _users_list(reader: _Reader, value: Any) -> str | None:
     if not isinstance(value, list) or not value:
         return None
     return ", ".join(reader.user(v) or _short(v) for v in value)
 
 
-def _days(reader, value):
+def _days(reader: _Reader, value: Any) -> str | None:
     number = _number(value)
     return ngettext("%(days)s day", "%(days)s days", value) % {"days": number} if number else None
 
 
-def _reasons(reader, value):
+def _reasons(reader: _Reader, value: Any) -> str | None:
     if not isinstance(value, list):
         return None
     return ", ".join(str(REOPEN_REASON_LABELS.get(v, v)) if isinstance(v, str) else _short(v) for v in value)
 
 
 # key -> (reader, value) -> text or None. Keys naming the same kind of thing share a rule.
-VALUE_RULES = {
+VALUE_RULES: dict[str, ValueRule] = {
     "subject_id": lambda reader, value: reader.cf.subject.display_name or reader.cf.subject.external_id,
     "report_id": lambda reader, value: _case_ref(value),
     "from": _lookup(CASE_STATES), "to": _lookup(CASE_STATES), "reason": _lookup(REASONS),
@@ -279,7 +289,7 @@ VALUE_RULES = {
 }
 
 
-def _case_ref(value) -> str:
+def _case_ref(value: Any) -> str:
     try:
         return case_reference(value)
     except (ValueError, TypeError, AttributeError):
@@ -291,13 +301,13 @@ def _readable_key(key: str) -> str:
     return str(key).replace("_", " ").strip() or str(key)
 
 
-def _fallback(value) -> str:
+def _fallback(value: Any) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     return _moment(value) or _number(value) or _short(value)
 
 
-def present_timeline(cf) -> None:
+def present_timeline(cf: CaseFile) -> None:
     """Sets label, actor_label and fields (a list of TimelineField) on each of the case file's events."""
     for event in cf.events:
         event.label = ACTION_LABELS.get(event.action, event.action)

@@ -8,6 +8,7 @@ submission time.
 """
 
 import re
+from collections.abc import Container
 from datetime import date
 from typing import Any
 
@@ -51,7 +52,7 @@ def _text(errors: Errors, s: dict, field: str, limit: int, *, required: bool) ->
         _add(errors, field, f"at most {limit} characters, got {len(value)}")
 
 
-def _one_of(errors: Errors, s: dict, field: str, allowed, *, required: bool) -> None:
+def _one_of(errors: Errors, s: dict, field: str, allowed: Container[str], *, required: bool) -> None:
     value = s.get(field)
     if value is None or value == "":
         if required:
@@ -61,7 +62,7 @@ def _one_of(errors: Errors, s: dict, field: str, allowed, *, required: bool) -> 
         _add(errors, field, f"not a known value: {value!r}")
 
 
-def _list_of(errors: Errors, s: dict, field: str, allowed, *, required: bool) -> list:
+def _list_of(errors: Errors, s: dict, field: str, allowed: Container[str], *, required: bool) -> list:
     value = s.get(field)
     if value is None or value == []:
         if required:

@@ -108,9 +108,10 @@ def witness_acknowledged(numbers: set[int]) -> dict[int, datetime] | None:
     console's per-case verification.)"""
     if not settings.AUDIT_WITNESS_URL:
         return None
-    return dict(WebhookDelivery.objects.filter(
-        endpoint__purpose=EndpointPurpose.AUDIT_WITNESS, state=DeliveryState.SUCCEEDED, seq__in=list(numbers))
-        .values_list("seq", "delivered_at"))
+    rows = WebhookDelivery.objects.filter(
+        endpoint__purpose=EndpointPurpose.AUDIT_WITNESS, state=DeliveryState.SUCCEEDED, seq__in=list(numbers)
+    ).values_list("seq", "delivered_at")
+    return {seq: at for seq, at in rows if at is not None}  # a success always has its time (sender.record)
 
 
 def witness_send(*, max_seconds: float | None = None) -> int:

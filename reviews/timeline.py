@@ -9,14 +9,15 @@ usually one (the users, e.g. who viewed the case). A name that no longer
 resolves (a deleted user, an unknown code) is simply absent: the console
 then shows the value as recorded."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
-from cases.models import Policy, Queue
+from audit.models import AuditEvent
+from cases.models import Case, Policy, Queue
 
-from .models import Outcome, Stage
+from .models import Outcome, Review, Stage
 
 # Audit data keys by the kind of thing they name.
 QUEUE_KEYS = ("queue_id",)
@@ -46,8 +47,8 @@ class TimelineNames:
         return self.stages.get((version, key)) or self.latest_stages.get(key)
 
 
-def _wanted(events: Iterable, keys: tuple) -> set:
-    out = set()
+def _wanted(events: Iterable[AuditEvent], keys: tuple[str, ...]) -> set[str | int]:
+    out: set[str | int] = set()
     for event in events:
         data = event.data if isinstance(event.data, dict) else {}
         for key in keys:
@@ -59,7 +60,7 @@ def _wanted(events: Iterable, keys: tuple) -> set:
     return out
 
 
-def timeline_names(*, events: list, case, reviews: list, known_users: Iterable = (),
+def timeline_names(*, events: Sequence[AuditEvent], case: Case, reviews: Sequence[Review], known_users: Iterable = (),
                    known_policies: Iterable = (), known_outcomes: Iterable = ()) -> TimelineNames:
     """Resolves the names `events` refer to. `reviews` are the case's reviews
     (stage, version and workflow loaded); `known_*` are objects the caller

@@ -25,6 +25,10 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class UnsafeUrl(ValueError):
     """The URL may not receive webhooks; the message says why."""
 
@@ -40,11 +44,12 @@ class Target:
     host: str  # for the Host header and TLS server name
     port: int
     path: str  # path and query
-    addresses: tuple  # of (family, ip string)
+    addresses: tuple[tuple[int, str], ...]  # of (family, ip string)
 
 
-def _allow_list():
-    names, networks = set(), []
+def _allow_list() -> tuple[set[str], list[IPNetwork]]:
+    names: set[str] = set()
+    networks: list[IPNetwork] = []
     for entry in settings.WEBHOOK_ALLOWED_HOSTS:
         entry = entry.strip().lower()
         if not entry:
@@ -56,9 +61,9 @@ def _allow_list():
     return names, networks
 
 
-def _embedded(ip):
+def _embedded(ip: IPAddress) -> list[ipaddress.IPv4Address]:
     """IPv4 addresses an IPv6 address carries (and routes to)."""
-    if ip.version != 6:
+    if not isinstance(ip, ipaddress.IPv6Address):
         return []
     found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
     if ip.teredo is not None:
@@ -68,7 +73,7 @@ def _embedded(ip):
     return found
 
 
-def address_problem(ip):
+def address_problem(ip: IPAddress) -> str | None:
     """Why webhooks may not go to `ip`, or None for a public address."""
     if ip in _METADATA:
         return "is the cloud metadata service"
@@ -91,7 +96,8 @@ def address_problem(ip):
     return None
 
 
-def _parse(url):
+def _parse(url: object) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path and query) of an acceptable URL; raises UnsafeUrl."""
     if not isinstance(url, str) or not url:
         raise UnsafeUrl("must be an absolute https:// URL")
     if len(url) > MAX_URL_LENGTH:
@@ -128,21 +134,22 @@ def _parse(url):
     return scheme, host.lower(), port or (443 if scheme == "https" else 80), path
 
 
-def resolve(host, port):
+def resolve(host: str, port: int) -> list[tuple[int, str]]:
     """[(family, ip string)] for `host`, in the resolver's order. Tests replace it."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    seen, out = set(), []
+    seen: set[str] = set()
+    out: list[tuple[int, str]] = []
     for family, _type, _proto, _canon, sockaddr in infos:
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
-        address = sockaddr[0].split("%", 1)[0]
+        address = str(sockaddr[0]).split("%", 1)[0]  # a str for AF_INET and AF_INET6
         if address not in seen:
             seen.add(address)
             out.append((family, address))
     return out
 
 
-def check_url(url):
+def check_url(url: object) -> Target:
     """Returns the checked Target for `url` or raises UnsafeUrl. Resolves the
     host; every address it resolves to must pass, not only the first."""
     scheme, host, port, path = _parse(url)
@@ -152,6 +159,7 @@ def check_url(url):
         literal = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         literal = None
+    addresses: list[tuple[int, str]]
     if literal is not None:
         addresses = [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
     else:

@@ -26,12 +26,14 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 SYSTEM = Actor.system("webhooks")
 
 
-def retry_delay(attempt):
+def retry_delay(attempt: int) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based):
     exponential from WEBHOOK_RETRY_BASE_SECONDS, capped, with jitter (half
     to all of it), so receivers coming back are not hit by a herd."""
@@ -60,7 +62,7 @@ def retry_delay(attempt):
 class Claimed:
     id: int
     number: int
-    first_attempt_at: object
+    first_attempt_at: datetime | None
     public_id: str
     type: str
     body: str
@@ -69,27 +71,27 @@ class Claimed:
 
 # ---- the endpoint's sender lease -------------------------------------------------
 
-def _lease():
+def _lease() -> timedelta:
     return timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
 
 
-def _acquire(endpoint_id, token, now):
+def _acquire(endpoint_id: UUID, token: str, now: datetime) -> bool:
     free = Q(sender_lease_until__isnull=True) | Q(sender_lease_until__lt=now)
     return WebhookEndpoint.objects.filter(free, pk=endpoint_id).update(
         sender_token=token, sender_lease_until=now + _lease()) == 1
 
 
-def _renew(endpoint_id, token, now):
+def _renew(endpoint_id: UUID, token: str, now: datetime) -> bool:
     return WebhookEndpoint.objects.filter(pk=endpoint_id, sender_token=token).update(sender_lease_until=now + _lease()) == 1
 
 
-def _release(endpoint_id, token):
+def _release(endpoint_id: UUID, token: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint_id, sender_token=token).update(sender_token="", sender_lease_until=None)
 
 
 # ---- taking deliveries -----------------------------------------------------------
 
-def claimable(*, now):
+def claimable(*, now: datetime) -> QuerySet[WebhookDelivery]:
     """Deliveries that may be attempted now: due, not leased, on an active
     endpoint that is not paused, and first in line in their case."""
     earlier_pending = WebhookDelivery.objects.filter(
@@ -105,7 +107,7 @@ def claimable(*, now):
             .exclude(Exists(earlier_pending)).exclude(Exists(undispatched)))
 
 
-def claim(*, endpoint_id, now, limit):
+def claim(*, endpoint_id: UUID, now: datetime, limit: int) -> list[Claimed]:
     """Leases up to `limit` claimable deliveries of the endpoint and counts
     their next attempt. Returns them as Claimed, oldest due first."""
     with transaction.atomic():
@@ -126,7 +128,7 @@ def claim(*, endpoint_id, now, limit):
 
 # ---- one attempt -----------------------------------------------------------------
 
-def attempt(endpoint, claimed):
+def attempt(endpoint: WebhookEndpoint, claimed: Claimed) -> transport.Result | None:
     """Sends one claimed delivery and records the result. Checks the URL
     again first (DNS may have changed since the endpoint was saved)."""
     budget = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
@@ -156,7 +158,8 @@ def attempt(endpoint, claimed):
     return result
 
 
-def record(*, endpoint_id, claimed, result, started_at, give_up=True):
+def record(*, endpoint_id: UUID, claimed: Claimed, result: transport.Result, started_at: datetime,
+           give_up: bool = True) -> None:
     """Logs the attempt and moves the delivery on: succeeded, retry later, or
     dead-lettered once the next retry would fall after WEBHOOK_MAX_RETRY_SECONDS
     from its first attempt. Compare-and-swap on the attempt number: a result
@@ -191,14 +194,14 @@ def record(*, endpoint_id, claimed, result, started_at, give_up=True):
         log.info("delivery %s disappeared (endpoint deleted) before its attempt was recorded", claimed.id)
 
 
-def _endpoint_succeeded(endpoint_id, now):
+def _endpoint_succeeded(endpoint_id: UUID, now: datetime) -> None:
     # Written only when something changes (or once a second), not on every success.
     WebhookEndpoint.objects.filter(pk=endpoint_id).filter(
         Q(consecutive_failures__gt=0) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - timedelta(seconds=1))
     ).update(consecutive_failures=0, failing_since=None, last_success_at=now)
 
 
-def _endpoint_failed(endpoint_id, now, error, *, may_pause=True):
+def _endpoint_failed(endpoint_id: UUID, now: datetime, error: str, *, may_pause: bool = True) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(
         consecutive_failures=F("consecutive_failures") + 1, failing_since=Coalesce("failing_since", Value(now)),
         last_failure_at=now)
@@ -206,7 +209,8 @@ def _endpoint_failed(endpoint_id, now, error, *, may_pause=True):
         return
     state = WebhookEndpoint.objects.filter(pk=endpoint_id).values(
         "consecutive_failures", "failing_since", "paused_at", "url").first()
-    if state is None or state["paused_at"] is not None:
+    # failing_since was set by the update above, whose row lock this transaction (record's) still holds.
+    if state is None or state["paused_at"] is not None or state["failing_since"] is None:
         return
     failing_for = (now - state["failing_since"]).total_seconds()
     if (state["consecutive_failures"] >= settings.WEBHOOK_PAUSE_AFTER_FAILURES
@@ -226,12 +230,12 @@ class _Pool:
     """Runs a round's attempts on up to `size` threads that live as long as
     the sender (each keeps its database connection, closed when it ends)."""
 
-    def __init__(self, size):
+    def __init__(self, size: int) -> None:
         self.size = size
-        self.jobs = queue.Queue()
-        self.threads = []
+        self.jobs: queue.Queue[tuple[Callable[[Claimed], object], Claimed, _Round] | None] = queue.Queue()
+        self.threads: list[threading.Thread] = []
 
-    def _work(self):
+    def _work(self) -> None:
         try:
             while (job := self.jobs.get()) is not None:
                 fn, item, round_ = job
@@ -244,7 +248,7 @@ class _Pool:
         finally:
             connections.close_all()
 
-    def run(self, fn, items):
+    def run(self, fn: Callable[[Claimed], object], items: list[Claimed]) -> None:
         if self.size == 1 or len(items) == 1:
             for item in items:
                 fn(item)
@@ -258,7 +262,7 @@ class _Pool:
             self.jobs.put((fn, item, round_))
         round_.wait()
 
-    def close(self):
+    def close(self) -> None:
         for _ in self.threads:
             self.jobs.put(None)
         for thread in self.threads:
@@ -266,28 +270,28 @@ class _Pool:
 
 
 class _Round:
-    def __init__(self, count):
+    def __init__(self, count: int) -> None:
         self.left = count
-        self.errors = []
+        self.errors: list[BaseException] = []
         self.condition = threading.Condition()
 
-    def failed(self, exc):
+    def failed(self, exc: BaseException) -> None:
         with self.condition:
             self.errors.append(exc)
 
-    def done(self):
+    def done(self) -> None:
         with self.condition:
             self.left -= 1
             self.condition.notify_all()
 
-    def wait(self):
+    def wait(self) -> None:
         with self.condition:
             self.condition.wait_for(lambda: self.left == 0)
         if self.errors:
             raise self.errors[0]
 
 
-def round_size():
+def round_size() -> int:
     """How many deliveries one round leases: as many as the threads can
     attempt before the leases run out, at most WEBHOOK_SEND_BATCH."""
     per_thread = max(1, int(settings.WEBHOOK_LEASE_SECONDS
@@ -295,7 +299,7 @@ def round_size():
     return max(1, min(settings.WEBHOOK_SEND_BATCH, settings.WEBHOOK_ENDPOINT_CONCURRENCY * per_thread))
 
 
-def send_endpoint(endpoint_id, *, max_seconds=None):
+def send_endpoint(endpoint_id: UUID, *, max_seconds: float | None = None) -> int | None:
     """Sends the endpoint's claimable deliveries, round after round, until
     none is left or `max_seconds` (WEBHOOK_SENDER_SECONDS) passed. Returns
     the number of attempts, or None when another sender holds the endpoint."""
@@ -321,7 +325,7 @@ def send_endpoint(endpoint_id, *, max_seconds=None):
     return attempts
 
 
-def _rounds(endpoint_id, token, pool, deadline):
+def _rounds(endpoint_id: UUID, token: str, pool: _Pool, deadline: float) -> int:
     attempts = 0
     while time.monotonic() < deadline:
         now = timezone.now()
@@ -338,7 +342,7 @@ def _rounds(endpoint_id, token, pool, deadline):
     return attempts
 
 
-def endpoints_with_work(*, now=None):
+def endpoints_with_work(*, now: datetime | None = None) -> set[UUID]:
     """Endpoints with a delivery due and no live sender."""
     now = now or timezone.now()
     free = Q(endpoint__sender_lease_until__isnull=True) | Q(endpoint__sender_lease_until__lt=now)

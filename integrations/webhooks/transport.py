@@ -17,7 +17,11 @@ import http.client
 import socket
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from .addresses import Target
 
 USER_AGENT = "Quorum-Webhooks/1"
 EXCERPT_CHARS = 1024
@@ -31,38 +35,41 @@ class Result:
     duration_ms: int
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300 and not self.error
 
 
-class _Deadline:
+class _Deadline(socket.socket):
     """Each blocking socket call waits at most min(per-call timeout, what is
-    left of the attempt's total time)."""
+    left of the attempt's total time). Set both before the first call."""
 
-    def _arm(self):
+    _deadline: float  # time.monotonic() at which the attempt's total time runs out
+    _per_call: float
+
+    def _arm(self) -> None:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the attempt ran out of its total time")
         self.settimeout(min(self._per_call, left))
 
-    def recv_into(self, *args, **kwargs):
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
         self._arm()
         return super().recv_into(*args, **kwargs)
 
-    def recv(self, *args, **kwargs):
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
         self._arm()
         return super().recv(*args, **kwargs)
 
-    def sendall(self, *args, **kwargs):
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
         self._arm()
         return super().sendall(*args, **kwargs)
 
-    def send(self, *args, **kwargs):
+    def send(self, *args: Any, **kwargs: Any) -> int:
         self._arm()
         return super().send(*args, **kwargs)
 
 
-class _DeadlineSocket(_Deadline, socket.socket):
+class _DeadlineSocket(_Deadline):
     pass
 
 
@@ -70,7 +77,7 @@ class _DeadlineSSLSocket(_Deadline, ssl.SSLSocket):
     pass
 
 
-def tls_context(cafile=None):
+def tls_context(cafile: str | None = None) -> ssl.SSLContext:
     """Certificates verified against the system's CAs (or `cafile`), host names checked."""
     context = ssl.create_default_context(cafile=cafile)
     context.sslsocket_class = _DeadlineSSLSocket
@@ -80,7 +87,7 @@ def tls_context(cafile=None):
 _TLS = tls_context()
 
 
-def _connect(target, connect_timeout, deadline):
+def _connect(target: Target, connect_timeout: float, deadline: float) -> _DeadlineSocket:
     errors = []
     for family, address in target.addresses:
         left = deadline - time.monotonic()
@@ -97,7 +104,7 @@ def _connect(target, connect_timeout, deadline):
     raise ConnectionError("could not connect (" + "; ".join(errors or ["no time left"]) + ")")
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, ssl.SSLCertVerificationError):
@@ -106,21 +113,23 @@ def _describe(exc):
     return text
 
 
-def post(target, body, headers, *, connect_timeout, read_timeout, max_response_bytes, tls_context=None):
+def post(target: Target, body: bytes, headers: Mapping[str, str], *, connect_timeout: float, read_timeout: float,
+         max_response_bytes: int, tls_context: ssl.SSLContext | None = None) -> Result:
     """POSTs `body` (bytes) to `target`; never raises for network trouble:
     the Result says what happened."""
     started = time.monotonic()
     deadline = started + connect_timeout + read_timeout
-    sock = None
+    sock: socket.socket | None = None
     conn = None
     status, error, excerpt = None, "", ""
     try:
-        sock = _connect(target, connect_timeout, deadline)
-        sock._deadline, sock._per_call = deadline, read_timeout
+        sock = plain = _connect(target, connect_timeout, deadline)
+        plain._deadline, plain._per_call = deadline, read_timeout
         if target.scheme == "https":
-            sock.settimeout(max(0.001, min(connect_timeout, deadline - time.monotonic())))
-            sock = (tls_context or _TLS).wrap_socket(sock, server_hostname=target.host)
-            sock._deadline, sock._per_call = deadline, read_timeout
+            plain.settimeout(max(0.001, min(connect_timeout, deadline - time.monotonic())))
+            sock = (tls_context or _TLS).wrap_socket(plain, server_hostname=target.host)
+            if isinstance(sock, _Deadline):  # a context from tls_context(): the deadline holds inside TLS too
+                sock._deadline, sock._per_call = deadline, read_timeout
         port_default = 443 if target.scheme == "https" else 80
         conn = http.client.HTTPConnection(target.host, target.port if target.port != port_default else None)
         conn.sock = sock
