@@ -42,6 +42,7 @@ class AuditAction(models.TextChoices):
     CASE_ESCALATED = "case.escalated", _("Case escalated")
     DECISION_MADE = "decision.made", _("Decision made")
     DECISION_REVERSED = "decision.reversed", _("Decision reversed on appeal")
+    DECISION_PUBLISHED = "decision.published", _("Decision published to the platform (feed, webhooks)")
     DECISION_REASONS_AMENDED = "decision.reasons_amended", _("Statement of reasons amended")
     SLA_WARNING = "case.sla_warning", _("SLA warning time passed")
     SLA_BREACHED = "case.sla_breached", _("SLA deadline breached")

@@ -269,6 +269,8 @@ class Report(models.Model):
     # What the client claimed the reporter was when that differs from reporter_kind: a trusted-flagger claim
     # that the registry (trust.flaggers) did not confirm is filed as a user report and the claim is kept here.
     claimed_reporter_kind = models.CharField(max_length=20, blank=True, default="", db_default="")
+    # The reporter's language (BCP 47) as the platform sent it: the reporter's notices are written in it (dsa.notices).
+    reporter_language = models.CharField(max_length=35, blank=True, default="", db_default="")
     # Served by report_policy_case_idx, which starts with policy.
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reports", db_index=False)
     description = models.TextField(blank=True, default="")

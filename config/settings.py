@@ -165,6 +165,10 @@ try:
     DSA_TDB_RETRY_BASE_SECONDS = env_float("DSA_TDB_RETRY_BASE_SECONDS", 5.0, minimum=0.001, maximum=3600)
     DSA_TDB_MAX_ATTEMPTS = env_int("DSA_TDB_MAX_ATTEMPTS", 20, minimum=1, maximum=1000)
     DSA_TDB_SECONDS = env_float("DSA_TDB_SECONDS", 5.0, minimum=0.2, maximum=3600)
+    # A decision whose DSA statement of reasons does not validate is not published (decision feed, webhooks,
+    # reporters' outcome notices) until a lead corrects the statement (docs/dsa.md). false: decisions go out at
+    # once and only the statement waits (for a platform outside the DSA's scope).
+    DSA_HOLD_DECISIONS = env_bool("DSA_HOLD_DECISIONS", True)
     # Out-of-court dispute settlement bodies the affected user is told about (Art. 17(3)(f), Art. 21).
     DSA_DISPUTE_SETTLEMENT_URL = env_str("DSA_DISPUTE_SETTLEMENT_URL",
                                          "https://digital-strategy.ec.europa.eu/en/policies/dsa-out-court-dispute-settlement")

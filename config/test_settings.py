@@ -20,6 +20,10 @@ os.environ.setdefault("TRUST_FLAGGER_FIGURES_CACHE_SECONDS", "0")
 # Every test client comes from 127.0.0.1, and suites that probe authentication (schemathesis)
 # send hundreds of invalid keys; tests/security/test_client_ip.py sets its own small bucket.
 os.environ.setdefault("API_FAILED_AUTH_BURST", "1000000")
+# Most tests decide cases without configuring the DSA mappings, so every restricting decision's statement is
+# held; with the production default they would never see a decision in the feed or a webhook. The tests of the
+# hold itself (tests/dsa/test_publication.py, test_reversals.py) switch it on.
+os.environ.setdefault("DSA_HOLD_DECISIONS", "false")
 
 from .settings import *  # noqa: E402,F403
 

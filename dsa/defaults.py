@@ -72,6 +72,10 @@ NOTICE_TEMPLATES_DE: dict[str, tuple[str, str]] = {
                            "Automatisierte Mittel: {automated}.\nIhre Möglichkeiten: eine interne Beschwerde bis "
                            "{appeal_deadline}; eine zertifizierte außergerichtliche Streitbeilegungsstelle "
                            "({dispute_settlement}); ein Gericht."),
+    NoticeKind.REVERSAL: ("Entscheidung aufgehoben ({reference})",
+                          "Wir haben unsere Entscheidung zu {subject} nach unserer Regel „{policy}“ erneut geprüft und "
+                          "aufgehoben. Unsere Entscheidung jetzt: {outcome}. Die Beschränkung wurde am {end_date} "
+                          "aufgehoben.\n{explanation}"),
 }
 
 

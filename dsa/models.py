@@ -228,6 +228,7 @@ class NoticeKind(models.TextChoices):
     RECEIPT = "receipt", _("Receipt of a notice (Art. 16(5))")
     OUTCOME = "outcome", _("Outcome of a notice (Art. 16(5))")
     STATEMENT = "statement", _("Statement of reasons to the affected user (Art. 17)")
+    REVERSAL = "reversal", _("Decision reversed, restriction lifted, to the affected user (Art. 17, 20)")
 
 
 class NoticeRecipient(models.TextChoices):

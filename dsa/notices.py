@@ -5,8 +5,8 @@ case is decided; to the affected user the statement of reasons with redress
 GET /api/v1/notices (integrations.api.notices).
 
 Made from the audit log like the webhooks and the submission (audit.tail):
-the tail reads settled `case.opened` / `report.filed` / `decision.made` /
-`decision.reversed` / `statement.published` events after its cursor and, in
+the tail reads settled `case.opened` / `report.filed` / `decision.published`
+/ `statement.published` events after its cursor and, in
 one transaction under the cursor row's lock, writes the notices with
 consecutive sequence numbers, records `notice.created` for each (which the
 webhooks deliver as the event of that name) and moves the cursor. So notices become visible
@@ -38,7 +38,17 @@ from .services import public_reason_text
 
 CURSOR = "notices"
 SYSTEM = Actor.system("dsa-notices")
-ACTIONS = ("case.opened", "report.filed", "decision.made", "decision.reversed", "statement.published")
+ACTIONS = ("case.opened", "report.filed", "decision.made", "decision.reversed", "decision.published",
+           "statement.published")
+
+
+def _outcome_event(row: dict) -> bool:
+    """Reporters hear the outcome when the decision is published (decision.published; a decision whose
+    statement is held is not); decision.made / decision.reversed only for events recorded before that
+    existed (they carry the feed sequence)."""
+    if row["action"] == "decision.published":
+        return True
+    return row["action"] in ("decision.made", "decision.reversed") and row["data"].get("sequence") is not None
 NOTIFIED_REPORTERS = (ReporterKind.USER, ReporterKind.TRUSTED_FLAGGER)
 
 # Used when an admin has not written a template for a kind (English).
@@ -55,6 +65,10 @@ FALLBACK = {
                            "Where it applies: {territorial_scope}. Until: {end_date}. Automated means: {automated}.\n"
                            "Your options: an internal complaint (appeal) until {appeal_deadline}; a certified "
                            "out-of-court dispute settlement body ({dispute_settlement}); a court."),
+    NoticeKind.REVERSAL: ("Decision reversed ({reference})",
+                          "We looked again at our decision about {subject} under our {policy} policy and reversed "
+                          "it. Our decision now: {outcome}. The restriction was lifted on {end_date}.\n"
+                          "{explanation}"),
 }
 
 
@@ -103,20 +117,24 @@ def _plan(rows: list[dict]) -> list[dict[str, Any]]:
     case_ids = {r["stream"][len("case:"):] for r in rows}
     cases = {str(c.pk): c for c in Case.objects.select_related("subject__author", "source").filter(pk__in=case_ids)}
     report_ids = [r["data"].get("report_id") for r in rows if r["action"] in ("case.opened", "report.filed")]
-    decision_ids = [r["target_id"] for r in rows if r["action"] in ("decision.made", "decision.reversed")]
+    decision_ids = [r["target_id"] for r in rows if _outcome_event(r)]
     statement_ids = [r["target_id"] for r in rows if r["action"] == "statement.published"]
     statements = {str(s.pk): s for s in Statement.objects.filter(pk__in=statement_ids)}
     decision_ids += [str(s.decision_id) for s in statements.values()]
+    decision_ids += [r["data"]["reversed_by"] for r in rows
+                     if r["action"] == "statement.published" and r["data"].get("reversed_by")]
     decisions = {str(d.pk): d for d in Decision.objects.select_related("outcome", "policy").defer("reviewers")
                  .filter(pk__in=decision_ids)}
     reports = {str(r.pk): r for r in Report.objects.select_related("policy").filter(pk__in=[i for i in report_ids if i])}
     decided_cases = {str(d.case_id) for d in decisions.values()}
     reporters = defaultdict(list)  # case id -> [report] of identified reporters, first report per reporter
+    languages = {}  # (case id, kind, external id) -> the latest language the reporter's reports gave
     for report in (Report.objects.filter(case_id__in=decided_cases, reporter_kind__in=NOTIFIED_REPORTERS)
                    .exclude(reporter_external_id="").order_by("received_at", "id")):
-        known = {(r.reporter_kind, r.reporter_external_id) for r in reporters[str(report.case_id)]}
-        if (report.reporter_kind, report.reporter_external_id) not in known:
+        key = (str(report.case_id), report.reporter_kind, report.reporter_external_id)
+        if key not in languages:
             reporters[str(report.case_id)].append(report)
+        languages[key] = report.reporter_language or languages.get(key, "")
     plan = []
     for row in rows:
         case = cases.get(row["stream"][len("case:"):])
@@ -127,19 +145,28 @@ def _plan(rows: list[dict]) -> list[dict[str, Any]]:
             report = reports.get(row["data"].get("report_id") or "")
             if report and report.reporter_kind in NOTIFIED_REPORTERS and report.reporter_external_id:
                 plan.append({"case": case, "kind": NoticeKind.RECEIPT, "recipient": NoticeRecipient.REPORTER,
-                             "external_id": report.reporter_external_id, "report": report})
-        elif action in ("decision.made", "decision.reversed"):
-            decision = decisions.get(row["target_id"])
+                             "external_id": report.reporter_external_id, "report": report,
+                             "language": report.reporter_language})
+        elif action in ("decision.made", "decision.reversed", "decision.published"):
+            decision = decisions.get(row["target_id"]) if _outcome_event(row) else None
             for report in reporters.get(str(case.pk), []) if decision else []:
                 if report.received_at <= decision.decided_at:
                     plan.append({"case": case, "kind": NoticeKind.OUTCOME, "recipient": NoticeRecipient.REPORTER,
                                  "external_id": report.reporter_external_id, "report": report,
-                                 "decision": decision})
+                                 "decision": decision, "language": languages.get(
+                                     (str(case.pk), report.reporter_kind, report.reporter_external_id), "")})
         else:
             statement = statements.get(row["target_id"])
             subject = case.subject
             person = subject.author if subject.kind == SubjectKind.CONTENT else subject
-            if statement is not None and person is not None:
+            reversed_by = row["data"].get("reversed_by")
+            if statement is not None and person is not None and reversed_by:
+                # the correction that ends a reversed restriction (dsa.services.statement_end_superseded)
+                plan.append({"case": case, "kind": NoticeKind.REVERSAL, "recipient": NoticeRecipient.AFFECTED_USER,
+                             "external_id": person.external_id, "statement": statement,
+                             "decision": decisions.get(reversed_by),
+                             "restricted": decisions.get(str(statement.decision_id))})
+            elif statement is not None and person is not None:
                 plan.append({"case": case, "kind": NoticeKind.STATEMENT, "recipient": NoticeRecipient.AFFECTED_USER,
                              "external_id": person.external_id, "statement": statement,
                              "decision": decisions.get(str(statement.decision_id))})
@@ -156,9 +183,13 @@ def _name(obj, language: str) -> str:
 def _build(item: dict, templates, available: set[str], now) -> Notice:
     case, decision, statement = item["case"], item.get("decision"), item.get("statement")
     subject = case.subject
-    language = language_of(subject.language if item["recipient"] == NoticeRecipient.AFFECTED_USER else "", available)
+    # The affected user's language is the subject's; a reporter's is the one their reports gave.
+    language = language_of(subject.language if item["recipient"] == NoticeRecipient.AFFECTED_USER
+                           else item.get("language") or "", available)
     report = item.get("report")
-    policy = (decision.policy if decision and decision.policy_id else report.policy if report else None)
+    restricted = item.get("restricted")  # a reversal: the decision whose restriction was lifted
+    policy = (decision.policy if decision and decision.policy_id else report.policy if report
+              else restricted.policy if restricted and restricted.policy_id else None)
     values = {
         "reference": str(case.pk), "subject": subject.url or f"{subject.kind} {subject.external_id}",
         "policy": _name(policy, language), "outcome": _name(decision.outcome, language) if decision else "",
@@ -177,7 +208,8 @@ def _build(item: dict, templates, available: set[str], now) -> Notice:
     data: dict[str, Any] = {
         "redress": {"internal_appeal_until": values["appeal_deadline"] or None,
                     "out_of_court_dispute_settlement": settings.DSA_DISPUTE_SETTLEMENT_URL,
-                    "judicial_redress": True} if item["kind"] != NoticeKind.RECEIPT else None,
+                    "judicial_redress": True} if item["kind"] not in (NoticeKind.RECEIPT, NoticeKind.REVERSAL)
+                   else None,
         "outcome": decision.outcome.code if decision else None,
         "statement_puid": statement.puid if statement else None,
     }

@@ -3,19 +3,22 @@
 from datetime import datetime
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.db.models import F, OuterRef
 
 from cases.models import Case, Report, ReporterKind
 from reviews.services import statement_of_reasons
 
+from . import vocabulary as v
 from .models import OutcomeMapping, PolicyMapping, Statement
-from .statements import StatementFacts, build_payload, restricts
+from .statements import StatementFacts, account_type_of, build_payload, flagger_names_of, restricts
 from .validation import Errors
 
 
 def case_statements(*, case_id) -> list[Statement]:
-    """Every statement of the case's decisions, oldest first (one query)."""
-    return list(Statement.objects.filter(case_id=case_id).select_related("corrects").order_by("created_at", "id"))
+    """Every statement of the case's decisions, oldest first, with `decision_sequence`: empty while the
+    decision is not published (held by its statement). One query."""
+    return list(Statement.objects.filter(case_id=case_id).select_related("corrects")
+                .annotate(decision_sequence=F("decision__sequence")).order_by("created_at", "id"))
 
 
 def statement_preview(*, case_id, outcome, policy, duration_days: int | None, public_explanation: str,
@@ -27,7 +30,8 @@ def statement_preview(*, case_id, outcome, policy, duration_days: int | None, pu
     case = (Case.objects.select_related("subject__author")
             .annotate(reporter_kinds=ArraySubquery(reports.values("reporter_kind").distinct()),
                       reporter_ids=ArraySubquery(reports.exclude(reporter_external_id="")
-                                                 .values("reporter_external_id").distinct()))
+                                                 .values("reporter_external_id").distinct()),
+                      flagger_names=flagger_names_of("pk"), account_type=account_type_of("pk"))
             .get(pk=case_id))
     subject, author = case.subject, case.subject.author
     facts = StatementFacts(
@@ -44,6 +48,7 @@ def statement_preview(*, case_id, outcome, policy, duration_days: int | None, pu
         subject_created_at=subject.created_at, reporter_kinds=list(case.reporter_kinds or []),
         identifiers=[i for i in [*(case.reporter_ids or []), subject.display_name if subject.kind == "account" else "",
                                  author.external_id if author else "", author.display_name if author else ""] if i],
+        flagger_names=list(case.flagger_names or []), account_type=v.INTAKE_ACCOUNT_TYPES.get(case.account_type or "", ""),
     )
     if not restricts(facts):
         return None, {}

@@ -4,6 +4,7 @@ transaction, through reviews.hooks), and a lead's corrections."""
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
@@ -13,8 +14,9 @@ from audit.context import Actor
 from audit.services import CONFIG_STREAM, case_stream
 from cases.services import field_changes
 from reviews.errors import NotAllowed
-from reviews.services import is_lead
+from reviews.services import decision_publish, is_lead
 
+from . import vocabulary as v
 from .models import NoticeTemplate, OutcomeMapping, PolicyMapping, PublicReason, Statement, StatementState
 from .statements import build_payload, check_payload, decisions_with_facts, facts_of, restricts
 from .validation import KNOWN_FIELDS
@@ -102,7 +104,12 @@ def statement_for_decision(*, decision, actor: Actor) -> Statement | None:
     lead to see and correct. One query to read what it needs."""
     row = decisions_with_facts([decision.pk]).first()
     facts = facts_of(row)
+    if decision.supersedes_id:
+        _withdraw_unpublished(decision=decision, actor=actor)
     if not restricts(facts):
+        decision.dsa_publication_held = False
+        if decision.supersedes_id:
+            statement_end_superseded(decision=decision, actor=actor)
         return None
     now = timezone.now()
     statement = Statement(decision_id=decision.pk, case_id=decision.case_id, created_at=now)
@@ -110,7 +117,75 @@ def statement_for_decision(*, decision, actor: Actor) -> Statement | None:
     statement.payload, statement.errors = build_payload(facts, puid=statement.puid)
     _publish_or_hold(statement, actor, now)
     statement.save(force_insert=True)
+    decision.dsa_publication_held = statement.state == StatementState.HELD
     return statement
+
+
+def _withdraw_unpublished(*, decision, actor: Actor) -> None:
+    """The decision this one replaces was never published (its statement was
+    held): the platform never applied it, so its statement must never be
+    published either — it is withdrawn (superseded, with nothing after it)."""
+    held = (Statement.objects.select_for_update()
+            .filter(decision_id=decision.supersedes_id, state=StatementState.HELD, decision__sequence__isnull=True)
+            .first())
+    if held is not None:
+        held.state = StatementState.SUPERSEDED
+        held.save(update_fields=["state"])
+        _record(held, "statement.corrected", actor, withdrawn=True, superseded_by_decision=str(decision.pk))
+
+
+def statement_end_superseded(*, decision, actor: Actor, now=None) -> Statement | None:
+    """A decision that restricts nothing (an appeal or re-review that found
+    no violation, or a referral) replaced a decision whose restriction has a
+    published statement: that statement must not stand alone. The
+    transparency database has no update, so — as for any correction — a new
+    statement with its own puid `corrects` it (the old one becomes
+    superseded): the same restrictions, each ending on the day they were
+    lifted, and the decision facts saying so. Its publication is what the
+    affected user is told (a `reversal` notice, dsa.notices) and what is
+    submitted. Runs in the deciding transaction (statement_for_decision)."""
+    old = (Statement.objects.select_for_update().filter(decision_id=decision.supersedes_id,
+                                                        state=StatementState.PUBLISHED).first())
+    if old is None:
+        return None  # nothing was published (no restriction, or held and never sent)
+    now = now or timezone.now()
+    lifted = decision.decided_at.date().isoformat()
+    payload = dict(old.payload)
+    for kind, end_field in v.END_DATE_FIELDS.items():
+        present = payload.get("decision_visibility") if kind == "visibility" else payload.get(f"decision_{kind}")
+        if present and (payload.get(end_field) is None or payload[end_field] > lifted):
+            payload[end_field] = lifted
+    note = (f"\nThis decision was reversed on {lifted} ({decision.get_kind_display().lower()}): the restriction was "
+            f"lifted on that day.")
+    facts = str(payload.get("decision_facts") or "")
+    payload["decision_facts"] = facts[:v.MAX_DECISION_FACTS - len(note)] + note
+    old.state = StatementState.SUPERSEDED
+    old.save(update_fields=["state"])
+    statement = Statement(decision_id=old.decision_id, case_id=old.case_id, created_at=now, corrects=old)
+    statement.puid = _puid(statement.pk)
+    statement.payload = {**payload, "puid": statement.puid}
+    statement.errors = check_payload(statement.payload, identifiers=_identifiers(old.decision_id))
+    _publish_or_hold(statement, actor, now, corrects=str(old.pk), reversed_by=str(decision.pk))
+    statement.save(force_insert=True)
+    return statement
+
+
+def decision_publication_held(*, decision) -> bool:
+    """reviews.hooks publication hold: a decision whose statement of reasons
+    is held is not published (feed, webhooks, outcome notices) until the
+    statement validates (statement_correct / statement_rebuild)."""
+    if not settings.DSA_HOLD_DECISIONS:
+        return False
+    held = getattr(decision, "dsa_publication_held", None)
+    if held is None:
+        held = Statement.objects.filter(decision_id=decision.pk, state=StatementState.HELD).exists()
+    return held
+
+
+def _release_decision(statement: Statement, actor: Actor) -> None:
+    """A statement that now validates ends its decision's publication hold."""
+    if statement.state == StatementState.PUBLISHED:
+        decision_publish(decision_id=statement.decision_id, actor=actor)
 
 
 # What a lead may correct: not the identity (puid), nor the facts the decision fixed (when, who reported,
@@ -151,6 +226,7 @@ def statement_correct(*, statement_id, lead, changes: dict[str, Any], now=None) 
                 corrects=str(old.pk) if statement is not old else None)
         _publish_or_hold(statement, actor, now)
         statement.save()
+        _release_decision(statement, actor)
         return statement
 
 
@@ -168,6 +244,7 @@ def statement_rebuild(*, statement_id, lead, now=None) -> Statement:
         statement.payload, statement.errors = build_payload(facts, puid=statement.puid)
         _publish_or_hold(statement, Actor.user(lead), now, rebuilt=True)
         statement.save()
+        _release_decision(statement, Actor.user(lead))
         return statement
 
 

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import OuterRef
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from cases.models import Report, ReporterKind, SubjectKind
 from reviews.models import Decision
@@ -49,6 +52,11 @@ class StatementFacts:
     reporter_kinds: list[str] = field(default_factory=list)
     # Strings that name people: never allowed in a payload (dsa.personal_data).
     identifiers: list[str] = field(default_factory=list)
+    # The registered organisations (trust registry) whose trusted-flagger notices are on the case: names of
+    # organisations, never of people.
+    flagger_names: list[str] = field(default_factory=list)
+    # What the platform last said about the affected account: ACCOUNT_TYPE_* or "".
+    account_type: str = ""
 
 
 def restricts(facts: StatementFacts) -> bool:
@@ -65,6 +73,32 @@ def _mapping(obj, name):
         return None
 
 
+def flagger_names_of(case_ref: str) -> ArraySubquery:
+    """The names of the registered trusted flaggers (trust.TrustedFlagger)
+    whose notices are on the case `case_ref` names (an outer column): a
+    trusted-flagger report filed with the organisation's own API client or
+    under an identity the platform vouched for. Read through the app
+    registry, so dsa does not import trust."""
+    flagger_model = apps.get_model("trust", "TrustedFlagger")
+    identity_model = apps.get_model("trust", "FlaggerIdentity")
+    flagged = Report.objects.filter(reporter_kind=ReporterKind.TRUSTED_FLAGGER)
+    by_client = flagged.filter(case_id=OuterRef(OuterRef(case_ref)), api_client_id=OuterRef("api_client_id"))
+    by_identity = identity_model.objects.filter(flagger=OuterRef("pk")).filter(Exists(flagged.filter(
+        case_id=OuterRef(OuterRef(OuterRef(case_ref))), source_id=OuterRef("source_id"),
+        reporter_external_id=OuterRef("reporter_external_id"))))
+    return ArraySubquery(flagger_model.objects.filter(Q(Exists(by_client)) | Q(Exists(by_identity)))
+                         .order_by("name").values("name"))
+
+
+def account_type_of(case_ref: str) -> Subquery:
+    """The account type the platform sent with the case's latest report that
+    carried one (subject.account_type for an account, subject.author.account_type
+    for content; kept in the report's snapshot of the subject)."""
+    said = Coalesce(KT("snapshot__account_type"), KT("snapshot__author__account_type"))
+    return Subquery(Report.objects.filter(case_id=OuterRef(case_ref)).annotate(said=said).exclude(said=None)
+                    .order_by("-received_at", "-id").values("said")[:1])
+
+
 def decisions_with_facts(decision_ids):
     """The decisions with what their statements need: one query whatever their number."""
     reports = Report.objects.filter(case=OuterRef("case_id"))
@@ -72,7 +106,8 @@ def decisions_with_facts(decision_ids):
             .select_related("outcome__dsa_mapping", "policy__dsa_mapping", "case__subject__author")
             .annotate(reporter_kinds=ArraySubquery(reports.values("reporter_kind").distinct()),
                       reporter_ids=ArraySubquery(reports.exclude(reporter_external_id="")
-                                                 .values("reporter_external_id").distinct())))
+                                                 .values("reporter_external_id").distinct()),
+                      flagger_names=flagger_names_of("case_id"), account_type=account_type_of("case_id")))
 
 
 def facts_of(decision) -> StatementFacts:
@@ -97,7 +132,8 @@ def facts_of(decision) -> StatementFacts:
         subject_kind=subject.kind, subject_text=subject.latest_text, subject_media=subject.latest_media or [],
         subject_language=subject.language, subject_metadata=subject.metadata or {},
         subject_created_at=subject.created_at, reporter_kinds=list(decision.reporter_kinds or []),
-        identifiers=[i for i in identifiers if i],
+        identifiers=[i for i in identifiers if i], flagger_names=list(decision.flagger_names or []),
+        account_type=v.INTAKE_ACCOUNT_TYPES.get(decision.account_type or "", ""),
     )
 
 
@@ -212,6 +248,11 @@ def build_payload(facts: StatementFacts, *, puid: str) -> tuple[dict[str, Any], 
     s["application_date"] = application.isoformat()
     s["decision_facts"] = facts.decision_facts
     s["source_type"] = source_type(facts.reporter_kinds)
+    if s["source_type"] == v.SOURCE_TRUSTED_FLAGGER and facts.flagger_names:
+        # The organisation, never a person: the schema's source_identity (users' notices get none).
+        s["source_identity"] = "; ".join(facts.flagger_names)[:v.MAX_SHORT_TEXT]
+    if facts.account_type:
+        s["account_type"] = facts.account_type
     s["automated_detection"] = "Yes" if facts.automated_detection else "No"
     s["automated_decision"] = v.AUTOMATED_FULLY if facts.automated_decision else v.NOT_AUTOMATED
     s["puid"] = puid

@@ -40,6 +40,8 @@ ACCOUNT_TYPE: dict[str, str] = {
     "ACCOUNT_TYPE_BUSINESS": "Business",
     "ACCOUNT_TYPE_PRIVATE": "Private",
 }
+# The intake's account_type values (integrations.api.serializers) and the schema's codes for them.
+INTAKE_ACCOUNT_TYPES: dict[str, str] = {"business": "ACCOUNT_TYPE_BUSINESS", "private": "ACCOUNT_TYPE_PRIVATE"}
 
 DECISION_GROUND: dict[str, str] = {
     "DECISION_GROUND_ILLEGAL_CONTENT": "Illegal Content",

@@ -7,7 +7,8 @@ event are written, so a listener's writes commit or roll back with the
 decision; an exception rolls the decision back, so listeners must only fail
 for real faults. Listeners must be idempotent (a decision is recorded once,
 but a listener may be re-run by hand). Today: dsa (the statement of reasons)
-and trust (strikes, DSA Art. 23; notice accuracy).
+and trust (strikes, DSA Art. 23; notice accuracy). A publication hold lets
+dsa keep a decision out of the feed while its statement does not validate.
 """
 
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from collections.abc import Callable
 PublicReasonProvider = Callable[..., str]
 _public_reason_provider: PublicReasonProvider | None = None
 _decision_listeners: list[Callable] = []
+_publication_holds: list[Callable[..., bool]] = []
 
 
 def register_public_reasons(provider: PublicReasonProvider) -> None:
@@ -38,3 +40,17 @@ def register_decision_listener(listener: Callable) -> None:
 def decision_recorded(*, decision, actor) -> None:
     for listener in list(_decision_listeners):
         listener(decision=decision, actor=actor)
+
+
+def register_publication_hold(check: Callable[..., bool]) -> None:
+    """`check(*, decision) -> bool`: True while the decision may not be
+    published (decision feed, webhooks, reporters' outcome notices). Asked
+    after the listeners ran, in the deciding transaction; the layer that
+    holds a decision publishes it later with
+    `reviews.services.decisions.decision_publish`."""
+    if check not in _publication_holds:
+        _publication_holds.append(check)
+
+
+def publication_held(*, decision) -> bool:
+    return any(check(decision=decision) for check in list(_publication_holds))

@@ -371,7 +371,10 @@ class Decision(models.Model):
                                    related_name="+", help_text="the lead who resolved or edited it, if any")
     supersedes = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     is_current = models.BooleanField(default=True)
-    sequence = models.BigIntegerField(unique=True, help_text="position in the decision feed")
+    # Taken when the decision is published (reviews.services.decisions.decision_publish); empty while a
+    # layer above holds its publication (DSA: a statement of reasons that does not validate).
+    sequence = models.BigIntegerField(unique=True, null=True, blank=True,
+                                      help_text="position in the decision feed; empty while its publication is held")
     appeals_exhausted = models.BooleanField(
         default=False, help_text="decided in the final appeal tier: only out-of-court dispute settlement remains")
 

@@ -46,6 +46,7 @@ class ReportInput:
     reporter_kind: str
     reporter_external_id: str = ""
     claimed_reporter_kind: str = ""  # set by trust.intake when the registry did not confirm the claimed kind
+    reporter_language: str = ""  # BCP 47; the language of the reporter's notices (dsa.notices)
     description: str = ""
     jurisdiction: tuple = ()
     classifier_score: float | None = None
@@ -273,7 +274,8 @@ def _report_row(*, report_id, case_id, subject_id, source, api_client_id, item, 
     return Report(
         id=report_id, case_id=case_id, subject_id=subject_id, source=source, api_client_id=api_client_id,
         reporter_kind=item.reporter_kind, reporter_external_id=item.reporter_external_id,
-        claimed_reporter_kind=item.claimed_reporter_kind, policy=item.policy, description=item.description,
+        claimed_reporter_kind=item.claimed_reporter_kind, reporter_language=item.reporter_language,
+        policy=item.policy, description=item.description,
         jurisdiction=list(item.jurisdiction),
         classifier_score=item.classifier_score, snapshot=item.subject.as_received, received_at=now,
         idempotency_key=item.idempotency_key, request_fingerprint=item.fingerprint,

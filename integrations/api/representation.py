@@ -60,8 +60,9 @@ def statement_out(statement):
 
 def decision_out(decision):
     """What a platform learns of a decision (selectors.with_public_parts sets
-    latest_appeal and public_statement)."""
-    if decision is None:
+    latest_appeal and public_statement). A decision not published yet (its
+    DSA statement is held: no feed sequence) is not shown at all."""
+    if decision is None or decision.sequence is None:
         return None
     statement = getattr(decision, "public_statement", None)
     published = statement is not None and statement.state == "published"

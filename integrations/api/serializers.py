@@ -12,6 +12,7 @@ from rest_framework import serializers
 from cases.models import ReporterKind, SubjectKind
 from cases.selectors import active_policies
 from cases.services import ReportInput, SubjectInput
+from dsa.vocabulary import INTAKE_ACCOUNT_TYPES
 from reviews.models import AppealResult, AppealState, AppellantKind, DecisionKind
 from signals.identifiers import normalise as identifier_normalise
 
@@ -203,9 +204,23 @@ class MediaSerializer(StrictSerializer):
         return value
 
 
+def account_type_field():
+    """What the platform knows of the affected account (the DSA statement's account_type)."""
+    return serializers.ChoiceField(
+        choices=sorted(INTAKE_ACCOUNT_TYPES), required=False,
+        help_text="business or private, if the platform knows: the statement of reasons' account_type (DSA)")
+
+
+def _validate_language(value):
+    if not _LANGUAGE.fullmatch(value):
+        raise serializers.ValidationError("must be a BCP 47 language tag like en or pt-BR")
+    return value
+
+
 class AuthorSerializer(StrictSerializer):
     external_id = external_id_field()
     display_name = text_field(MAX_DISPLAY_NAME, required=False, allow_blank=True)
+    account_type = account_type_field()
 
 
 class SubjectSerializer(StrictSerializer):
@@ -219,15 +234,17 @@ class SubjectSerializer(StrictSerializer):
     media = MediaSerializer(many=True, required=False, max_length=MAX_MEDIA)
     language = LanguageField(max_length=MAX_LANGUAGE, required=False)
     metadata = MetadataField(required=False)
+    account_type = account_type_field()
 
     def validate_language(self, value):
-        if not _LANGUAGE.fullmatch(value):
-            raise serializers.ValidationError("must be a BCP 47 language tag like en or pt-BR")
-        return value
+        return _validate_language(value)
 
     def validate(self, attrs):
         if attrs.get("author") is not None and attrs["kind"] != SubjectKind.CONTENT:
             raise serializers.ValidationError({"author": "only content subjects have an author"})
+        if "account_type" in attrs and attrs["kind"] != SubjectKind.ACCOUNT:
+            raise serializers.ValidationError(
+                {"account_type": "describes an account subject; for content give author.account_type"})
         return attrs
 
 
@@ -235,6 +252,12 @@ class ReporterSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=ReporterKind.choices, default=ReporterKind.USER)
     external_id = external_id_field(required=False, allow_blank=True,
                              help_text="omit for an anonymous reporter")
+    language = LanguageField(max_length=MAX_LANGUAGE, required=False,
+                             help_text="the reporter's language (BCP 47, e.g. de or pt-BR): the notices to the "
+                                       "reporter are written in it where a template exists, else in English")
+
+    def validate_language(self, value):
+        return _validate_language(value)
 
 
 class StrictFloatField(serializers.FloatField):
@@ -401,6 +424,7 @@ def to_report_input(validated, *, raw, idempotency_key):
         policy=validated["policy"],
         reporter_kind=reporter.get("kind", ReporterKind.USER),
         reporter_external_id=reporter.get("external_id", ""),
+        reporter_language=reporter.get("language", ""),
         description=validated.get("description", ""),
         jurisdiction=tuple(validated.get("jurisdiction", ())),
         classifier_score=validated.get("classifier_score"),
@@ -644,14 +668,16 @@ class NoticeSerializer(serializers.Serializer):
     # Plain strings in the schema: enums named "kind" collide with the subject's and the decision's.
     kind = serializers.CharField(help_text="receipt (Art. 16(5): the report arrived), outcome (Art. 16(5): what was "
                                            "decided), statement (Art. 17: the statement of reasons to the affected "
-                                           "user)")
+                                           "user), reversal (the affected user's restriction was lifted: a later "
+                                           "decision reversed it)")
     recipient = serializers.CharField(help_text="reporter or affected_user")
     recipient_external_id = serializers.CharField(help_text="your id of the person to deliver it to")
     report_id = serializers.UUIDField(allow_null=True)
     decision_id = serializers.UUIDField(allow_null=True)
     statement_puid = serializers.CharField(allow_null=True)
     language = serializers.CharField(help_text="the language the text is in: the affected user's (the subject's "
-                                               "language) where a template exists, else en")
+                                               "language), a reporter's (reporter.language of their reports) where "
+                                               "a template exists, else en")
     subject = serializers.CharField()
     body = serializers.CharField(help_text="ready to show; empty when withheld (see `withheld`)")
     withheld = serializers.CharField(allow_null=True, help_text="why the text was withheld, if it was")

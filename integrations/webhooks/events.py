@@ -32,13 +32,17 @@ AUDIT_ACTIONS = {
     "case.escalated": ("case.escalated", "case.state_changed"),
     "case.sla_warning": ("case.sla_warning",),
     "case.sla_breached": ("case.sla_breached",),
-    "decision.made": ("decision.made",),
-    "decision.reversed": ("decision.reversed",),
+    # Sent when the decision is published (decision.published, in the deciding transaction unless the DSA
+    # statement held it); decision.made / decision.reversed only for events recorded before publication was
+    # separate (they carry the feed sequence).
+    "decision.made": ("decision.made", "decision.published"),
+    "decision.reversed": ("decision.reversed", "decision.published"),
     "appeal.opened": ("appeal.opened",),
     "appeal.decided": ("appeal.decided",),
     "notice.created": ("notice.created",),
 }
 assert set(AUDIT_ACTIONS) == set(WEBHOOK_EVENT_TYPES)
+_DECISION_ACTIONS = ("decision.made", "decision.reversed", "decision.published")
 
 
 def audit_actions(event_types):
@@ -84,6 +88,11 @@ def classify(rows):
             if (data.get("to") == "escalated" and data.get("from") != "on_hold"
                     and data.get("trigger") != triggers.ESCALATION):
                 out[row["id"]] = "case.escalated"
+        elif action == "decision.published" and case_id_of(row["stream"]):
+            out[row["id"]] = row["data"].get("event") or "decision.made"
+        elif action in ("decision.made", "decision.reversed"):
+            if row["data"].get("sequence") is not None and case_id_of(row["stream"]):
+                out[row["id"]] = action  # recorded before decision.published existed
         elif action in WEBHOOK_EVENT_TYPES and case_id_of(row["stream"]):
             out[row["id"]] = action
     return out
@@ -117,7 +126,7 @@ def render(rows, types):
     current = {str(k): v for k, v in current_decisions_by_case(case_ids=list(cases)).items()}
     decision_ids, appeal_ids = set(), set()
     for r in rows:
-        if r["action"] in ("decision.made", "decision.reversed"):
+        if r["action"] in _DECISION_ACTIONS:
             decision_ids.add(r["target_id"])
         elif r["action"] in ("appeal.opened", "appeal.decided"):
             appeal_ids.add(r["target_id"])
@@ -139,7 +148,7 @@ def render(rows, types):
             data["sla"] = {"warn_at": facts.get("warn_at"), "due_at": facts.get("due_at"), "late": bool(facts.get("late"))}
         elif kind == "case.sla_breached":
             data["sla"] = {"due_at": facts.get("due_at")}
-        elif action in ("decision.made", "decision.reversed"):
+        elif action in _DECISION_ACTIONS:
             data["decision"] = decision_out(decisions.get(r["target_id"]))
         elif action in ("appeal.opened", "appeal.decided"):
             appeal = appeals.get(r["target_id"])

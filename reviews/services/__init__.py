@@ -19,7 +19,7 @@ from .configuration import (
     workflow_draft_lock,
     workflow_draft_save,
 )
-from .decisions import decision_amend_reasons, decision_record, outcome_by_code, statement_of_reasons
+from .decisions import decision_amend_reasons, decision_publish, decision_record, outcome_by_code, statement_of_reasons
 from .escalation import case_escalate, case_hold, case_resume, case_send_back, note_add, send_back_targets
 from .routing import route_new_case, route_new_cases, sync_priority
 from .seats import claim_next, eligibility_problem, lease_renew, seat_assign, seat_release
@@ -28,7 +28,7 @@ from .votes import vote_cast
 __all__ = [
     "ACTIVE", "appeal_file", "calendar_save", "case_escalate", "case_hold", "case_resume", "case_send_back",
     "claim_next",
-    "decision_amend_reasons", "decision_record", "eligibility_problem", "is_lead", "lease_renew", "note_add",
+    "decision_amend_reasons", "decision_publish", "decision_record", "eligibility_problem", "is_lead", "lease_renew", "note_add",
     "outcome_by_code", "outcome_problems", "outcome_save", "route_new_case", "route_new_cases",
     "routing_rule_save", "seat_assign", "seat_release", "sla_policy_save", "statement_of_reasons",
     "send_back_targets", "sync_priority", "vote_cast", "workflow_draft_lock", "workflow_draft_save",

@@ -1,4 +1,4 @@
-"""Decisions: recording them, their statement of reasons, the decision feed sequence."""
+"""Decisions: recording them, their statement of reasons, publishing them (the decision feed sequence)."""
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -147,7 +147,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         automated_decision=automated_decision,
         facts_and_reasons=facts, public_explanation=public_explanation, territorial_scope=jurisdictions,
         decided_at=now, decided_by=decided_by,
-        supersedes=supersedes, is_current=True, sequence=_next_sequence(), appeals_exhausted=appeals_exhausted,
+        supersedes=supersedes, is_current=True, sequence=None, appeals_exhausted=appeals_exhausted,
     )
     if appeal is not None:
         appeal_check_transition(Appeal.objects.select_for_update().values_list("state", flat=True).get(pk=appeal.pk),
@@ -168,11 +168,41 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
         actor=actor, target_type="decision", target_id=decision.pk,
         data={"outcome": outcome.code, "policy": policy.code if policy else None, "duration_days": duration_days,
               "kind": kind, "appeals_exhausted": appeals_exhausted,
-              "supersedes": str(supersedes.pk) if supersedes else None, "sequence": decision.sequence,
-              "automated": automated_decision,
+              "supersedes": str(supersedes.pk) if supersedes else None, "automated": automated_decision,
               "trigger": T.APPEAL if appeal is not None else T.DECISION},
     )
     hooks.decision_recorded(decision=decision, actor=actor)  # dsa: the statement; trust: strikes (Art. 23)
+    if not hooks.publication_held(decision=decision):  # dsa: held while its statement does not validate
+        _publish(decision, actor=actor, held=False)
+    return decision
+
+
+def _publish(decision, *, actor, held: bool) -> None:
+    decision.sequence = _next_sequence()
+    Decision.objects.filter(pk=decision.pk).update(sequence=decision.sequence)
+    audit.record(stream=case_stream(decision.case_id), action="decision.published", actor=actor,
+                 target_type="decision", target_id=decision.pk,
+                 data={"sequence": decision.sequence, "kind": decision.kind, "held": held,
+                       "event": "decision.reversed" if decision.kind == DecisionKind.APPEAL_OVERTURNED
+                       else "decision.made"})
+
+
+def decision_publish(*, decision_id, actor) -> Decision | None:
+    """Publishes a decision whose publication was held (the layer that held
+    it calls this, in its own transaction, when the hold ends): the decision
+    takes the next place in the decision feed — under the counter's row lock,
+    held until commit, so feed readers see sequences in order and one that
+    paged past the decision's making still receives it — and
+    `decision.published` is recorded, from which the webhooks and the
+    reporters' outcome notices are made. Already published: returned
+    unchanged. No longer current (a later decision replaced it before the
+    platform heard of it): not published, None."""
+    decision = Decision.objects.select_for_update().get(pk=decision_id)
+    if decision.sequence is not None:
+        return decision
+    if not decision.is_current:
+        return None
+    _publish(decision, actor=actor, held=True)
     return decision
 
 
