@@ -127,3 +127,11 @@ def checkpoint_hash(*, number, created_at, heads, prev_hash, key_id="", keyring=
         "prev_hash": prev_hash,
     }
     return _digest(content, key_id, keyring)
+
+
+def archive_seal_hash(*, content_sha256, events, streams, key_id, keyring=None):
+    """The HMAC that seals an archive file (audit/partitions.py): over the
+    SHA-256 of every line before the seal, so that no line of the archive
+    can be changed, added or removed without the audit key."""
+    content = {"archive_sha256": content_sha256, "events": events, "streams": streams}
+    return _digest(content, key_id, keyring)

@@ -101,6 +101,7 @@ class AuditAction(models.TextChoices):
     STATEMENT_SUBMITTED = "statement.submitted", _("Statement of reasons accepted by the transparency database")
     STATEMENT_SUBMISSION_FAILED = "statement.submission_failed", _("Transparency database refused a statement")
     NOTICE_CREATED = "notice.created", _("Notice to a reporter or the affected user made")
+    PARTITION_ARCHIVED = "audit.partition_archived", _("Audit partition exported and detached")
 
 
 class ActorType(models.TextChoices):
@@ -209,3 +210,48 @@ class AuditAnchorCursor(models.Model):
 
     def __str__(self):
         return f"{self.sink}@{self.number}"
+
+
+
+class AuditArchive(models.Model):
+    """A monthly partition of the audit events that `archive_partition`
+    exported (with the checkpoints covering it) and detached. Written once,
+    never changed (the application role may not UPDATE or DELETE it); its
+    `audit.partition_archived` event in the "system" stream carries the same
+    figures and the digest of its ends, under the audit key."""
+
+    number = models.IntegerField(unique=True)
+    partition = models.CharField(max_length=63, unique=True)
+    range_start = models.DateTimeField()
+    range_end = models.DateTimeField()
+    archived_at = models.DateTimeField()
+    events = models.BigIntegerField()
+    streams = models.BigIntegerField()
+    file_name = models.CharField(max_length=500)
+    file_sha256 = models.CharField(max_length=64)
+    # SHA-256 of the canonical JSON of [[stream, seq, hash], ...] of `ends`, sorted by stream.
+    ends_sha256 = models.CharField(max_length=64)
+    dropped = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"archive {self.number} ({self.partition})"
+
+
+class AuditArchiveEnd(models.Model):
+    """The last archived event of a stream in one archive: where the live
+    chain of that stream starts (the latest archive that has the stream wins).
+    Verification takes a live stream's first event as chained to it."""
+
+    archive = models.ForeignKey(AuditArchive, on_delete=models.PROTECT, related_name="ends")
+    stream = models.CharField(max_length=100)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "archive"], name="audit_archive_end_unique")]
+
+    def __str__(self):
+        return f"{self.stream}@{self.seq} (archive {self.archive_id})"
