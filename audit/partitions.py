@@ -175,31 +175,44 @@ def partition_archive(name: str, *, out_dir: str | os.PathLike, actor: Actor, dr
                         f"its events are not in time order, so this month cannot be archived on its own")
         path = out / f"{name}.jsonl"
         tmp = out / f".{name}.jsonl.partial"
-        summary = _export(name, this, tmp)
-        with open(tmp, encoding="utf-8") as handle:
-            result = verify_archive(handle, source=str(tmp))
-        if not result.ok:
-            tmp.unlink()
-            _refuse(f"the export of {name} does not verify: {result.problems[0]}")
-        os.replace(tmp, path)
-        last = AuditArchive.objects.order_by("-number").values_list("number", flat=True).first() or 0
-        archive = AuditArchive.objects.create(
-            number=last + 1, partition=name, range_start=this.start, range_end=this.end, archived_at=now,
-            events=summary["events"], streams=summary["streams"], file_name=path.name,
-            file_sha256=summary["file_sha256"], ends_sha256=summary["ends_sha256"], dropped=drop,
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {AuditArchiveEnd._meta.db_table} (archive_id, stream, seq, hash) "
-                f'SELECT DISTINCT ON (stream) %s, stream, seq, hash FROM "{name}" ORDER BY stream, seq DESC',
-                [archive.pk])
-        audit_record(stream=SYSTEM_STREAM, action=AuditAction.PARTITION_ARCHIVED, actor=actor,
-                     target_type="audit_partition", target_id=name, data=archive_event_data(archive, summary))
-        with connection.cursor() as cursor:
-            cursor.execute(f'ALTER TABLE {PARENT} DETACH PARTITION "{name}"')
-            if drop:
-                cursor.execute(f'DROP TABLE "{name}"')
-        return archive
+        written: list[Path] = []
+        try:
+            return _export_record_detach(name, this, tmp, path, actor=actor, drop=drop, now=now, written=written)
+        except BaseException:
+            # Nothing half-written: no file is left for an archive the database does not record.
+            tmp.unlink(missing_ok=True)
+            for leftover in written:
+                leftover.unlink(missing_ok=True)
+            raise
+
+
+def _export_record_detach(name: str, this: Partition, tmp: Path, path: Path, *, actor: Actor, drop: bool,
+                          now: datetime, written: list[Path]) -> AuditArchive:
+    summary = _export(name, this, tmp)
+    with open(tmp, encoding="utf-8") as handle:
+        result = verify_archive(handle, source=str(tmp))
+    if not result.ok:
+        _refuse(f"the export of {name} does not verify: {result.problems[0]}")
+    os.replace(tmp, path)
+    written.append(path)
+    last = AuditArchive.objects.order_by("-number").values_list("number", flat=True).first() or 0
+    archive = AuditArchive.objects.create(
+        number=last + 1, partition=name, range_start=this.start, range_end=this.end, archived_at=now,
+        events=summary["events"], streams=summary["streams"], file_name=path.name,
+        file_sha256=summary["file_sha256"], ends_sha256=summary["ends_sha256"], dropped=drop,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AuditArchiveEnd._meta.db_table} (archive_id, stream, seq, hash) "
+            f'SELECT DISTINCT ON (stream) %s, stream, seq, hash FROM "{name}" ORDER BY stream, seq DESC',
+            [archive.pk])
+    audit_record(stream=SYSTEM_STREAM, action=AuditAction.PARTITION_ARCHIVED, actor=actor,
+                 target_type="audit_partition", target_id=name, data=archive_event_data(archive, summary))
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE {PARENT} DETACH PARTITION "{name}"')
+        if drop:
+            cursor.execute(f'DROP TABLE "{name}"')
+    return archive
 
 
 def archive_event_data(archive: AuditArchive, summary: dict) -> dict:
