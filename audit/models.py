@@ -115,7 +115,10 @@ class AuditEvent(models.Model):
 
     Events form one hash chain per stream ("case:<id>" for a case, "config"
     for configuration, "system" for system work). On PostgreSQL a trigger
-    rejects UPDATE, DELETE and TRUNCATE of this table.
+    rejects UPDATE, DELETE and TRUNCATE of this table, and the table is
+    partitioned by month of `created_at` (audit.0015, audit/partitions.py):
+    there the primary key is (id, created_at) and the position is unique on
+    (stream, seq, created_at), the stream head keeping (stream, seq) unique.
     """
 
     stream = models.CharField(max_length=100)
