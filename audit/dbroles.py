@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import connections
 
 APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditcheckpoint")
+# Written once by archive_partition (run as the owner); the application may only read them.
+ARCHIVE_TABLES = ("audit_auditarchive", "audit_auditarchiveend")
 
 
 def grant_statements(role: str) -> list[str]:
@@ -25,6 +27,7 @@ def grant_statements(role: str) -> list[str]:
         f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
         f"REVOKE UPDATE, DELETE ON {tables} FROM {quoted}",
+        f"REVOKE INSERT, UPDATE, DELETE ON {', '.join(ARCHIVE_TABLES)} FROM {quoted}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
     ]
 
@@ -43,6 +46,14 @@ def grant_app_privileges(*, using: str = "default", **_signal_kwargs: Any) -> bo
             return False  # the application itself (e.g. a test flush): it cannot grant, and need not
         for statement in grant_statements(role):
             cursor.execute(statement)
+        # The application reaches audit events through the partitioned table only; the partitions
+        # that exist at migrate time got the grants above (ALL TABLES), so take them back. Partitions
+        # made later by quorum_audit_partition_create never had any.
+        cursor.execute("SELECT c.oid::regclass::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                       "WHERE i.inhparent = to_regclass('audit_auditevent')")
+        quoted = '"' + role.replace('"', '""') + '"'
+        for (partition,) in cursor.fetchall():
+            cursor.execute(f"REVOKE ALL ON {partition} FROM {quoted}")
     return True
 
 

@@ -134,3 +134,12 @@ def checkpoint_hash(*, number: int, created_at: datetime, heads: Any, prev_hash:
         "prev_hash": prev_hash,
     }
     return _digest(content, key_id, keyring)
+
+
+def archive_seal_hash(*, content_sha256: str, events: int, streams: int, key_id: str,
+                      keyring: "AuditKeyring | None" = None) -> str:
+    """The HMAC that seals an archive file (audit/partitions.py): over the
+    SHA-256 of every line before the seal, so that no line of the archive
+    can be changed, added or removed without the audit key."""
+    content = {"archive_sha256": content_sha256, "events": events, "streams": streams}
+    return _digest(content, key_id, keyring)

@@ -111,6 +111,7 @@ class AuditAction(models.TextChoices):
     STATEMENT_SUBMITTED = "statement.submitted", _("Statement of reasons accepted by the transparency database")
     STATEMENT_SUBMISSION_FAILED = "statement.submission_failed", _("Transparency database refused a statement")
     NOTICE_CREATED = "notice.created", _("Notice to a reporter or the affected user made")
+    PARTITION_ARCHIVED = "audit.partition_archived", _("Audit partition exported and detached")
 
 
 class ActorType(models.TextChoices):
@@ -124,7 +125,10 @@ class AuditEvent(models.Model):
 
     Events form one hash chain per stream ("case:<id>" for a case, "config"
     for configuration, "system" for system work). On PostgreSQL a trigger
-    rejects UPDATE, DELETE and TRUNCATE of this table.
+    rejects UPDATE, DELETE and TRUNCATE of this table, and the table is
+    partitioned by month of `created_at` (audit.0015, audit/partitions.py):
+    there the primary key is (id, created_at) and the position is unique on
+    (stream, seq, created_at), the stream head keeping (stream, seq) unique.
     """
 
     stream = models.CharField(max_length=100)
@@ -219,3 +223,48 @@ class AuditAnchorCursor(models.Model):
 
     def __str__(self):
         return f"{self.sink}@{self.number}"
+
+
+
+class AuditArchive(models.Model):
+    """A monthly partition of the audit events that `archive_partition`
+    exported (with the checkpoints covering it) and detached. Written once,
+    never changed (the application role may not UPDATE or DELETE it); its
+    `audit.partition_archived` event in the "system" stream carries the same
+    figures and the digest of its ends, under the audit key."""
+
+    number = models.IntegerField(unique=True)
+    partition = models.CharField(max_length=63, unique=True)
+    range_start = models.DateTimeField()
+    range_end = models.DateTimeField()
+    archived_at = models.DateTimeField()
+    events = models.BigIntegerField()
+    streams = models.BigIntegerField()
+    file_name = models.CharField(max_length=500)
+    file_sha256 = models.CharField(max_length=64)
+    # SHA-256 of the canonical JSON of [[stream, seq, hash], ...] of `ends`, sorted by stream.
+    ends_sha256 = models.CharField(max_length=64)
+    dropped = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"archive {self.number} ({self.partition})"
+
+
+class AuditArchiveEnd(models.Model):
+    """The last archived event of a stream in one archive: where the live
+    chain of that stream starts (the latest archive that has the stream wins).
+    Verification takes a live stream's first event as chained to it."""
+
+    archive = models.ForeignKey(AuditArchive, on_delete=models.PROTECT, related_name="ends")
+    stream = models.CharField(max_length=100)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["stream", "archive"], name="audit_archive_end_unique")]
+
+    def __str__(self):
+        return f"{self.stream}@{self.seq} (archive {self.archive_id})"

@@ -2,6 +2,7 @@ from celery import shared_task
 
 from .anchors import anchor_file_flush
 from .anchors_s3 import anchor_s3_flush
+from .partitions import partitions_ensure
 from .services import audit_checkpoint_create
 
 
@@ -16,3 +17,12 @@ def audit_checkpoint_task():
     anchor_file_flush()
     anchor_s3_flush()
     return checkpoint.number if checkpoint else None
+
+
+@shared_task(acks_late=True, soft_time_limit=100, time_limit=120)
+def audit_partitions_task():
+    """Creates the audit event partitions of this month and the next two that
+    are missing (PostgreSQL; idempotent; through a SECURITY DEFINER function,
+    as the application role may not create tables). The default partition
+    catches any event whose month has none, so a late run loses nothing."""
+    return partitions_ensure(2)

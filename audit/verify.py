@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.fields.json import KeyTransform
 
 from .anchors import Anchor, index_anchors
 from .hashing import GENESIS, checkpoint_hash, hash_of_event, hashes_equal
 from .keys import AuditKeyring, keyring
-from .models import AuditCheckpoint, AuditEvent, AuditStreamHead
+from .models import AuditAction, AuditArchive, AuditArchiveEnd, AuditCheckpoint, AuditEvent, AuditStreamHead
 
 
 @dataclass
@@ -182,9 +182,16 @@ class _Verifier:
             self.check_event_chains()
             self.check_checkpointed_heads()
             self.check_heads_without_events()
+            self.check_archives()
             if self.completeness:
+                from .partitions import archived_streams
+
                 for check in _completeness_checks.values():
                     for problem in check(self.chunk_size):
+                        # A stream whose beginning is archived: its archive holds the first events
+                        # (verify_audit --archive), not the live table.
+                        if problem.stream and archived_streams([problem.stream]):
+                            continue
                         self.fail(problem)
         except _Stop:
             pass
@@ -215,6 +222,7 @@ class _Verifier:
     # Each stream is gapless from seq 1, links and recomputes, and ends at its head.
     def check_event_chains(self) -> None:
         ends: list[StreamEnd] = []  # (stream, last seq, last hash, last event id) of finished streams
+        starts: list[StreamEnd] = []  # (stream, first seq, its prev_hash, event id) of streams not starting at seq 1
         stream: str | None = None
         expected_seq, prev, last_id, keyed = 1, GENESIS, None, False
         for event in AuditEvent.objects.order_by("stream", "seq").iterator(chunk_size=self.chunk_size):
@@ -227,6 +235,13 @@ class _Verifier:
                         ends = []
                 stream, expected_seq, prev, keyed = event.stream, 1, GENESIS, False
                 self.result.streams += 1
+                if event.seq > 1:
+                    # Its beginning may be archived: checked against the archive's end in batches.
+                    expected_seq, prev = event.seq, event.prev_hash
+                    starts.append((stream, event.seq, event.prev_hash, event.pk))
+                    if len(starts) >= self.chunk_size:
+                        self.compare_with_archive_ends(starts)
+                        starts = []
             for problem in event_problems(event, expected_seq=expected_seq, prev=prev, keyed=keyed, keys=self.keys,
                                           seal=self.seal):
                 self.fail(problem)
@@ -234,7 +249,30 @@ class _Verifier:
             expected_seq, prev, last_id = event.seq + 1, event.hash, event.pk
         if stream is not None:
             ends.append((stream, expected_seq - 1, prev, last_id))
+        self.compare_with_archive_ends(starts)
         self.compare_with_heads(ends)
+
+    def compare_with_archive_ends(self, starts: list[StreamEnd]) -> None:
+        """A live stream starting after seq 1 must continue exactly where the
+        latest archive holding it ends."""
+        if not starts:
+            return
+        from .partitions import latest_ends
+
+        archived = latest_ends([s for s, _q, _h, _id in starts])
+        for stream, seq, prev_hash, event_id in starts:
+            end = archived.get(stream)
+            if end is None:
+                self.fail(Problem("expected seq 1: event(s) before it were removed", event_id=event_id,
+                                  stream=stream, seq=seq))
+            elif end[0] != seq - 1:
+                self.fail(Problem(f"expected seq {end[0] + 1} after the archived end (seq {end[0]}): event(s) before it "
+                                  f"were removed" if seq - 1 > end[0] else
+                                  f"duplicate or re-ordered position (expected seq {end[0] + 1})",
+                                  event_id=event_id, stream=stream, seq=seq))
+            elif prev_hash != end[1]:
+                self.fail(Problem("does not chain to the last archived event of its stream", event_id=event_id,
+                                  stream=stream, seq=seq))
 
     def compare_with_heads(self, ends: list[StreamEnd]) -> None:
         if not ends:
@@ -300,10 +338,42 @@ class _Verifier:
             self.fail(Problem(f"differs from the hash recorded in checkpoint {number}",
                               event_id=event_id, stream=stream, seq=seq))
 
+    # Every archive has its audit event with the same figures, and the other way round.
+    def check_archives(self) -> None:
+        from .partitions import ends_digest
+
+        events: dict[Any, AuditEvent] = {}
+        for event in AuditEvent.objects.filter(stream="system", action=AuditAction.PARTITION_ARCHIVED):
+            number = event.data.get("number") if isinstance(event.data, dict) else None
+            events[number] = event
+        system_archived = AuditArchiveEnd.objects.filter(stream="system").exists()
+        for archive in AuditArchive.objects.order_by("number"):
+            found = events.pop(archive.number) if archive.number in events else None
+            if found is None:
+                if not system_archived:  # else its event may itself be archived (verify_audit --archive)
+                    self.fail(Problem(f"archive {archive.number} ({archive.partition}) has no "
+                                      f"audit.partition_archived event: it was not made by archive_partition"))
+                continue
+            data = found.data
+            if (data.get("partition"), data.get("events"), data.get("file_sha256"), data.get("ends_sha256")) != (
+                    archive.partition, archive.events, archive.file_sha256, archive.ends_sha256):
+                self.fail(Problem(f"archive {archive.number} differs from its audit event", event_id=found.pk,
+                                  stream=found.stream, seq=found.seq))
+            ends = archive.ends.values_list("stream", "seq", "hash").iterator(chunk_size=self.chunk_size)
+            if ends_digest(ends) != archive.ends_sha256:
+                self.fail(Problem(f"the recorded ends of archive {archive.number} ({archive.partition}) were altered: "
+                                  f"where live streams continue is not what was archived"))
+        for number, event in sorted(events.items(), key=lambda item: str(item[0])):
+            self.fail(Problem(f"archive {number} was recorded by its audit event but its record was removed",
+                              event_id=event.pk, stream=event.stream, seq=event.seq))
+
     # A head whose stream has no events at all: the whole stream was removed.
     def check_heads_without_events(self) -> None:
         orphans = AuditStreamHead.objects.filter(seq__gt=0).filter(
             ~Exists(AuditEvent.objects.filter(stream=OuterRef("stream")))
+        ).filter(
+            # A stream whose every event is archived ends where its head is.
+            ~Exists(AuditArchiveEnd.objects.filter(stream=OuterRef("stream"), seq=OuterRef("seq"), hash=OuterRef("hash")))
         ).order_by("stream")
         for head in orphans.iterator(chunk_size=self.chunk_size):
             self.fail(Problem("the stream head exists but the stream has no events: the stream was removed",
@@ -323,9 +393,18 @@ WITH entries AS (
     WHERE jsonb_typeof(h.value -> 0) = 'number' AND (h.value ->> 0) ~ '^-?[0-9]{1,18}$'
       AND jsonb_typeof(h.value -> 1) = 'string' AND (h.value -> 2) IS NULL
 )
+,
+archived AS (
+    SELECT DISTINCT ON (x.stream) x.stream, x.seq, x.hash
+    FROM audit_auditarchiveend x JOIN audit_auditarchive a ON a.id = x.archive_id
+    ORDER BY x.stream, a.number DESC
+)
 SELECT n.number, n.stream, n.seq, e.id
-FROM entries n LEFT JOIN audit_auditevent e ON e.stream = n.stream AND e.seq = n.seq
-WHERE e.id IS NULL OR e.hash <> n.hash
+FROM entries n LEFT JOIN archived b ON b.stream = n.stream
+     LEFT JOIN audit_auditevent e ON e.stream = n.stream AND e.seq = n.seq AND (b.seq IS NULL OR n.seq > b.seq)
+WHERE CASE WHEN b.seq IS NOT NULL AND n.seq < b.seq THEN false  -- in an archive: verify_audit --archive checks it
+           WHEN b.seq = n.seq THEN b.hash <> n.hash
+           ELSE e.id IS NULL OR e.hash <> n.hash END
 ORDER BY n.number, n.stream
 """
 
@@ -414,9 +493,18 @@ def _verify_stream(stream: str, chunk_size: int) -> StreamVerifyResult:
     if isinstance(checkpointed, Problem):
         result.problem = checkpointed
         return result
-    head = AuditStreamHead.objects.filter(stream=stream).values_list("seq", "hash").first()
+    # The head, and where the stream continues from if its beginning is archived, in one query.
+    ends = AuditArchiveEnd.objects.filter(stream=OuterRef("stream")).order_by("-archive__number")
+    row = (AuditStreamHead.objects.filter(stream=stream)
+           .annotate(end_seq=Subquery(ends.values("seq")[:1]), end_hash=Subquery(ends.values("hash")[:1]))
+           .values_list("seq", "hash", "end_seq", "end_hash").first())
+    head = row[:2] if row else None
+    end = row[2:] if row and row[2] is not None else None
     result.head_seq = head[0] if head else None
     expected_seq, prev, last_id, keyed, keys = 1, GENESIS, None, False, keyring()
+    if end is not None:  # its beginning is archived: the live chain continues from the archive's end
+        expected_seq, prev = end[0] + 1, end[1]
+        checkpointed = {seq: entry for seq, entry in checkpointed.items() if seq > end[0]}
     for event in AuditEvent.objects.filter(stream=stream).order_by("seq").iterator(chunk_size=chunk_size):
         result.events += 1
         # Without the first keyed checkpoint's seal (verify_audit checks it): unkeyed events only as a prefix.
@@ -435,6 +523,8 @@ def _verify_stream(stream: str, chunk_size: int) -> StreamVerifyResult:
         seq = min(checkpointed)
         result.problem = Problem(f"recorded in checkpoint {checkpointed[seq][1]} but missing: the event was removed",
                                  stream=stream, seq=seq)
+    elif end is not None and not result.events and head is not None and tuple(head) == end:
+        pass  # every event of the stream is archived
     elif head is None:
         if result.events:
             result.problem = Problem("the stream has no head: audit.record() did not write it (forged stream), "

@@ -447,6 +447,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Turns new checkpoints into deliveries to the witness (the webhook outbox: signed POST, retried with
     # back-off by the webhook tick's senders, never dead-lettered).
+    # Monthly audit event partitions, made two months ahead (audit/partitions.py).
+    "audit-partitions": {"task": "audit.tasks.audit_partitions_task", "schedule": timedelta(hours=6),
+                         "options": {"expires": 3600}},
     "audit-witness": {"task": "integrations.tasks.audit_witness_task",
                       "schedule": timedelta(seconds=AUDIT_CHECKPOINT_POLL_SECONDS),
                       "options": {"expires": AUDIT_CHECKPOINT_POLL_SECONDS}},

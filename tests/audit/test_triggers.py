@@ -36,12 +36,21 @@ def test_triggers_are_installed_and_enabled():
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE NOT t.tgisinternal AND c.relname LIKE 'audit_%%' ORDER BY 1, 2"
+            "WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND c.relname LIKE 'audit_%%' ORDER BY 1, 2"
         )
         rows = cursor.fetchall()
+        # Every monthly partition of the events (and the default one) has the row trigger, cloned by PostgreSQL.
+        cursor.execute(
+            "SELECT c.relname, t.tgname, t.tgenabled FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND t.tgparentid <> 0 "
+            "WHERE i.inhparent = 'audit_auditevent'::regclass ORDER BY 1"
+        )
+        partitions = cursor.fetchall()
     assert rows == [
         (table, f"{table}_{kind}", "O") for table in sorted(AUDIT_TABLES) for kind in ("no_truncate", "no_update_delete")
     ]
+    assert len(partitions) >= 4 and "audit_auditevent_default" in {name for name, _t, _e in partitions}
+    assert {(t, e) for _name, t, e in partitions} == {("audit_auditevent_no_update_delete", "O")}
 
 
 @pytest.mark.parametrize("table", AUDIT_TABLES)

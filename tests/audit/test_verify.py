@@ -216,7 +216,8 @@ def test_swapped_events_with_deferred_constraint(trail):
     with tampering() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent DROP CONSTRAINT audit_event_stream_seq_unique")
         cursor.execute("UPDATE audit_auditevent SET seq = CASE id WHEN %s THEN 2 ELSE 1 END WHERE id IN (%s, %s)", [a, a, b])
-        cursor.execute("ALTER TABLE audit_auditevent ADD CONSTRAINT audit_event_stream_seq_unique UNIQUE (stream, seq)")
+        cursor.execute("ALTER TABLE audit_auditevent ADD CONSTRAINT audit_event_stream_seq_unique "
+                       "UNIQUE (stream, seq, created_at)")  # the partition key is part of every unique index
     assert_broken(names_event=b, contains=["'config' seq 1", "does not chain"])
 
 

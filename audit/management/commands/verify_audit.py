@@ -25,6 +25,9 @@ class Command(BaseCommand):
                             help="'<id> <secret>' lines to verify with instead of the configured audit keys")
         parser.add_argument("--events", metavar="FILE", help="offline: events exported by export_audit")
         parser.add_argument("--checkpoints", metavar="FILE", help="offline: export_audit --checkpoints output")
+        parser.add_argument("--archive", action="append", default=[], metavar="FILE",
+                            help="offline: an archive written by archive_partition; repeatable (archives of "
+                                 "consecutive months are also checked to continue each other)")
 
     def handle(self, *args, **options):
         keys = self._keys(options["keys_file"])
@@ -44,7 +47,10 @@ class Command(BaseCommand):
             anchors.extend(self._s3_anchors())
         if bool(options["events"]) != bool(options["checkpoints"]):
             raise CommandError("--events and --checkpoints go together (an offline verification needs both)")
-        if options["events"]:
+        if options["archive"]:
+            result = self._archives(options, anchors, keys)
+            what = "archive"
+        elif options["events"]:
             result = self._offline(options, anchors, keys)
             what = "export"
         else:
@@ -105,3 +111,63 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         return verify_export(events=events, checkpoints=checkpoints, anchors=anchors, keys=keys or keyring(),
                              stop_at_first=not options["all"])
+
+    def _archives(self, options, anchors, keys):
+        import hashlib
+
+        from audit.keys import keyring
+        from audit.offline import ExportFormatError, verify_archive
+        from audit.verify import Problem, VerifyResult
+
+        total = VerifyResult()
+        loaded = []
+        for path in options["archive"]:
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read()
+                lines = raw.decode("utf-8").splitlines()
+                result = verify_archive(lines, source=path, anchors=anchors, keys=keys or keyring(),
+                                        stop_at_first=not options["all"])
+            except OSError as exc:
+                raise CommandError(f"cannot read the archive {path!r}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise CommandError(f"{path}: not UTF-8 text") from None
+            except ExportFormatError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"{path}: sha256 {hashlib.sha256(raw).hexdigest()} (compare with the "
+                              f"audit.partition_archived event's file_sha256)")
+            for name in ("events", "streams", "checkpoints", "anchored"):
+                setattr(total, name, getattr(total, name) + getattr(result, name))
+            total.last_anchored = result.last_anchored or total.last_anchored
+            total.problems.extend(f"{path}: {problem}" for problem in result.problems)
+            loaded.append((path, lines))
+        # Consecutive archives: a stream's start in a later one is its end in the earlier ones.
+        ends: dict = {}
+        for path, lines in sorted(loaded, key=lambda item: _range_start(item[1])):
+            starts, last = {}, {}
+            for line in lines:
+                record = _json(line)
+                if record.get("type") == "start":
+                    starts[record["stream"]] = (record["seq"], record["hash"])
+                elif record.get("type") == "event":
+                    last[record["stream"]] = (record["seq"], record["hash"])
+            for stream, start in sorted(starts.items()):
+                if stream in ends and ends[stream] != start:
+                    total.problems.append(Problem(f"{path}: starts at seq {start[0]}, but the earlier archive ends at "
+                                                  f"seq {ends[stream][0]}", stream=stream))
+            ends.update(last)
+        return total
+
+
+def _json(line):
+    import json
+
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _range_start(lines):
+    return str(_json(lines[0]).get("range_start", "")) if lines else ""
