@@ -7,14 +7,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
 from cases.errors import IdempotencyConflict
 from cases.models import Report, ReporterKind
-from cases.services import FileResult, ReportInput
+from cases.services import FileResult, GuardTripped, IntakeGuard, ReportInput
 
 from .flaggers import recognise_many
 from .models import HeldNotice, ReporterSanction, SanctionKind
@@ -62,6 +62,30 @@ def held_body(notice: HeldNotice, sanction: ReporterSanction) -> dict:
     }
 
 
+def recognised_items(*, source, api_client_id: UUID | None, items: list[ReportInput]) -> list[ReportInput]:
+    """The items as the registry recognises their reporters (an unconfirmed
+    trusted-flagger claim becomes a user report that keeps the claim)."""
+    recognised = recognise_many(source_id=source.pk, api_client_id=api_client_id,
+                                claims=[(it.reporter_kind, it.reporter_external_id, it.policy.pk) for it in items])
+    return [it if (r.reporter_kind == it.reporter_kind and not r.claimed_reporter_kind)
+            else dataclasses.replace(it, reporter_kind=r.reporter_kind, claimed_reporter_kind=r.claimed_reporter_kind)
+            for it, r in zip(items, recognised, strict=True)]
+
+
+def suspension_guard(*, source, item: ReportInput, now) -> IntakeGuard | None:
+    """active_suspensions for one report as an IntakeGuard, so that intake's
+    first statement asks it instead of a round trip before the transaction;
+    None when the item's reporter cannot be suspended (not an identified user)."""
+    if item.reporter_kind != ReporterKind.USER or not item.reporter_external_id:
+        return None
+    source_id = ReporterSanction._meta.get_field("source").get_db_prep_value(source.pk, connection)
+    return IntakeGuard(
+        sql=f"EXISTS (SELECT 1 FROM {ReporterSanction._meta.db_table} WHERE source_id = %s "
+            "AND reporter_external_id = %s AND kind = %s AND ends_at > %s)",
+        params=(source_id, item.reporter_external_id, SanctionKind.SUSPENSION.value,
+                connection.ops.adapt_datetimefield_value(now)))
+
+
 def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: list[ReportInput],
                    now=None) -> Screened:
     """Recognises trusted flaggers and holds the notices of suspended
@@ -69,11 +93,7 @@ def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: l
     (an unconfirmed trusted-flagger claim becomes a user report that keeps
     the claim) and stores each held notice (audited, idempotent by key)."""
     now = now or timezone.now()
-    recognised = recognise_many(source_id=source.pk, api_client_id=api_client_id,
-                                claims=[(it.reporter_kind, it.reporter_external_id, it.policy.pk) for it in items])
-    items = [it if (r.reporter_kind == it.reporter_kind and not r.claimed_reporter_kind)
-             else dataclasses.replace(it, reporter_kind=r.reporter_kind, claimed_reporter_kind=r.claimed_reporter_kind)
-             for it, r in zip(items, recognised, strict=True)]
+    items = recognised_items(source=source, api_client_id=api_client_id, items=items)
     # Only ordinary users' notices can be suspended: a trusted flagger's status is the registry's business
     # (Art. 22(6)), staff and classifiers are the platform's own.
     candidates = {it.reporter_external_id for it in items if it.reporter_kind == ReporterKind.USER
@@ -147,6 +167,15 @@ def report_intake(*, source, api_client_id, actor: Actor, item: ReportInput):
     the held-notice body; raises IdempotencyConflict like it."""
     from reviews import intake
 
+    # The common case costs no round trip here: the suspension check rides on intake's first statement, and
+    # only a reporter found suspended (the transaction rolled back, nothing kept) takes the screening below.
+    recognised = recognised_items(source=source, api_client_id=api_client_id, items=[item])[0]
+    guard = suspension_guard(source=source, item=recognised, now=timezone.now())
+    try:
+        return intake.report_intake(source=source, api_client_id=api_client_id, actor=actor, item=recognised,
+                                    guard=guard)
+    except GuardTripped:
+        pass
     screened = screen_reports(source=source, api_client_id=api_client_id, actor=actor, items=[item])
     if screened.held:
         held = screened.held[0]
