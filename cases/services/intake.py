@@ -110,10 +110,17 @@ def upsert_subjects(*, source, kind, rows, now, guard: IntakeGuard | None = None
     metadata, created)}. Rows are locked until the transaction ends; callers
     pass them sorted so that concurrent writers lock in the same order.
     With a `guard`, the statement also evaluates it and GuardTripped is
-    raised when it holds (PostgreSQL and SQLite both run it).
+    raised when it holds (other databases than PostgreSQL, which cannot put
+    an INSERT in a WITH, ask it in a statement of its own first).
     """
     if not rows:
         return {}
+    if guard is not None and connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT ({guard.sql})", list(guard.params))
+            if cursor.fetchone()[0]:
+                raise GuardTripped()
+        guard = None
     sql, params, new_ids = _subjects_upsert_sql(source=source, kind=kind, rows=rows, now=now)
     if guard is not None:
         sql = f"WITH s AS ({sql}) SELECT s.id, s.external_id, s.metadata, ({guard.sql}) FROM s"
