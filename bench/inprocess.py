@@ -198,6 +198,7 @@ def main():
 
     import audit.services
     import cases.services.intake
+    import integrations.api.fast_intake
     import integrations.auth
     import integrations.ratelimit
     import reviews.intake
@@ -209,6 +210,8 @@ def main():
     probe.phase("authenticate (API key)", integrations.auth.ApiKeyAuthentication, "authenticate")
     probe.phase("rate limit (Redis)", integrations.ratelimit, "hit")
     probe.phase("validate input (DRF serializers)", BaseSerializer, "is_valid")
+    probe.phase("validate input (msgspec fast path)", integrations.api.fast_intake, "report_in")
+    probe.phase("validate input (msgspec fast path)", integrations.api.fast_intake, "batch_item_in")
     probe.phase("trust screening (flaggers, suspensions)", trust.intake, "screen_reports")
     probe.phase("intake transaction (reviews.intake)", reviews.intake, "report_intake")
     probe.phase("intake transaction (reviews.intake)", reviews.intake, "report_intake_batch")
