@@ -264,7 +264,7 @@ def report_in(raw: dict) -> dict | None:
     """ReportInSerializer's validated data for `raw`, or None: run the serializer."""
     try:
         return _validated(msgspec.convert(raw, _ReportIn))
-    except (msgspec.MsgspecError, _Refused, ValueError):  # ValueError: msgspec refusing a lone surrogate
+    except (msgspec.MsgspecError, _Refused, ValueError, OverflowError):  # a lone surrogate; an int beyond float
         return None
 
 
@@ -276,5 +276,5 @@ def batch_item_in(raw: dict) -> dict | None:
         if body.idempotency_key is not _UNSET:
             out["idempotency_key"] = _pattern(body.idempotency_key, s._IDEMPOTENCY_KEY, s.MAX_IDEMPOTENCY_KEY)
         return out
-    except (msgspec.MsgspecError, _Refused, ValueError):  # ValueError: msgspec refusing a lone surrogate
+    except (msgspec.MsgspecError, _Refused, ValueError, OverflowError):  # a lone surrogate; an int beyond float
         return None
