@@ -198,17 +198,24 @@ def main():
 
     import audit.services
     import cases.services.intake
-    import integrations.api.reports
+    import integrations.api.fast_intake
     import integrations.auth
     import integrations.ratelimit
+    import reviews.intake
+    import signals.intake
+    import trust.intake
 
     probe = Probe()
     probe.install()
     probe.phase("authenticate (API key)", integrations.auth.ApiKeyAuthentication, "authenticate")
     probe.phase("rate limit (Redis)", integrations.ratelimit, "hit")
     probe.phase("validate input (DRF serializers)", BaseSerializer, "is_valid")
-    probe.phase("intake transaction (reviews.intake)", integrations.api.reports, "report_intake")
-    probe.phase("intake transaction (reviews.intake)", integrations.api.reports, "report_intake_batch")
+    probe.phase("validate input (msgspec fast path)", integrations.api.fast_intake, "report_in")
+    probe.phase("validate input (msgspec fast path)", integrations.api.fast_intake, "batch_item_in")
+    probe.phase("trust screening (flaggers, suspensions)", trust.intake, "screen_reports")
+    probe.phase("intake transaction (reviews.intake)", reviews.intake, "report_intake")
+    probe.phase("intake transaction (reviews.intake)", reviews.intake, "report_intake_batch")
+    probe.phase("  of which signals (signals.intake)", signals.intake, "report_signals")
     probe.phase("  of which audit", audit.services, "audit_record")
     # intake's last statement writes routing's reviews, the reports and the audit events together
     probe.phase("  of which reviews + reports + audit", cases.services.intake, "audit_record_many")

@@ -215,7 +215,7 @@ class Server:
             self.stop()
             raise
 
-    def _wait_ready(self, profile, seconds=30):
+    def _wait_ready(self, profile, seconds=120):  # a saturated shared host can take over 30 s to import Django
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

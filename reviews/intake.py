@@ -138,14 +138,15 @@ def _with_retries(fn):
                 time.sleep(0.05 * attempt)  # give the vote or claim holding the review time to commit
 
 
-def report_intake(*, source, api_client_id, actor, item):
+def report_intake(*, source, api_client_id, actor, item, guard=None):
     """Files one validated report. Returns cases.services.FileResult; raises
-    IdempotencyConflict when the key was used with another body."""
+    IdempotencyConflict when the key was used with another body, and
+    GuardTripped (nothing stored) when `guard` holds (cases.services.IntakeGuard)."""
     # RULES HOOK (single-report path): evaluated in the same transaction, after the report is filed.
     def attempt():
         hooks = _ReviewHooks()
         return _after_filing([report_file(source=source, api_client_id=api_client_id, actor=actor, item=item,
-                                          hooks=hooks)], hooks)[0]
+                                          hooks=hooks, guard=guard)], hooks)[0]
 
     return _with_retries(attempt)
 

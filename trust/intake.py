@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.apps import apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
 from cases.errors import IdempotencyConflict
 from cases.models import Report, ReporterKind
-from cases.services import FileResult, ReportInput
+from cases.services import FileResult, GuardTripped, IntakeGuard, ReportInput
 
 from .flaggers import recognise_many
 from .models import HeldNotice, ReporterSanction, SanctionKind, SanctionState
@@ -87,6 +87,32 @@ def held_body(notice: HeldNotice, sanction: ReporterSanction) -> dict:
     }
 
 
+def recognised_items(*, source, api_client_id: UUID | None, items: list[ReportInput]) -> list[ReportInput]:
+    """The items as the registry recognises their reporters (an unconfirmed
+    trusted-flagger or staff claim becomes a user report that keeps the claim)."""
+    recognised = recognise_many(source_id=source.pk, api_client_id=api_client_id,
+                                claims=[(it.reporter_kind, it.reporter_external_id, it.policy.pk) for it in items])
+    items = [it if (r.reporter_kind == it.reporter_kind and not r.claimed_reporter_kind)
+             else dataclasses.replace(it, reporter_kind=r.reporter_kind, claimed_reporter_kind=r.claimed_reporter_kind)
+             for it, r in zip(items, recognised, strict=True)]
+    return _unconfirmed_staff(items, api_client_id)
+
+
+def suspension_guard(*, source, item: ReportInput, now) -> IntakeGuard | None:
+    """active_suspensions for one report as an IntakeGuard, so that intake's
+    first statement asks it instead of a round trip before the transaction;
+    None when the item's reporter cannot be suspended (not an identified user)."""
+    if item.reporter_kind != ReporterKind.USER or not item.reporter_external_id:
+        return None
+    source_id = ReporterSanction._meta.get_field("source").get_db_prep_value(source.pk, connection)
+    return IntakeGuard(
+        # The same condition as active_suspensions: confirmed by a lead (a proposal holds nothing), not lifted.
+        sql=f"EXISTS (SELECT 1 FROM {ReporterSanction._meta.db_table} WHERE source_id = %s "
+            "AND reporter_external_id = %s AND kind = %s AND state = %s AND ends_at > %s)",
+        params=(source_id, item.reporter_external_id, SanctionKind.SUSPENSION.value, SanctionState.CONFIRMED.value,
+                connection.ops.adapt_datetimefield_value(now)))
+
+
 def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: list[ReportInput],
                    now=None) -> Screened:
     """Recognises trusted flaggers and staff and holds the notices of
@@ -95,12 +121,7 @@ def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: l
     report that keeps the claim) and stores each held notice (audited,
     idempotent by key)."""
     now = now or timezone.now()
-    recognised = recognise_many(source_id=source.pk, api_client_id=api_client_id,
-                                claims=[(it.reporter_kind, it.reporter_external_id, it.policy.pk) for it in items])
-    items = [it if (r.reporter_kind == it.reporter_kind and not r.claimed_reporter_kind)
-             else dataclasses.replace(it, reporter_kind=r.reporter_kind, claimed_reporter_kind=r.claimed_reporter_kind)
-             for it, r in zip(items, recognised, strict=True)]
-    items = _unconfirmed_staff(items, api_client_id)
+    items = recognised_items(source=source, api_client_id=api_client_id, items=items)
     # Only ordinary users' notices can be suspended: a trusted flagger's status is the registry's business
     # (Art. 22(6)), confirmed staff and classifiers are the platform's own (a staff claim the client may not make
     # is a user's by now, and is held like one).
@@ -175,6 +196,15 @@ def report_intake(*, source, api_client_id, actor: Actor, item: ReportInput):
     the held-notice body; raises IdempotencyConflict like it."""
     from reviews import intake
 
+    # The common case costs no round trip here: the suspension check rides on intake's first statement, and
+    # only a reporter found suspended (the transaction rolled back, nothing kept) takes the screening below.
+    recognised = recognised_items(source=source, api_client_id=api_client_id, items=[item])[0]
+    guard = suspension_guard(source=source, item=recognised, now=timezone.now())
+    try:
+        return intake.report_intake(source=source, api_client_id=api_client_id, actor=actor, item=recognised,
+                                    guard=guard)
+    except GuardTripped:
+        pass
     screened = screen_reports(source=source, api_client_id=api_client_id, actor=actor, items=[item])
     if screened.held:
         held = screened.held[0]

@@ -23,6 +23,8 @@ from .intake import (
     EFFECT_REROUTED,
     NO_HOOKS,
     FileResult,
+    GuardTripped,
+    IntakeGuard,
     IntakeHooks,
     ReportInput,
     ReportVerdict,
@@ -37,7 +39,8 @@ from .records import case_access_denied_record, case_media_reveal_record, case_v
 
 __all__ = [
     "EFFECT_JOINED", "EFFECT_OPENED", "EFFECT_POST_DECISION", "EFFECT_REOPENED", "EFFECT_REROUTED", "NO_HOOKS",
-    "FileResult", "IntakeHooks", "ReportInput", "ReportVerdict", "SubjectInput", "case_access_denied_record", "case_change_state",
+    "FileResult", "GuardTripped", "IntakeGuard", "IntakeHooks",
+    "ReportInput", "ReportVerdict", "SubjectInput", "case_access_denied_record", "case_change_state",
     "case_close", "case_media_reveal_record", "case_view_record", "field_changes", "policy_save", "queue_save",
     "replay_or_conflict", "report_file", "reports_file_batch", "rereview_rule_delete", "rereview_rule_save",
     "source_get_or_create", "upsert_subjects",

@@ -86,21 +86,52 @@ def _sql_value(column, value):
     return value
 
 
-def upsert_subjects(*, source, kind, rows, now):
+@dataclass(frozen=True)
+class IntakeGuard:
+    """A condition of the layer above, checked by intake's first statement
+    (the subject upsert) instead of a round trip of its own: a boolean SQL
+    expression (uncorrelated, e.g. `EXISTS (SELECT …)`) and its parameters.
+    When it holds, intake raises GuardTripped and the caller's transaction
+    rolls back with everything the statement did; the caller then takes its
+    slow path (trust.intake: a suspended reporter's notice is held)."""
+
+    sql: str
+    params: tuple = ()
+
+
+class GuardTripped(Exception):
+    """IntakeGuard held: nothing may be kept of this intake transaction."""
+
+
+def upsert_subjects(*, source, kind, rows, now, guard: IntakeGuard | None = None):
     """Inserts or updates subjects of one kind in one statement.
 
     `rows` is a list of (external_id, fields) with distinct external ids, all
     carrying the same set of optional fields. Returns {external_id: (id,
     metadata, created)}. Rows are locked until the transaction ends; callers
     pass them sorted so that concurrent writers lock in the same order.
+    With a `guard`, the statement also evaluates it and GuardTripped is
+    raised when it holds (other databases than PostgreSQL, which cannot put
+    an INSERT in a WITH, ask it in a statement of its own first).
     """
     if not rows:
         return {}
+    if guard is not None and connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT ({guard.sql})", list(guard.params))
+            if cursor.fetchone()[0]:
+                raise GuardTripped()
+        guard = None
     sql, params, new_ids = _subjects_upsert_sql(source=source, kind=kind, rows=rows, now=now)
+    if guard is not None:
+        sql = f"WITH s AS ({sql}) SELECT s.id, s.external_id, s.metadata, ({guard.sql}) FROM s"
+        params = [*params, *guard.params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {external_id: _subject_row(row_id, metadata, new_ids[external_id])
-                for row_id, external_id, metadata in cursor.fetchall()}
+        rows = cursor.fetchall()
+    if guard is not None and any(row[3] for row in rows):
+        raise GuardTripped()
+    return {row[1]: _subject_row(row[0], row[2], new_ids[row[1]]) for row in rows}
 
 
 def _subjects_upsert_sql(*, source, kind, rows, now):
@@ -249,14 +280,15 @@ class IntakeHooks:
 NO_HOOKS = IntakeHooks()
 
 
-def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS):
+def report_file(*, source, api_client_id, actor, item, now=None, hooks=NO_HOOKS, guard: IntakeGuard | None = None):
     """Files one report: a batch of one (`reports_file_batch`), so a single
     report and a batch run the same code. Returns its FileResult; raises
     IdempotencyConflict when its key was used with a different body (and
     writes nothing). A concurrent duplicate key surfaces as an
-    IntegrityError that the caller retries (see reviews.intake)."""
+    IntegrityError that the caller retries (see reviews.intake).
+    GuardTripped: see IntakeGuard."""
     result = reports_file_batch(source=source, api_client_id=api_client_id, actor=actor, items=[item], now=now,
-                                hooks=hooks)[0]
+                                hooks=hooks, guard=guard)[0]
     if isinstance(result, IdempotencyConflict):
         raise result
     return result
@@ -422,7 +454,8 @@ def _join_counts(*, case, item, reach, new_reporter=None, verdict=None):
     return case
 
 
-def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=NO_HOOKS):
+def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=NO_HOOKS,
+                       guard: IntakeGuard | None = None):
     """Files validated reports in the caller's transaction (or a new one):
     the one intake path, for a single report (`report_file`) and a batch.
 
@@ -433,6 +466,8 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
     and priority follow, and one audit event is recorded per report. About
     ten statements whatever the number of items; subjects and cases are
     locked in sorted order so concurrent calls cannot deadlock on them.
+    A `guard` is evaluated by the first subject upsert (IntakeGuard); a
+    call that only replays known keys writes nothing and never checks it.
     """
     now = now or timezone.now()
     results = [None] * len(items)
@@ -445,7 +480,7 @@ def reports_file_batch(*, source, api_client_id, actor, items, now=None, hooks=N
                                    strict=True):
                 items[index] = item
             run = _IntakeRun(source=source, api_client_id=api_client_id, actor=actor, now=now, hooks=hooks,
-                             items=items, results=results)
+                             items=items, results=results, guard=guard)
             run.file(todo)
             hooks.reports_filed(source=source, filed=[(items[i], results[i]) for i in todo])
     return _resolve_repeats(items, results, first_with_key)
@@ -480,10 +515,10 @@ def _replay_known_keys(source, items, results):
     return todo, first_with_key
 
 
-def _upsert_subjects_of(source, items, todo, now):
+def _upsert_subjects_of(source, items, todo, now, guard=None):
     """Accounts first (authors and account subjects), then content, one
-    statement per kind and set of fields. Returns {(kind, external_id): (id,
-    metadata, created)}."""
+    statement per kind and set of fields; the first of them evaluates the
+    guard. Returns {(kind, external_id): (id, metadata, created)}."""
     accounts, contents = {}, {}
     for index in todo:
         subject = items[index].subject
@@ -494,13 +529,15 @@ def _upsert_subjects_of(source, items, todo, now):
         target = accounts if subject.kind == SubjectKind.ACCOUNT else contents
         target.setdefault(subject.external_id, {}).update(subject.fields)
     subject_ids = {}
-    account_rows = _upsert_grouped(source, SubjectKind.ACCOUNT, accounts, now)
+    account_rows = _upsert_grouped(source, SubjectKind.ACCOUNT, accounts, now, guard=guard)
+    if accounts:
+        guard = None
     subject_ids.update({(SubjectKind.ACCOUNT, k): v for k, v in account_rows.items()})
     for index in todo:
         subject = items[index].subject
         if subject.kind == SubjectKind.CONTENT and subject.author_external_id is not None:
             contents[subject.external_id]["author_id"] = _db(account_rows[subject.author_external_id][0])
-    content_rows = _upsert_grouped(source, SubjectKind.CONTENT, contents, now)
+    content_rows = _upsert_grouped(source, SubjectKind.CONTENT, contents, now, guard=guard)
     subject_ids.update({(SubjectKind.CONTENT, k): v for k, v in content_rows.items()})
     return subject_ids
 
@@ -524,16 +561,17 @@ class _IntakeRun:
     to_route: list = field(default_factory=list)  # (case_opened kwargs, the case.opened event's data)
     verdicts: dict = field(default_factory=dict)  # item index -> ReportVerdict (IntakeHooks.reports_signals)
     deferred: set = field(default_factory=set)  # ids of cases this call opens whose row goes in the final statement
+    guard: IntakeGuard | None = None
 
     def file(self, todo):
         items = self.items
         item_metadata = _metadata_as_of_each_item(self.source, items, todo)
         cases = None
         signals = self.hooks.has_report_signals()
-        if not signals and _single_subject(items, todo) is not None:
+        if not signals and self.guard is None and _single_subject(items, todo) is not None:
             self.subject_ids, cases = _upsert_subject_and_case(source=self.source, item=items[todo[0]], now=self.now)
         else:
-            self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now)
+            self.subject_ids = _upsert_subjects_of(self.source, items, todo, self.now, guard=self.guard)
         # G4 signals of all items at once (one statement, items in order), after the subjects are upserted (and
         # locked) and before any case is found or opened: the verdict sets the weight, damping, bonus and
         # `discounted`, and carries the report id proposed here (the signals keep a snapshot under it).
@@ -745,15 +783,17 @@ def _resolve_repeats(items, results, first_with_key):
     return results
 
 
-def _upsert_grouped(source, kind, rows_by_external_id, now):
-    """Upserts subjects of one kind, one statement per set of provided fields."""
+def _upsert_grouped(source, kind, rows_by_external_id, now, guard=None):
+    """Upserts subjects of one kind, one statement per set of provided fields
+    (the first evaluates the guard)."""
     groups = {}
     for external_id in sorted(rows_by_external_id):
         fields = rows_by_external_id[external_id]
         groups.setdefault(tuple(sorted(fields)), []).append((external_id, fields))
     result = {}
     for _names, rows in sorted(groups.items()):
-        result.update(upsert_subjects(source=source, kind=kind, rows=rows, now=now))
+        result.update(upsert_subjects(source=source, kind=kind, rows=rows, now=now, guard=guard))
+        guard = None
     return result
 
 

@@ -9,6 +9,7 @@ from cases.errors import IdempotencyConflict
 from trust import intake as trust_intake
 
 from ..errors import flatten
+from . import fast_intake
 from . import serializers as s
 from .base import ERRORS, IDEMPOTENCY_HEADER, ApiView, actor, body_object
 from .representation import with_case_url
@@ -40,9 +41,12 @@ class ReportCreateView(ApiView):
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"Idempotency-Key": exc.detail}) from None
         raw = body_object(request)
-        serializer = s.ReportInSerializer(data=raw)
-        serializer.is_valid(raise_exception=True)
-        item = s.to_report_input(serializer.validated_data, raw=raw, idempotency_key=key)
+        validated = fast_intake.report_in(raw)  # msgspec; None: the serializer decides (and names the errors)
+        if validated is None:
+            serializer = s.ReportInSerializer(data=raw)
+            serializer.is_valid(raise_exception=True)
+            validated = serializer.validated_data
+        item = s.to_report_input(validated, raw=raw, idempotency_key=key)
         client = request.user
         # trust (DSA Art. 22/23): registry recognition and suspended reporters, then reviews.intake.
         result = trust_intake.report_intake(source=client.source, api_client_id=client.pk, actor=actor(client),
@@ -89,14 +93,17 @@ class ReportBatchView(ApiView):
                 results[index] = {"index": index, "status": 400, "errors": [
                     {"field": f"reports.{index}", "code": "invalid", "message": "must be a JSON object"}]}
                 continue
-            serializer = s.BatchItemSerializer(data=entry)
-            if not serializer.is_valid():
-                errors = flatten(serializer.errors, f"reports.{index}")
-                results[index] = {"index": index, "status": 400, "errors": errors}
-                continue
-            key = serializer.validated_data.get("idempotency_key")
+            validated = fast_intake.batch_item_in(entry)  # msgspec; None: the serializer decides
+            if validated is None:
+                serializer = s.BatchItemSerializer(data=entry)
+                if not serializer.is_valid():
+                    errors = flatten(serializer.errors, f"reports.{index}")
+                    results[index] = {"index": index, "status": 400, "errors": errors}
+                    continue
+                validated = serializer.validated_data
+            key = validated.get("idempotency_key")
             body = {k: v for k, v in entry.items() if k != "idempotency_key"}
-            items.append(s.to_report_input(serializer.validated_data, raw=body, idempotency_key=key))
+            items.append(s.to_report_input(validated, raw=body, idempotency_key=key))
             positions.append(index)
 
         client = request.user

@@ -47,9 +47,12 @@ def _warm(api, report_body):
     _statements(api, report_body("warm-up"))
 
 
-def test_a_report_about_a_new_subject_opens_a_case_in_few_round_trips(api, report_body, workflows):
+@pytest.mark.parametrize("reporter", [None, {"kind": "user", "external_id": "someone"}],
+                         ids=["anonymous", "identified"])
+def test_a_report_about_a_new_subject_opens_a_case_in_few_round_trips(api, report_body, workflows, reporter):
     _warm(api, report_body)
-    response, sql = _statements(api, report_body("new-subject"))
+    # an identified user could be suspended (trust): the check rides on the subject upsert, no round trip
+    response, sql = _statements(api, report_body("new-subject", **({"reporter": reporter} if reporter else {})))
     assert response.status_code == 201
     print("new subject:", len(sql), *sql, sep="\n  ")
     assert len(sql) == NEW_CASE, sql
@@ -101,14 +104,15 @@ def test_an_idempotency_key_costs_one_look_up_and_a_replay_writes_nothing(api, r
 # Before G5 (one report = a batch of one, written together): 8, 11 and 11, plus a `SELECT 1` connection
 # health check per request. G5 alone (without the G4 signals and the G3b trust screening): 4, 7 and 8.
 #
-# BEGIN, subject upsert, signals, case + review + report + audit event + stream head (one CTE: the subject is
-# new, so its case is too and needs no statement of its own), COMMIT. Signals add one (the verdict sets the new
+# BEGIN, subject upsert (with the trust suspension check of an identified reporter), signals, case + review +
+# report + audit event + stream head (one CTE: the subject is new, so its case is too and needs no statement of
+# its own), COMMIT. Signals add one (the verdict sets the new
 # case's priority, so it must come after the subject upsert and before the case is opened).
 NEW_CASE = 5
-# trust screening of an identified reporter (G3b: running suspensions, before the transaction), BEGIN, subject
-# upsert, signals, case upsert, reporters known?, review priority, audit head lock, case counters + report +
-# event + head (one CTE), COMMIT. Signals and trust add one each; with signals the subject and case upsert can
-# no longer share a statement (the verdict comes in between), so a report carrying metadata costs as much as
-# one that does not.
-JOIN_WITH_METADATA = 10
-JOIN = 10
+# BEGIN, subject upsert (+ the trust suspension check of the identified reporter: it was a statement of its own
+# before the transaction until G5's IntakeGuard, 10 → 9), signals, case upsert, reporters known?, review
+# priority, audit head lock, case counters + report + event + head (one CTE), COMMIT. Signals add one; with
+# signals the subject and case upsert can no longer share a statement (the verdict comes in between), so a
+# report carrying metadata costs as much as one that does not.
+JOIN_WITH_METADATA = 9
+JOIN = 9
