@@ -65,6 +65,18 @@ def test_an_ended_suspension_or_another_sources_does_not_hold(api, workflows, ma
     assert not HeldNotice.objects.exists()
 
 
+def test_only_a_suspension_a_lead_confirmed_and_did_not_lift_holds(api, workflows):
+    # Art. 23(2): a proposal holds nothing until a lead confirms it; a lifted one holds nothing any more.
+    for reporter, state in (("proposed-only", "proposed"), ("lifted-early", "lifted"), ("rejected", "rejected")):
+        sanction = _suspend(api, reporter)
+        sanction.state = state
+        sanction.save(update_fields=["state"])
+        assert _report(api, f"post-by-{reporter}", reporter).status_code == 201, state
+    assert not HeldNotice.objects.exists()
+    _suspend(api, "confirmed")
+    assert _report(api, "post-by-confirmed", "confirmed").status_code == 202
+
+
 def test_an_ordinary_reporter_pays_no_separate_suspension_query(api, workflows):
     _suspend(api, "abuser")
     with CaptureQueriesContext(connection) as captured:
