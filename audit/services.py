@@ -123,7 +123,6 @@ def audit_batch(known_heads=None):
     in that same statement."""
     outer = _buffer.get()
     if outer is not None:
-        outer.known_heads.update(known_heads or {})
         yield outer
         return
     batch = AuditBatch(known_heads)
