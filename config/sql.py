@@ -84,9 +84,9 @@ def together(statements: list[Statement], main: Statement | None = None):
         return cursor.fetchall()
 
 
-# Rows from this many on go as one array per column (unnest): a statement with a placeholder per
-# value is parsed and bound on the client each time (psycopg caches only short statements), which
-# cost a sweep of 1,000 rows more than the database spent on it.
+# For many rows: one array parameter per column (unnest). A statement with a placeholder per value
+# is parsed and bound on the client each time (psycopg caches only short statements), which cost a
+# sweep of 1,000 rows more than the database spent on it.
 def update_from_arrays_sql(*, model, key, columns, rows) -> Statement:
     """update_from_values_sql with one array parameter per column (PostgreSQL)."""
     table = model._meta.db_table
