@@ -91,70 +91,96 @@ def _select_heads_for_update(streams: list[str]) -> dict[str, tuple[int, str]]:
 _buffer = contextvars.ContextVar("quorum_audit_buffer", default=None)
 
 
+class AuditBatch:
+    """What an audit_batch() block yields: `known_heads` may be filled in
+    after the block started (a service that locks the heads in its first
+    statement), and `also` takes the caller's own data-modifying statements
+    (config.sql), sent in the same statement as the events when the block
+    ends."""
+
+    def __init__(self, known_heads=None):
+        self.known_heads: dict[str, tuple[int, str]] = dict(known_heads or {})
+        self.also: list[tuple[str, list]] = []
+        self.entries: list[dict] = []
+
+
 @contextmanager
 def audit_batch(known_heads=None):
     """Buffers the audit.record() calls made inside it and writes them when
     it ends, with audit_record_many: three statements for all of them instead
     of three per event. Use it inside the service's transaction:
     `with transaction.atomic(), audit_batch(): ...`. Nothing is written if the
-    block raises; nested batches join the outer one.
+    block raises; nested batches join the outer one (and yield it).
 
     `known_heads` ({stream: (seq, hash)}) is what the caller read of the
-    heads in its first query (claim_next locks them there): when every buffered
-    event appends to one of those streams, they are written in one statement
-    that moves the heads by compare-and-swap instead of locking them first;
-    if a head moved meanwhile, AuditHeadMoved is raised (the transaction must
-    roll back, which the surrounding atomic() does, and may be retried)."""
-    if _buffer.get() is not None:
-        yield
+    heads in its first query (claim_next locks them there; vote_cast sets
+    them on the yielded AuditBatch after its first statement): when every
+    buffered event appends to one of those streams, they are written in one
+    statement that moves the heads by compare-and-swap instead of locking
+    them first; if a head moved meanwhile, AuditHeadMoved is raised (the
+    transaction must roll back, which the surrounding atomic() does, and may
+    be retried). Statements the caller put in the yielded batch's `also` go
+    in that same statement."""
+    outer = _buffer.get()
+    if outer is not None:
+        yield outer
         return
-    entries = []
-    token = _buffer.set(entries)
+    batch = AuditBatch(known_heads)
+    entries = batch.entries
+    token = _buffer.set(batch)
     try:
-        yield
+        yield batch
     except BaseException:
         _buffer.reset(token)
         raise
     _buffer.reset(token)
+    known_heads = batch.known_heads
     if not entries:
+        together(batch.also)
         return
     if (known_heads and connection.vendor == "postgresql" and not settings.AUDIT_DISABLED_FOR_BENCHMARK
             and all(known_heads.get(e["stream"]) and not e.get("new_stream") for e in entries)):
-        _append_at_known_heads(entries, known_heads)
+        _append_at_known_heads(entries, known_heads, also=batch.also)
     else:
-        audit_record_many(entries=entries)
+        audit_record_many(entries=entries, together_with=batch.also)
 
 
-def _append_at_known_heads(entries, known_heads):
-    """audit_record_many for streams whose heads the caller read: the events
-    and the moved heads in one statement (PostgreSQL). The head update is a
-    compare-and-swap on seq; a head that moved (or an event that collides on
-    (stream, seq) with a concurrent writer's) raises AuditHeadMoved."""
+def _append_at_known_heads(entries, known_heads, also=()):
+    """audit_record_many for streams whose heads the caller read: the events,
+    the moved heads and `also` (the caller's statements) in one statement
+    (PostgreSQL). The head update is a compare-and-swap on seq; a head that
+    moved (or an event that collides on (stream, seq) with a concurrent
+    writer's) raises AuditHeadMoved."""
     from django.db import IntegrityError
 
     position = {stream: tuple(known_heads[stream]) for stream in {e["stream"] for e in entries}}
     before = dict(position)
     events = _chain_events(entries, position, actor=None)
-    row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
+    rows_sql, rows_params = _event_rows(events)
     params = []
     heads = sorted(position)
     for stream in heads:
         params.extend((stream, before[stream][0], position[stream][0], position[stream][1]))
-    for e in events:
-        params.extend(_event_params(e))
+    params.extend(rows_params)
     sql = (
         f"WITH moved AS (UPDATE {AuditStreamHead._meta.db_table} h SET seq = v.new_seq, hash = v.new_hash, dirty = true "
         f"FROM (VALUES {', '.join(['(%s::varchar, %s::bigint, %s::bigint, %s::varchar)'] * len(heads))}) "
         "AS v(stream, old_seq, new_seq, new_hash) WHERE h.stream = v.stream AND h.seq = v.old_seq RETURNING 1), "
         f"ins AS (INSERT INTO {AuditEvent._meta.db_table} ({', '.join(_EVENT_COLUMNS)}) "
-        f"VALUES {', '.join([row] * len(events))} RETURNING id) "
-        "SELECT (SELECT count(*) FROM moved), id FROM ins ORDER BY id"
+        f"{rows_sql} RETURNING id)"
+        + "".join(f", a{i} AS ({sql})" for i, (sql, _params) in enumerate(also))
+        + " SELECT (SELECT count(*) FROM moved), id FROM ins ORDER BY id"
     )
+    for _sql, also_params in also:
+        params.extend(also_params)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     except IntegrityError as exc:
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if also and constraint != "audit_event_stream_seq_unique":
+            raise  # the caller's statement broke a constraint of its own
         raise AuditHeadMoved("an audit stream head moved while the change was being made") from exc
     if not rows or rows[0][0] != len(heads):
         raise AuditHeadMoved("an audit stream head moved while the change was being made")
@@ -182,7 +208,7 @@ def audit_record(*, stream, action, actor, target_type, target_id, data=None, ne
     data = normalize_data(data or {})
     buffered = _buffer.get()
     if buffered is not None:
-        buffered.append(dict(stream=stream, action=action, actor=actor, target_type=target_type,
+        buffered.entries.append(dict(stream=stream, action=action, actor=actor, target_type=target_type,
                              target_id=target_id, data=data, new_stream=new_stream))
         return None
     request_id, ip = current_request()
@@ -242,6 +268,21 @@ def _event_params(e):
 
 _EVENT_COLUMNS = ("stream", "seq", "action", "actor_type", "actor_id", "actor_name", "target_type", "target_id",
                   "data", "request_id", "ip", "created_at", "prev_hash", "hash", "key_id")
+_EVENT_TYPES = ("varchar", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar", "varchar", "jsonb",
+                "varchar", "varchar", "timestamptz", "varchar", "varchar", "varchar")
+# From this many events on, the rows go as one array per column: 15 placeholders per event made
+# binding a sweep's statement (3,000 events) on the client cost more than running it.
+_EVENTS_AS_ARRAYS = 50
+
+
+def _event_rows(events) -> tuple[str, list]:
+    """The source of the events' INSERT (after the column list) and its parameters."""
+    if len(events) < _EVENTS_AS_ARRAYS:
+        row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
+        return f"VALUES {', '.join([row] * len(events))}", [p for e in events for p in _event_params(e)]
+    columns = zip(*(_event_params(e) for e in events), strict=True)
+    return ("SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in _EVENT_TYPES) + ")",
+            [list(column) for column in columns])
 
 
 def _write(events: list[AuditEvent], *, new_heads: list[tuple[str, int, str]],
@@ -267,16 +308,19 @@ def _write(events: list[AuditEvent], *, new_heads: list[tuple[str, int, str]],
     for i, (sql, also_params) in enumerate(also):
         parts.append(f"a{i} AS ({sql})")
         params.extend(also_params)
-    row = "(" + ", ".join("%s::jsonb" if c == "data" else "%s" for c in _EVENT_COLUMNS) + ")"
-    for e in events:
-        params.extend(_event_params(e))
-    parts.append(f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) VALUES {', '.join([row] * len(events))} "
-                 f"RETURNING id, stream, seq)")
+    rows_sql, rows_params = _event_rows(events)
+    params.extend(rows_params)
+    parts.append(f"e AS (INSERT INTO {_EVENTS} ({', '.join(_EVENT_COLUMNS)}) {rows_sql} RETURNING id, stream, seq)")
     if new_heads:
         parts.append(f"n AS (INSERT INTO {_HEADS} (stream, seq, hash, dirty) "
                      f"VALUES {', '.join(['(%s, %s, %s, true)'] * len(new_heads))})")
         params.extend(value for head in new_heads for value in head)
-    if moved_heads:
+    if len(moved_heads) >= _EVENTS_AS_ARRAYS:
+        parts.append(f"u AS (UPDATE {_HEADS} AS t SET seq = v.seq, hash = v.hash, dirty = true FROM "
+                     "unnest(%s::varchar[], %s::bigint[], %s::varchar[]) AS v(stream, seq, hash) "
+                     "WHERE t.stream = v.stream)")
+        params.extend(list(column) for column in zip(*moved_heads, strict=True))
+    elif moved_heads:
         parts.append(f"u AS (UPDATE {_HEADS} AS t SET seq = v.seq, hash = v.hash, dirty = true FROM (VALUES "
                      f"{', '.join(['(%s::varchar, %s::bigint, %s::varchar)'] * len(moved_heads))}) "
                      f"AS v(stream, seq, hash) WHERE t.stream = v.stream)")

@@ -10,17 +10,19 @@ rolls back and the next sweep takes the rows again.
 """
 
 import time
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 import audit
 from audit.context import Actor
 from audit.services import case_stream
-from cases.models import Case
-from config.sql import update_from_values
+from cases.models import Case, CaseState
+from config.sql import insert_from_arrays_sql, together, update_from_arrays_sql, update_from_values
 
 from . import triggers as T
 from .models import RAISE_PRIORITY, Heartbeat, Review, ReviewState, Seat, SeatState
@@ -79,74 +81,160 @@ def sweep_breaches(*, now=None, batch_size=None, max_seconds=20.0):
                   batch_size=batch_size or settings.SLA_SWEEP_BATCH, max_seconds=max_seconds)
 
 
+class _Due(NamedTuple):
+    """A review the breach sweep took (already marked breached), with what the batch needs of it."""
+
+    id: Any
+    case_id: Any
+    stage_id: int
+    warn_at: datetime | None
+    warned_at: datetime | None  # before this sweep
+    due_at: datetime
+    appeal_id: Any
+    seats_held: bool  # someone holds a seat with a valid lease
+    first_policy_id: int | None
+    reporter_kinds: list[str]
+
+
+class _CaseRow(NamedTuple):
+    id: Any
+    priority: int
+    state: str
+    queue_id: int
+    opened_at: datetime
+    breach_count: int
+    at_risk_since: datetime | None
+
+
+_CASE_COLUMNS = ("id", "priority", "state", "queue_id", "opened_at", "breach_count", "at_risk_since")
+
+
+def _take_due(*, now: datetime, batch_size: int) -> list[_Due]:
+    """Locks up to `batch_size` overdue open reviews (SKIP LOCKED, oldest
+    deadline first) and marks them breached (and warned, if no sweep warned
+    them) — on PostgreSQL one UPDATE … RETURNING, which also reads whether a
+    seat is held and the case's first policy and reporter kinds (what the SLA
+    of a timeout stage depends on)."""
+    if connection.vendor != "postgresql":
+        from cases.models import Report
+
+        reviews = list(
+            Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False,
+                                  due_at__lte=now)
+            .select_for_update(skip_locked=True).order_by("due_at")
+            .values_list("id", "case_id", "stage_id", "warn_at", "warned_at", "due_at", "appeal_id")[:batch_size])
+        ids = [r[0] for r in reviews]
+        Review.objects.filter(pk__in=ids).update(breached_at=now)
+        Review.objects.filter(pk__in=ids, warned_at__isnull=True).update(warned_at=now)
+        held = set(Seat.objects.filter(review_id__in=ids, state=SeatState.CLAIMED, lease_expires_at__gt=now)
+                   .values_list("review_id", flat=True))
+        cases = [r[1] for r in reviews]
+        first, kinds = {}, {}
+        for case_id, policy_id, kind in (Report.objects.filter(case_id__in=cases).order_by("case_id", "received_at", "id")
+                                         .values_list("case_id", "policy_id", "reporter_kind")):
+            first.setdefault(case_id, policy_id)
+            kinds.setdefault(case_id, set()).add(kind)
+        return [_Due(*r, r[0] in held, first.get(r[1]), sorted(kinds.get(r[1], ()))) for r in reviews]
+    from cases.models import Report
+
+    review, seat, report = Review._meta.db_table, Seat._meta.db_table, Report._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH due AS (SELECT r.id, r.warned_at FROM {review} r WHERE r.state = 'open' AND r.breached_at IS NULL "
+            "AND r.due_at IS NOT NULL AND r.due_at <= %(now)s ORDER BY r.due_at LIMIT %(n)s FOR UPDATE SKIP LOCKED), "
+            f"b AS (UPDATE {review} r SET breached_at = %(now)s, warned_at = coalesce(r.warned_at, %(now)s) "
+            "FROM due WHERE r.id = due.id "
+            "RETURNING r.id, r.case_id, r.stage_id, r.warn_at, due.warned_at, r.due_at, r.appeal_id) "
+            f"SELECT b.*, EXISTS (SELECT 1 FROM {seat} st WHERE st.review_id = b.id AND st.state = 'claimed' "
+            "AND st.lease_expires_at > %(now)s), "
+            f"(SELECT rp.policy_id FROM {report} rp WHERE rp.case_id = b.case_id ORDER BY rp.received_at, rp.id "
+            "LIMIT 1), "
+            f"ARRAY(SELECT DISTINCT rk.reporter_kind FROM {report} rk WHERE rk.case_id = b.case_id) "
+            "FROM b ORDER BY b.due_at, b.id",
+            {"now": now, "n": batch_size})
+        return [_Due(*row) for row in cursor.fetchall()]
+
+
+def _lock_cases(case_ids: list[Any]) -> dict[Any, _CaseRow]:
+    """The cases of the batch, locked in id order (after their reviews: the house lock order)."""
+    if connection.vendor != "postgresql":
+        return {row[0]: _CaseRow(*row) for row in Case.objects.select_for_update().filter(pk__in=case_ids)
+                .order_by("pk").values_list(*_CASE_COLUMNS)}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(_CASE_COLUMNS)} FROM {Case._meta.db_table} WHERE id = ANY(%s::uuid[]) "
+                       "ORDER BY id FOR UPDATE", [case_ids])
+        return {row[0]: _CaseRow(*row) for row in cursor.fetchall()}
+
+
 def _breach_batch(*, now, batch_size):
     """One batch of breaches in a fixed number of statements (whatever the
-    batch size): lock the reviews, then their cases (the house lock order),
-    update them in bulk, open the timeout stages with bulk_create and write
-    the audit events with audit_record_many."""
+    batch size): take and mark the due reviews (one UPDATE … RETURNING), lock
+    their cases (the house lock order), close the reviews that move on and
+    release their seats, then open the timeout stages, raise priorities and
+    count the breaches on the cases in the statement that writes the audit
+    events (audit_record_many(together_with=…)). Each breach still gets its
+    own events in its case's stream: the late warning if none went out,
+    case.sla_breached, and for a move case.state_changed and review.opened."""
     from audit.services import audit_record_many
-    from cases.models import CaseState, Report
     from cases.priority import priority_raise
     from cases.states import check_transition
 
     from . import sla
     from .models import Stage, StageKind
-    from .services.lifecycle import review_build, review_opened_data, reviews_close_many, reviews_open_many
+    from .services.lifecycle import review_build, review_opened_data
 
-    reviews = list(
-        Review.objects.filter(state=ReviewState.OPEN, breached_at__isnull=True, due_at__isnull=False, due_at__lte=now)
-        .select_for_update(skip_locked=True, of=("self",)).select_related("stage").order_by("due_at")[:batch_size]
-    )
+    reviews = _take_due(now=now, batch_size=batch_size)
     if not reviews:
         return 0
-    case_ids = sorted({r.case_id for r in reviews})
-    cases = {c.pk: c for c in Case.objects.select_for_update().filter(pk__in=case_ids).order_by("pk")}
+    cases = _lock_cases(sorted({r.case_id for r in reviews}))
     bonus = settings.ESCALATION_PRIORITY_BONUS
+    stages = {s.pk: s for s in Stage.objects.filter(pk__in={r.stage_id for r in reviews})}
 
     targets = {}
-    wanted = {(r.stage.version_id, r.stage.on_timeout) for r in reviews
-              if r.stage.on_timeout and r.stage.on_timeout != RAISE_PRIORITY}
-    for version_id, key in wanted:
-        targets[(version_id, key)] = Stage.objects.select_related("group").get(version_id=version_id, key=key)
+    wanted = {(stages[r.stage_id].version_id, stages[r.stage_id].on_timeout) for r in reviews
+              if stages[r.stage_id].on_timeout and stages[r.stage_id].on_timeout != RAISE_PRIORITY}
+    if wanted:
+        keys = {key for _, key in wanted}
+        for target in Stage.objects.select_related("group").filter(version_id__in={v for v, _ in wanted},
+                                                                   key__in=keys):
+            if (target.version_id, target.key) in wanted:
+                targets[(target.version_id, target.key)] = target
+        missing = wanted - set(targets)
+        if missing:
+            raise Stage.DoesNotExist(f"timeout stages not found: {sorted(missing)}")
 
     # A breach never takes a seat whose lease is valid: a review someone is working on is kept (its
     # priority raised instead); a move to another stage waits until nobody holds a valid lease
     # (services.lifecycle.review_timeout_if_owed, run when a seat is released, expires or votes).
-    held = set(Seat.objects.filter(review_id__in=[r.pk for r in reviews], state=SeatState.CLAIMED,
-                                   lease_expires_at__gt=now).values_list("review_id", flat=True))
-    kept = {r.pk for r in reviews if r.pk in held and (r.stage.version_id, r.stage.on_timeout) in targets}
-    moved = [r for r in reviews if (r.stage.version_id, r.stage.on_timeout) in targets and r.pk not in kept]
-    raised = [r for r in reviews if r.stage.on_timeout == RAISE_PRIORITY or r.pk in kept]
-    first_policy, kinds = {}, {}
-    if moved:
-        moved_cases = [r.case_id for r in moved]
-        for case_id, policy_id in (Report.objects.filter(case_id__in=moved_cases)
-                                   .order_by("case_id", "received_at", "id").values_list("case_id", "policy_id")):
-            first_policy.setdefault(case_id, policy_id)
-        for case_id, kind in Report.objects.filter(case_id__in=moved_cases).values_list("case_id", "reporter_kind").distinct():
-            kinds.setdefault(case_id, set()).add(kind)
+    def timeout_key(r):
+        stage = stages[r.stage_id]
+        return stage.version_id, stage.on_timeout
+
+    kept = {r.id for r in reviews if r.seats_held and timeout_key(r) in targets}
+    moved = [r for r in reviews if timeout_key(r) in targets and r.id not in kept]
+    raised = [r for r in reviews if stages[r.stage_id].on_timeout == RAISE_PRIORITY or r.id in kept]
 
     entries, new_reviews, case_updates = [], [], {}
-    unwarned = [r.pk for r in reviews if r.warned_at is None]
     for review in reviews:
         case = cases[review.case_id]
-        target = targets.get((review.stage.version_id, review.stage.on_timeout))
+        stage = stages[review.stage_id]
+        stream = case_stream(case.id)
+        target = targets.get(timeout_key(review))
         if review.warned_at is None and review.warn_at is not None:
             # No sweep ran between warn_at and due_at: the warning still goes out, first.
-            entries.append(dict(stream=case_stream(case.pk), action="case.sla_warning", target_type="review",
-                                target_id=review.pk, data={"warn_at": review.warn_at.isoformat(),
+            entries.append(dict(stream=stream, action="case.sla_warning", target_type="review",
+                                target_id=review.id, data={"warn_at": review.warn_at.isoformat(),
                                                            "due_at": review.due_at.isoformat(), "late": True}))
-        action = review.stage.on_timeout or "record"
-        facts = {"stage": review.stage.key, "due_at": review.due_at.isoformat(), "action": action,
-                 "trigger": T.SLA_BREACH}
-        if review.pk in kept:
+        action = stage.on_timeout or "record"
+        facts = {"stage": stage.key, "due_at": review.due_at.isoformat(), "action": action, "trigger": T.SLA_BREACH}
+        if review.id in kept:
             facts.update(action=RAISE_PRIORITY, seats_held=True,
-                         deferred_to=None if target.key == review.stage.key else target.key)
-        entries.append(dict(stream=case_stream(case.pk), action="case.sla_breached", target_type="review",
-                            target_id=review.pk, data=facts))
-        change = case_updates.setdefault(case.pk, {"breaches": 0, "priority": case.priority, "state": case.state})
+                         deferred_to=None if target.key == stage.key else target.key)
+        entries.append(dict(stream=stream, action="case.sla_breached", target_type="review",
+                            target_id=review.id, data=facts))
+        change = case_updates.setdefault(case.id, {"breaches": 0, "priority": case.priority, "state": case.state})
         change["breaches"] += 1
-        if review.stage.on_timeout == RAISE_PRIORITY or review.pk in kept:
+        if stage.on_timeout == RAISE_PRIORITY or review.id in kept:
             change["priority"] = priority_raise(change["priority"], bonus)
             continue
         if target is None:
@@ -157,39 +245,65 @@ def _breach_batch(*, now, batch_size):
         else:
             new_state = CaseState.IN_REVIEW
         if check_transition(change["state"], new_state):
-            entries.append(dict(stream=case_stream(case.pk), action="case.state_changed", target_type="case",
-                                target_id=case.pk, data={"from": change["state"], "to": new_state,
+            entries.append(dict(stream=stream, action="case.state_changed", target_type="case",
+                                target_id=case.id, data={"from": change["state"], "to": new_state,
                                                          "reason": "SLA breached", "trigger": T.SLA_BREACH}))
             change["state"] = new_state
-        rule = sla.resolve(stage=target, policy_id=first_policy.get(case.pk), priority=change["priority"],
-                           reporter_kinds=kinds.get(case.pk, set()))
-        opened = review_build(case_id=case.pk, stage=target, queue_id=case.queue_id, priority=change["priority"],
+        rule = sla.resolve(stage=target, policy_id=review.first_policy_id, priority=change["priority"],
+                           reporter_kinds=set(review.reporter_kinds))
+        opened = review_build(case_id=case.id, stage=target, queue_id=case.queue_id, priority=change["priority"],
                               case_opened_at=case.opened_at, clock=rule, now=now, appeal_id=review.appeal_id)
         new_reviews.append(opened)
-        entries.append(dict(stream=case_stream(case.pk), action="review.opened", target_type="review",
+        entries.append(dict(stream=stream, action="review.opened", target_type="review",
                             target_id=opened.pk, data=review_opened_data(opened, trigger=T.SLA_BREACH,
                                                                          reason="SLA breached")))
 
-    moved_ids = [r.pk for r in moved]
-    Review.objects.filter(pk__in=[r.pk for r in reviews]).update(breached_at=now)
-    if unwarned:
-        Review.objects.filter(pk__in=unwarned, warned_at__isnull=True).update(warned_at=now)
-    if moved_ids:
-        reviews_close_many(review_ids=moved_ids, state=ReviewState.TIMED_OUT, now=now, reason="SLA breached")
-        reviews_open_many(new_reviews)
-    # the review's copy of the priority follows the case's (capped) one
-    update_from_values(model=Review, key=("id", "uuid"), columns=[("priority", "integer")],
-                       rows=[(r.pk, case_updates[r.case_id]["priority"]) for r in raised])
-    rows, moved_cases = [], {r.case_id for r in moved}
+    moved_cases = {r.case_id for r in moved}
+    case_rows = []
     for case_id, change in sorted(case_updates.items()):
         case = cases[case_id]
-        rows.append((case_id, case.breach_count + change["breaches"], change["priority"], change["state"], now,
-                     None if case_id in moved_cases else case.at_risk_since))
-    update_from_values(model=Case, key=("id", "uuid"), rows=rows, columns=[
-        ("breach_count", "integer"), ("priority", "integer"), ("state", "varchar"), ("updated_at", "timestamptz"),
-        ("at_risk_since", "timestamptz")])
-    audit_record_many(entries=entries, actor=SYSTEM)
+        case_rows.append((case_id, case.breach_count + change["breaches"], change["priority"], change["state"], now,
+                          None if case_id in moved_cases else case.at_risk_since))
+    case_columns = [("breach_count", "integer"), ("priority", "integer"), ("state", "varchar"),
+                    ("updated_at", "timestamptz"), ("at_risk_since", "timestamptz")]
+    # the review's copy of the priority follows the case's (capped) one
+    priority_rows = [(r.id, case_updates[r.case_id]["priority"]) for r in raised]
+    if connection.vendor != "postgresql":
+        from .services.lifecycle import reviews_close_many, reviews_open_many
+
+        if moved:
+            reviews_close_many(review_ids=[r.id for r in moved], state=ReviewState.TIMED_OUT, now=now,
+                               reason="SLA breached")
+            reviews_open_many(new_reviews)
+        update_from_values(model=Review, key=("id", "uuid"), columns=[("priority", "integer")], rows=priority_rows)
+        update_from_values(model=Case, key=("id", "uuid"), rows=case_rows, columns=case_columns)
+        audit_record_many(entries=entries, actor=SYSTEM)
+        return len(reviews)
+    if moved:
+        # Closed before the next stages open: one active review per case (a unique index) at every statement.
+        _close_timed_out([r.id for r in moved], now=now)
+    also = [update_from_arrays_sql(model=Case, key=("id", "uuid"), rows=case_rows, columns=case_columns)]
+    if new_reviews:
+        also.append(insert_from_arrays_sql(new_reviews))
+    if priority_rows:
+        also.append(update_from_arrays_sql(model=Review, key=("id", "uuid"), columns=[("priority", "integer")],
+                                           rows=priority_rows))
+    audit_record_many(entries=entries, actor=SYSTEM, together_with=also)
     return len(reviews)
+
+
+def _close_timed_out(review_ids: list[Any], *, now: datetime) -> None:
+    """reviews_close_many(state=timed_out) and the release of their seats, in one statement (PostgreSQL)."""
+    from .states import review_sources
+
+    together([
+        (f"UPDATE {Review._meta.db_table} SET state = %s, closed_at = %s, close_reason = %s "
+         "WHERE id = ANY(%s::uuid[]) AND state = ANY(%s::varchar[])",
+         [ReviewState.TIMED_OUT, now, "SLA breached", review_ids, list(review_sources(ReviewState.TIMED_OUT))]),
+        (f"UPDATE {Seat._meta.db_table} SET state = %s, released_at = %s "
+         "WHERE review_id = ANY(%s::uuid[]) AND state = ANY(%s::varchar[])",
+         [SeatState.RELEASED, now, review_ids, list(seat_sources(SeatState.RELEASED))]),
+    ])
 
 
 def sweep_leases(*, now=None, batch_size=None, max_seconds=20.0):

@@ -82,9 +82,13 @@ def public_explanation_of(votes) -> str:
     return "\n".join(dict.fromkeys(texts))
 
 
-def _decide_from_review(*, review, result, actor, now):
-    chain = _review_chain(review)
-    votes = list(Vote.objects.filter(review__in=chain).select_related("reviewer", "outcome", "policy").order_by("cast_at"))
+def _decide_from_review(*, review, result, actor, now, votes=None):
+    """`votes`: the review's votes with reviewer, outcome and policy, when the
+    caller holds them (vote_cast); used when no earlier review is in the chain."""
+    if votes is None or review.proposed_from_id is not None:
+        chain = _review_chain(review)
+        votes = list(Vote.objects.filter(review__in=chain).select_related("reviewer", "outcome", "policy")
+                     .order_by("cast_at"))
     deciding_votes = [v for v in votes if v.outcome_id == result["outcome"].pk or v.approved]
     kind, supersedes = DecisionKind.ORIGINAL, None
     appeal = review.appeal
@@ -132,10 +136,10 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
     `automated_decision` only for a decision no person took (a rule's, see
     decision_automated)."""
     Decision.objects.filter(case=case, is_current=True).update(is_current=False)
-    reports = Report.objects.filter(case=case)
+    kinds_and_places = list(Report.objects.filter(case=case).values_list("reporter_kind", "jurisdiction"))
     # A rule that decides detected the case by automated means too (DSA automated_detection).
-    automated_detection = automated_decision or reports.filter(reporter_kind="automated").exists()
-    jurisdictions = sorted({code for j in reports.values_list("jurisdiction", flat=True) for code in (j or [])})
+    automated_detection = automated_decision or any(kind == "automated" for kind, _ in kinds_and_places)
+    jurisdictions = sorted({code for _, j in kinds_and_places for code in (j or [])})
     decision = Decision.objects.create(
         case=case, review=review, stage_key=review.stage.key if review else "", kind=kind, outcome=outcome,
         policy=policy, duration_days=duration_days,
