@@ -50,6 +50,25 @@ def _next_sequence():
     return counter.value + 1
 
 
+def _take_sequence(decision_id) -> int:
+    """Gives the decision the next feed position; on PostgreSQL the counter
+    and the decision in one statement (the counter's row lock is held until
+    commit, as with _next_sequence)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH s AS (UPDATE reviews_decisionsequence SET value = value + 1 WHERE id = 1 RETURNING value) "
+                "UPDATE reviews_decision d SET sequence = s.value FROM s WHERE d.id = %s RETURNING d.sequence",
+                [decision_id])
+            row = cursor.fetchone()
+        if row:
+            return row[0]
+        # No counter row yet (the first decision ever), or no such decision: the portable path.
+    sequence = _next_sequence()
+    Decision.objects.filter(pk=decision_id).update(sequence=sequence)
+    return sequence
+
+
 def _review_chain(review):
     chain, seen = [], set()
     while review is not None and review.pk not in seen:
@@ -182,8 +201,7 @@ def decision_record(*, case, review, kind, outcome, policy, duration_days, votes
 
 
 def _publish(decision, *, actor, held: bool) -> None:
-    decision.sequence = _next_sequence()
-    Decision.objects.filter(pk=decision.pk).update(sequence=decision.sequence)
+    decision.sequence = _take_sequence(decision.pk)
     audit.record(stream=case_stream(decision.case_id), action="decision.published", actor=actor,
                  target_type="decision", target_id=decision.pk,
                  data={"sequence": decision.sequence, "kind": decision.kind, "held": held,

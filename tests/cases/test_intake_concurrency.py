@@ -2,6 +2,7 @@
 connection, hitting the API at the same moment."""
 
 import threading
+from collections import Counter
 
 import pytest
 from django.db import connection
@@ -81,7 +82,11 @@ def test_100_concurrent_reports_on_one_new_subject_make_one_case(make_api_client
     assert Subject.objects.count() == 1
     # Each response saw a distinct count: the increments were serialized.
     assert sorted(body["case"]["report_count"] for _, body in results) == list(range(1, 101))
-    assert AuditEvent.objects.filter(stream=f"case:{case.id}").count() == 100
+    actions = Counter(AuditEvent.objects.filter(stream=f"case:{case.id}").values_list("action", flat=True))
+    # 100 brand-new reporters within a second on one new subject is also what a brigade looks like: the
+    # signals may flag it (once, audited); everything else is exactly one event per report.
+    assert actions.pop("case.signal_flag_changed", 0) <= 1
+    assert actions == {"case.opened": 1, "report.filed": 99}
     assert verify_audit().ok
 
 
