@@ -125,7 +125,8 @@ def test_key_holder_rewriting_a_recorded_report_is_caught_by_the_anchors(trail, 
 
 def test_key_holder_removing_an_event_is_caught_by_the_anchors(trail, anchor_file):
     tamper([("DELETE FROM audit_auditevent WHERE stream = %s AND seq = 2", [trail]),
-            ("UPDATE audit_auditevent SET seq = seq - 1 WHERE stream = %s AND seq > 2", [trail]),
+            ("UPDATE audit_auditevent SET seq = seq + 1000000 WHERE stream = %s AND seq > 2", [trail]),  # two steps:
+            ("UPDATE audit_auditevent SET seq = seq - 1000001 WHERE stream = %s AND seq > 1000000", [trail]),  # no clash
             ("UPDATE audit_auditcheckpoint SET heads = jsonb_set(heads, ARRAY[%s], "
              "jsonb_build_array((heads -> %s ->> 0)::int - 1, heads -> %s -> 1)) WHERE heads ? %s",
              [trail, trail, trail, trail])])

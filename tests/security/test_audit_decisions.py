@@ -46,7 +46,10 @@ def test_a_decision_whose_event_was_removed_is_caught_by_completeness(decided):
     stream, decision, _anchors = decided
     event = AuditEvent.objects.get(stream=stream, action="decision.made")
     tamper([("DELETE FROM audit_auditevent WHERE id = %s", [event.pk]),
-            ("UPDATE audit_auditevent SET seq = seq - 1 WHERE stream = %s AND seq > %s", [stream, event.seq]),
+            # Shifted in two steps: one UPDATE moving each row down by one collides with the next row's
+            # position whenever the rows are visited out of order (events of one transaction share created_at).
+            ("UPDATE audit_auditevent SET seq = seq + 1000000 WHERE stream = %s AND seq > %s", [stream, event.seq]),
+            ("UPDATE audit_auditevent SET seq = seq - 1000001 WHERE stream = %s AND seq > 1000000", [stream]),
             ("UPDATE audit_auditcheckpoint SET heads = jsonb_set(heads, ARRAY[%s], "
              "jsonb_build_array((heads -> %s ->> 0)::int - 1, heads -> %s -> 1)) WHERE heads ? %s",
              [stream, stream, stream, stream])])
