@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
@@ -41,14 +41,19 @@ class Screened:
     held: dict = field(default_factory=dict)
 
 
+def _running_suspensions(*, source_id, now):
+    """Suspensions of the source's reporters in force at `now`: confirmed by a
+    lead (a proposal holds nothing), not lifted or rejected, not yet ended."""
+    return ReporterSanction.objects.filter(source_id=source_id, kind=SanctionKind.SUSPENSION,
+                                           state=SanctionState.CONFIRMED, ends_at__gt=now)
+
+
 def active_suspensions(*, source_id, external_ids: set[str], now) -> dict[str, ReporterSanction]:
     """{external reporter id: its running suspension} (one query): one a lead
     confirmed (a proposal holds nothing) and did not lift, not yet ended."""
     if not external_ids:
         return {}
-    rows = (ReporterSanction.objects.filter(source_id=source_id, reporter_external_id__in=external_ids,
-                                            kind=SanctionKind.SUSPENSION, state=SanctionState.CONFIRMED,
-                                            ends_at__gt=now)
+    rows = (_running_suspensions(source_id=source_id, now=now).filter(reporter_external_id__in=external_ids)
             .order_by("reporter_external_id", "-ends_at"))
     out = {}
     for row in rows:
@@ -104,13 +109,11 @@ def suspension_guard(*, source, item: ReportInput, now) -> IntakeGuard | None:
     None when the item's reporter cannot be suspended (not an identified user)."""
     if item.reporter_kind != ReporterKind.USER or not item.reporter_external_id:
         return None
-    source_id = ReporterSanction._meta.get_field("source").get_db_prep_value(source.pk, connection)
-    return IntakeGuard(
-        # The same condition as active_suspensions: confirmed by a lead (a proposal holds nothing), not lifted.
-        sql=f"EXISTS (SELECT 1 FROM {ReporterSanction._meta.db_table} WHERE source_id = %s "
-            "AND reporter_external_id = %s AND kind = %s AND state = %s AND ends_at > %s)",
-        params=(source_id, item.reporter_external_id, SanctionKind.SUSPENSION.value, SanctionState.CONFIRMED.value,
-                connection.ops.adapt_datetimefield_value(now)))
+    # The same condition as active_suspensions, compiled from the same queryset.
+    query = (_running_suspensions(source_id=source.pk, now=now)
+             .filter(reporter_external_id=item.reporter_external_id).values("pk").query)
+    sql, params = query.sql_with_params()
+    return IntakeGuard(sql=f"EXISTS ({sql})", params=tuple(params))
 
 
 def screen_reports(*, source, api_client_id: UUID | None, actor: Actor, items: list[ReportInput],
